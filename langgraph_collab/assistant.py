@@ -1,0 +1,84 @@
+"""The assistant: the policy being scored or trained, a chat model or an existing agent.
+
+Example:
+    >>> from langchain_core.language_models import GenericFakeChatModel
+    >>> from langchain_core.messages import AIMessage, HumanMessage
+    >>> from langgraph_collab import create_assistant
+    >>> model = GenericFakeChatModel(messages=iter([AIMessage("Which sum?")]))
+    >>> create_assistant(model).invoke({"messages": [HumanMessage("Help me")]}).content
+    'Which sum?'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
+from langchain_core.runnables import Runnable, RunnableLambda
+from langgraph.pregel import Pregel
+
+from langgraph_collab._role import MalformedReply, Role, text_of
+from langgraph_collab.models import load_chat_model
+from langgraph_collab.prompts import load_prompt
+
+AssistantLike = BaseChatModel | str | Pregel | Runnable | Callable[[list[BaseMessage]], Any] | Role
+
+
+def proactive_prompt() -> str:
+    """The "Proactive Base" system prompt: ask when needed, suggest next steps."""
+    return load_prompt("proactive_assistant")
+
+
+def parse_assistant_reply(reply: Any) -> AIMessage:
+    """A fresh ``AIMessage`` holding the reply's text and usage (no id, so that
+    ``add_messages`` never merges it with another sample's reply)."""
+    text = text_of(reply).strip()
+    if not text:
+        raise MalformedReply("the assistant returned an empty reply")
+    usage = reply.usage_metadata if isinstance(reply, AIMessage) else None
+    return AIMessage(text, usage_metadata=usage)
+
+
+def create_assistant(
+    model: AssistantLike,
+    *,
+    system_prompt: str | None = None,
+    proactive: bool = False,
+    retries: int = 1,
+    name: str = "assistant",
+) -> Role:
+    """Build the assistant role from a chat model, a model spec, a compiled graph or a callable.
+
+    A chat model answers the conversation (``state["messages"]``) after an optional system
+    prompt; ``proactive=True`` uses the paper's "Proactive Base" prompt. A compiled
+    LangGraph graph (an existing agent, e.g. ``create_react_agent``) is invoked with
+    ``{"messages": ...}`` and its last AI message is the reply. A plain callable receives the
+    message list. The assistant never sees the task's hidden goal.
+
+    Example:
+        >>> from langgraph.prebuilt import create_react_agent  # doctest: +SKIP
+        >>> assistant = create_assistant(create_react_agent(model, tools))  # doctest: +SKIP
+    """
+    if isinstance(model, Role):
+        return model
+    if proactive:
+        if system_prompt is not None:
+            raise ValueError("Give either system_prompt or proactive=True, not both")
+        system_prompt = proactive_prompt()
+    prefix = [SystemMessage(system_prompt)] if system_prompt else []
+    if isinstance(model, BaseChatModel | str):
+        runnable: Runnable = RunnableLambda(
+            lambda state: prefix + list(state["messages"])
+        ) | load_chat_model(model)
+    elif isinstance(model, Pregel):
+        runnable = (
+            RunnableLambda(lambda state: {"messages": prefix + list(state["messages"])}) | model
+        )
+    elif isinstance(model, Runnable) or callable(model):
+        inner = model if isinstance(model, Runnable) else RunnableLambda(model)
+        runnable = RunnableLambda(lambda state: prefix + list(state["messages"])) | inner
+    else:
+        raise TypeError(f"Cannot use {type(model).__name__} as the assistant")
+    return Role(runnable | RunnableLambda(parse_assistant_reply), name=name, retries=retries)

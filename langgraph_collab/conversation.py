@@ -1,0 +1,91 @@
+"""The conversation graph: a simulated user and an assistant taking turns, as a cycle.
+
+``simulated_user -> assistant -> simulated_user -> ...`` until the user writes
+``[[TERMINATE CHAT]]``, the turn budget in state (``max_turns`` assistant replies) is spent,
+or a role fails for good (recorded in ``failure``). The graph starts with whoever is due:
+the user on an empty conversation or after an assistant reply, the assistant after a user
+message. Forward sampling runs this graph with ``max_turns=w``.
+
+Example:
+    >>> from langgraph_collab import Task, create_conversation_graph
+    >>> graph = create_conversation_graph(
+    ...     user=lambda s: "Bye [[TERMINATE CHAT]]" if s["messages"] else "What is 2+2?",
+    ...     assistant=lambda messages: "4",
+    ... )
+    >>> out = graph.invoke({"messages": [], "task": Task(request="What is 2+2?")})
+    >>> [m.content for m in out["messages"]], out["done"]
+    (['What is 2+2?', '4', 'Bye [[TERMINATE CHAT]]'], True)
+"""
+
+from __future__ import annotations
+
+from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from langgraph_collab._role import role_node
+from langgraph_collab.assistant import AssistantLike, create_assistant
+from langgraph_collab.state import CollabState
+from langgraph_collab.user import UserLike, create_simulated_user, is_terminal
+
+DEFAULT_MAX_TURNS = 7
+"""Seven assistant turns: the paper's 14-message conversations."""
+
+
+def recursion_limit(max_turns: int) -> int:
+    """A ``recursion_limit`` safety net above what a ``max_turns`` budget can need."""
+    return 2 * max_turns + 5
+
+
+def create_conversation_graph(
+    *,
+    user: UserLike,
+    assistant: AssistantLike,
+    max_turns: int = DEFAULT_MAX_TURNS,
+    name: str = "conversation",
+) -> CompiledStateGraph:
+    """Build the cyclic user <-> assistant graph over :class:`CollabState`.
+
+    Args:
+        user: Anything :func:`create_simulated_user` takes (a chat model, a spec, a callable).
+        assistant: Anything :func:`create_assistant` takes (a chat model, an agent graph...).
+        max_turns: Assistant replies allowed when the input state sets no ``max_turns``.
+        name: The compiled graph's name.
+
+    Input state: ``messages`` (possibly empty) and ``task``; optionally ``max_turns``.
+    """
+    if max_turns < 0:
+        raise ValueError(f"max_turns must be >= 0, got {max_turns}")
+    user_role = create_simulated_user(user)
+    assistant_role = create_assistant(assistant)
+
+    def budget_left(state: CollabState) -> bool:
+        return state.get("turn", 0) < state.get("max_turns", max_turns)
+
+    def user_update(state: CollabState, reply: HumanMessage) -> dict:
+        return {"messages": [reply], "done": is_terminal(reply)}
+
+    def assistant_update(state: CollabState, reply: AIMessage) -> dict:
+        return {"messages": [reply], "turn": state.get("turn", 0) + 1}
+
+    def first(state: CollabState) -> str:
+        if state.get("done") or not budget_left(state):
+            return END
+        messages = state.get("messages") or []
+        if messages and isinstance(messages[-1], HumanMessage):
+            return "assistant"
+        return "simulated_user"
+
+    def after_user(state: CollabState) -> str:
+        return END if state.get("done") else "assistant"
+
+    def after_assistant(state: CollabState) -> str:
+        return END if state.get("done") or not budget_left(state) else "simulated_user"
+
+    builder = StateGraph(CollabState)
+    builder.add_node("simulated_user", role_node(user_role, user_update))
+    builder.add_node("assistant", role_node(assistant_role, assistant_update))
+    builder.add_conditional_edges(START, first, ["simulated_user", "assistant", END])
+    builder.add_conditional_edges("simulated_user", after_user, ["assistant", END])
+    builder.add_conditional_edges("assistant", after_assistant, ["simulated_user", END])
+    return builder.compile(name=name)

@@ -1,0 +1,248 @@
+"""Judges: extract the final artifact, grade interactivity and (for math) accuracy.
+
+The default judge does all three in one structured call per forward sample (15 model
+calls per MR at S=3, w=2, against the reference code's 18, or 21 with extraction);
+``combined=False`` runs one call per question instead. Structured output is used where the
+model supports it, with a tolerant JSON/regex parse as the fallback. Any callable
+``state -> Judgement | dict`` can replace a judge.
+
+Interactivity scales: the judge grades A/B/C. The reward uses the reference code's scale
+(A=1, B=0.5, C=0); the paper's Table 1 reports ITR as 2*(S-2.5) with A=3, B=2, C=1
+(:func:`paper_itr`).
+
+Example:
+    >>> from langgraph_collab import Task, create_judge
+    >>> judge = create_judge(lambda state: {"artifact": "4", "grade": "A", "accuracy": 1.0})
+    >>> judge.invoke({"messages": [], "task": Task(request="2+2?")}).interactivity
+    1.0
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any, Literal
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import Runnable, RunnableLambda, RunnableParallel
+from pydantic import BaseModel, Field, model_validator
+
+from langgraph_collab._role import MalformedReply, Role, text_of, transcript
+from langgraph_collab.models import load_chat_model
+from langgraph_collab.prompts import load_prompt, render
+from langgraph_collab.state import Task
+
+Grade = Literal["A", "B", "C"]
+REFERENCE_SCALE: dict[str, float] = {"A": 1.0, "B": 0.5, "C": 0.0}
+PAPER_POINTS: dict[str, int] = {"A": 3, "B": 2, "C": 1}
+ACCURACY_KINDS = ("math",)
+
+
+def paper_itr(grade: str) -> float:
+    """The paper's interactivity score for a grade: 2 * (S - 2.5) with A=3, B=2, C=1."""
+    return 2 * (PAPER_POINTS[grade] - 2.5)
+
+
+class Judgement(BaseModel):
+    """What the judge says about one conversation.
+
+    ``interactivity`` is on the reference scale (A=1, B=0.5, C=0) and follows ``grade``.
+    ``accuracy`` is 1.0/0.0 when the task asks for it, else None.
+    """
+
+    artifact: str = ""
+    grade: Grade | None = None
+    interactivity: float | None = None
+    accuracy: float | None = None
+    rationale: str = ""
+
+    @model_validator(mode="after")
+    def _scale(self) -> Judgement:
+        if self.grade is not None and self.interactivity is None:
+            self.interactivity = REFERENCE_SCALE[self.grade]
+        return self
+
+
+class JudgeReply(BaseModel):
+    """The structured reply asked of an LLM judge."""
+
+    thought: str = Field(description="One or two sentences on how the chat went.")
+    final_artifact: str = Field(description="The final result the chat produced, copied.")
+    interactivity: Grade = Field(description="A, B or C, as the rubric defines.")
+    correct: bool | None = Field(description="Whether the final answer matches the reference.")
+
+
+class ExtractReply(BaseModel):
+    final_artifact: str
+
+
+class InteractivityReply(BaseModel):
+    thought: str
+    interactivity: Grade
+
+
+class AccuracyReply(BaseModel):
+    thought: str
+    correct: bool
+
+
+_GRADE = re.compile(r"interactivity\W{0,4}([ABC])\b", re.IGNORECASE)
+_CORRECT = re.compile(r"correct\W{0,4}(true|false|yes|no)\b", re.IGNORECASE)
+
+
+def tolerant_parse(text: str, schema: type[BaseModel]) -> BaseModel:
+    """Parse ``schema`` from free text: the last JSON object in it, else ``key: value``
+    patterns. Raises :class:`MalformedReply` when neither yields a valid object."""
+    for match in reversed(list(re.finditer(r"\{.*\}", text, re.DOTALL))):
+        try:
+            return schema.model_validate(json.loads(match.group(0)))
+        except ValueError:
+            continue
+    fields: dict[str, Any] = {"thought": "", "final_artifact": ""}
+    if grade := _GRADE.search(text):
+        fields["interactivity"] = grade.group(1).upper()
+    if correct := _CORRECT.search(text):
+        fields["correct"] = correct.group(1).lower() in ("true", "yes")
+    try:
+        return schema.model_validate(fields)
+    except ValueError as error:
+        raise MalformedReply(f"could not read a {schema.__name__} from: {text[:200]!r}") from error
+
+
+def _asks_accuracy(task: Task) -> bool:
+    return task.kind in ACCURACY_KINDS and bool(task.reference)
+
+
+def _fields(state: dict) -> dict[str, str]:
+    task: Task = state["task"]
+    reference = f"\nThe reference answer: {task.reference}\n" if _asks_accuracy(task) else ""
+    accuracy = (
+        "true if the final answer is equivalent to the reference answer, else false."
+        if reference
+        else "null (there is no reference answer to compare with)."
+    )
+    return {
+        "goal": task.request,
+        "reference": reference,
+        "accuracy": accuracy,
+        "transcript": transcript(state.get("messages", [])),
+    }
+
+
+def _ask(model: BaseChatModel, schema: type[BaseModel]) -> Runnable:
+    """``model`` answering ``schema``: structured output, falling back to a tolerant parse."""
+    tolerant = model | RunnableLambda(lambda reply: tolerant_parse(text_of(reply), schema))
+    try:
+        structured = model.with_structured_output(schema)
+    except NotImplementedError:
+        return tolerant
+    return structured.with_fallbacks([tolerant])
+
+
+def _combined(model: BaseChatModel, template: str) -> Runnable:
+    ask = _ask(model, JudgeReply)
+
+    def judge(state: dict) -> Runnable:
+        asks = _asks_accuracy(state["task"])
+        prompt = render(template, **_fields(state))
+
+        def to_judgement(reply: JudgeReply) -> Judgement:
+            return Judgement(
+                artifact=reply.final_artifact,
+                grade=reply.interactivity,
+                accuracy=float(bool(reply.correct)) if asks else None,
+                rationale=reply.thought,
+            )
+
+        return RunnableLambda(lambda _: prompt) | ask | RunnableLambda(to_judgement)
+
+    return RunnableLambda(judge)
+
+
+def _separate(model: BaseChatModel) -> Runnable:
+    def prompted(name: str, schema: type[BaseModel]) -> Runnable:
+        return RunnableLambda(lambda s: render(load_prompt(name), **_fields(s))) | _ask(
+            model, schema
+        )
+
+    accuracy = _ask(model, AccuracyReply)
+
+    def merge(parts: dict) -> Judgement | Runnable:
+        task: Task = parts["state"]["task"]
+        judgement = Judgement(
+            artifact=parts["extract"].final_artifact,
+            grade=parts["grade"].interactivity,
+            rationale=parts["grade"].thought,
+        )
+        if not _asks_accuracy(task):
+            return judgement
+        prompt = render(
+            load_prompt("accuracy"),
+            goal=task.request,
+            reference=task.reference,
+            artifact=judgement.artifact,
+        )
+        return (
+            RunnableLambda(lambda _: prompt)
+            | accuracy
+            | RunnableLambda(
+                lambda reply: judgement.model_copy(update={"accuracy": float(reply.correct)})
+            )
+        )
+
+    parallel = RunnableParallel(
+        state=RunnableLambda(lambda state: state),
+        extract=prompted("extract", ExtractReply),
+        grade=prompted("interactivity", InteractivityReply),
+    )
+    return parallel | RunnableLambda(merge)
+
+
+def parse_judgement(reply: Any) -> Judgement:
+    """A :class:`Judgement` from what a custom judge returned (a Judgement or a dict)."""
+    if isinstance(reply, Judgement):
+        return reply
+    if isinstance(reply, dict):
+        return Judgement.model_validate(reply)
+    raise MalformedReply(f"a judge must return a Judgement or a dict, not {type(reply).__name__}")
+
+
+def create_judge(
+    model: BaseChatModel | str | Runnable | Callable[[dict], Any] | Role,
+    *,
+    combined: bool = True,
+    prompt: str | None = None,
+    retries: int = 2,
+    name: str = "judge",
+) -> Role:
+    """Build the judge that scores a whole conversation (``{"messages", "task"}``).
+
+    Args:
+        model: A chat model or spec (an LLM judge), or any Runnable/callable returning a
+            :class:`Judgement` or a dict of its fields.
+        combined: One structured call for extraction, interactivity and accuracy (default);
+            False runs the extraction, interactivity and accuracy judges separately.
+        prompt: The combined judge's template (fields ``goal``, ``reference``, ``accuracy``,
+            ``transcript``).
+        retries: Extra attempts after a failed or unparseable reply.
+        name: Run name and ``role:`` tag in traces.
+
+    Example:
+        >>> judge = create_judge("openai:gpt-4o-mini")  # doctest: +SKIP
+    """
+    if isinstance(model, Role):
+        return model
+    if isinstance(model, BaseChatModel | str):
+        chat = load_chat_model(model)
+        if combined:
+            runnable = _combined(chat, prompt or load_prompt("judge"))
+        elif prompt is not None:
+            raise ValueError("prompt= applies to the combined judge only")
+        else:
+            runnable = _separate(chat)
+    elif isinstance(model, Runnable) or callable(model):
+        runnable = model if isinstance(model, Runnable) else RunnableLambda(model)
+    else:
+        raise TypeError(f"Cannot judge with {type(model).__name__}")
+    return Role(runnable | RunnableLambda(parse_judgement), name=name, retries=retries)

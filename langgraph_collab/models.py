@@ -1,0 +1,120 @@
+"""Turn a model spec into a LangChain chat model, or a trainable HF model.
+
+Specs:
+    - a ``BaseChatModel`` instance: passes through unchanged;
+    - ``"provider:model"`` (``"openai:gpt-4o-mini"``): ``init_chat_model``, which also takes
+      ``base_url=`` for any OpenAI-compatible server (vLLM, Ollama, llama.cpp server);
+    - ``"local"``: the embedded SmolLM2-135M-Instruct; ``"local:/path/model.gguf"``: any GGUF.
+
+Example:
+    >>> from langgraph_collab import load_chat_model
+    >>> model = load_chat_model("local", temperature=0.0)  # doctest: +SKIP
+    >>> vllm = load_chat_model(
+    ...     "openai:Qwen/Qwen2.5-7B-Instruct", base_url="http://localhost:8000/v1", api_key="-"
+    ... )  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+
+from langgraph_collab.local import embedded_model_path, load_local_model
+
+ModelSpec = str | BaseChatModel
+INSTALL_TRAIN = (
+    "pip install 'langgraph-collab[train]' (install torch==2.13.0 first on CPU machines)"
+)
+
+
+def _local_path(spec: str) -> Path | None:
+    """The GGUF path a ``local`` spec names (None for the embedded model)."""
+    _, _, rest = spec.partition(":")
+    return Path(rest).expanduser() if rest else None
+
+
+def load_chat_model(spec: ModelSpec, **options: Any) -> BaseChatModel:
+    """A LangChain chat model for ``spec`` (see the module docstring for the forms).
+
+    Options go to the model's constructor (``temperature``, ``max_tokens``, ``base_url``...).
+
+    Example:
+        >>> load_chat_model("local:/models/qwen2.5-0.5b-instruct-q4_k_m.gguf")  # doctest: +SKIP
+    """
+    if isinstance(spec, BaseChatModel):
+        if options:
+            raise TypeError("Options cannot be applied to a model instance; configure it directly")
+        return spec
+    if not isinstance(spec, str) or not spec.strip():
+        raise TypeError(
+            f"A model spec must be a chat model or a string like 'openai:gpt-4o-mini' or "
+            f"'local', not {spec!r}"
+        )
+    if spec == "local" or spec.startswith("local:"):
+        return load_local_model(_local_path(spec), **options)
+    if ":" not in spec and "base_url" not in options:
+        raise ValueError(
+            f"Model spec {spec!r} names no provider: write 'provider:model' "
+            f"(e.g. 'openai:gpt-4o-mini'), or 'local' for the embedded model"
+        )
+    from langchain.chat_models import init_chat_model
+
+    return init_chat_model(spec, **options)
+
+
+def _cache_root() -> Path:
+    base = os.environ.get("LANGGRAPH_COLLAB_CACHE") or os.environ.get("XDG_CACHE_HOME")
+    return Path(base or Path.home() / ".cache") / "langgraph_collab"
+
+
+def load_trainable_model(spec: str = "local", *, cache_dir: str | Path | None = None) -> Any:
+    """An HF ``(model, tokenizer)`` pair for ``spec``, ready for TRL.
+
+    ``"local"`` and ``"local:/path.gguf"`` dequantise the GGUF file through transformers
+    (``gguf_file=``) once and cache the result as a plain HF folder, keyed by the file's
+    content; later calls load the folder. Any other spec is a HF model id or folder.
+    Imports torch and transformers lazily (the ``train`` extra).
+
+    Example:
+        >>> model, tokenizer = load_trainable_model("local")  # doctest: +SKIP
+    """
+    try:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+    except ImportError as error:
+        raise ImportError(f"Training needs the train extra: {INSTALL_TRAIN}") from error
+    if not (spec == "local" or spec.startswith("local:")):
+        return AutoModelForCausalLM.from_pretrained(spec), AutoTokenizer.from_pretrained(spec)
+    gguf = _local_path(spec) or embedded_model_path()
+    if not gguf.is_file():
+        raise FileNotFoundError(f"GGUF file not found: {gguf}")
+    digest = hashlib.sha256(f"{gguf.resolve()}:{gguf.stat().st_size}".encode()).hexdigest()[:16]
+    folder = Path(cache_dir or _cache_root()) / f"{gguf.stem}-{digest}"
+    if not (folder / "config.json").is_file():
+        _convert_gguf(gguf, folder)
+    return AutoModelForCausalLM.from_pretrained(folder), AutoTokenizer.from_pretrained(folder)
+
+
+def _convert_gguf(gguf: Path, folder: Path) -> None:
+    """Dequantise ``gguf`` into an HF folder, written atomically (a kill leaves no half)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # A GGUF-loaded model keeps its quantizer, and save_pretrained refuses it: drop both.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    partial = folder.with_name(folder.name + f".partial-{os.getpid()}")
+    model.save_pretrained(partial)
+    tokenizer.save_pretrained(partial)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        partial.rename(folder)
+    except OSError:  # another process finished first: keep theirs
+        import shutil
+
+        shutil.rmtree(partial, ignore_errors=True)
