@@ -10,14 +10,13 @@ from langgraph_collab.judge import Judgement, create_judge, paper_itr
 from langgraph_collab.metrics import METRICS, MetricInput
 from langgraph_collab.models import load_chat_model, load_trainable_model
 from langgraph_collab.reward import (
-    ForwardSample,
-    MultiturnReward,
     amultiturn_aware_reward,
     ascore_candidates,
     create_reward_graph,
     multiturn_aware_reward,
     score_candidates,
 )
+from langgraph_collab.scoring import ForwardSample, MultiturnReward
 from langgraph_collab.state import TERMINATE, CollabState, Task
 from langgraph_collab.tracing import UsageLedger
 from langgraph_collab.user import create_simulated_user

@@ -12,9 +12,8 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from langchain_core.runnables.config import ensure_config, patch_config
 from langgraph.errors import GraphBubbleUp
-
-RETRY_WAIT = {"initial": 0.05, "max": 2.0, "exp_base": 2.0, "jitter": 0.05}
 
 
 class MalformedReply(ValueError):
@@ -22,30 +21,82 @@ class MalformedReply(ValueError):
 
 
 class Role(Runnable[dict, Any]):
-    """A named participant whose model calls are tagged ``role:<name>`` and retried.
+    """A named participant: ``parse(model(prepare(state)), state)``, retried, traced as one
+    run named ``name`` and tagged ``role:<name>`` (inherited by its model calls).
+
+    One run per role call, with the model call under it: the whole retry loop lives here
+    rather than in nested Runnable wrappers, which keeps traces readable and the per-call
+    overhead small (forward sampling makes many short calls).
 
     Example:
         >>> from langchain_core.runnables import RunnableLambda
-        >>> echo = Role(RunnableLambda(lambda state: state["messages"][-1]), name="echo")
+        >>> echo = Role(name="echo", model=RunnableLambda(lambda messages: messages[-1]),
+        ...             prepare=lambda state: state["messages"])
         >>> echo.invoke({"messages": [HumanMessage("hi")]}).content
         'hi'
     """
 
-    def __init__(self, runnable: Runnable, *, name: str, retries: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        model: Runnable,
+        prepare: Callable[[dict], Any] = lambda state: state,
+        parse: Callable[[Any, dict], Any] = lambda reply, state: reply,
+        retries: int = 0,
+    ) -> None:
         self.name = name
-        if retries > 0:
-            runnable = runnable.with_retry(
-                stop_after_attempt=retries + 1, exponential_jitter_params=RETRY_WAIT
-            )
-        self.runnable = runnable.with_config(run_name=name, tags=[f"role:{name}"])
+        self.model = model
+        self.prepare = prepare
+        self.parse = parse
+        self.retries = retries
+
+    def tagged(self, config: RunnableConfig | None) -> RunnableConfig:
+        """``config`` with this role's ``role:<name>`` tag added."""
+        config = ensure_config(config)
+        return {**config, "tags": [*config.get("tags", []), f"role:{self.name}"]}
+
+    def respond(self, state: dict, config: RunnableConfig | None = None) -> Any:
+        """Run the role without a run of its own (for a graph node named after the role):
+        ``config`` should come from :meth:`tagged`."""
+        error: Exception | None = None
+        for _ in range(self.retries + 1):
+            try:
+                return self.parse(self.model.invoke(self.prepare(state), config), state)
+            except GraphBubbleUp:
+                raise
+            except Exception as failure:
+                error = failure
+        raise error
+
+    async def arespond(self, state: dict, config: RunnableConfig | None = None) -> Any:
+        """Async :meth:`respond`."""
+        error: Exception | None = None
+        for _ in range(self.retries + 1):
+            try:
+                return self.parse(await self.model.ainvoke(self.prepare(state), config), state)
+            except GraphBubbleUp:
+                raise
+            except Exception as failure:
+                error = failure
+        raise error
 
     def invoke(self, input: dict, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        return self.runnable.invoke(input, config, **kwargs)
+        def run(state: dict, run_manager: Any, config: RunnableConfig) -> Any:
+            return self.respond(state, patch_config(config, callbacks=run_manager.get_child()))
+
+        config = {**self.tagged(config), "run_name": self.name}
+        return self._call_with_config(run, input, config)
 
     async def ainvoke(
         self, input: dict, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Any:
-        return await self.runnable.ainvoke(input, config, **kwargs)
+        async def run(state: dict, run_manager: Any, config: RunnableConfig) -> Any:
+            child = patch_config(config, callbacks=run_manager.get_child())
+            return await self.arespond(state, child)
+
+        config = {**self.tagged(config), "run_name": self.name}
+        return await self._acall_with_config(run, input, config)
 
 
 def text_of(reply: Any) -> str:
@@ -74,15 +125,16 @@ def transcript(messages: list[BaseMessage]) -> str:
 
 
 def role_node(role: Role, update: Callable[[dict, Any], dict]) -> RunnableLambda:
-    """A graph node running ``role``; a role that still fails after its retries ends the
-    run with ``failure`` recorded in state rather than raising (interrupts pass through)."""
+    """A graph node running ``role`` (the node's run is the role's run). A role that still
+    fails after its retries ends the run with ``failure`` recorded in state rather than
+    raising; interrupts pass through."""
 
     def failed(error: Exception) -> dict:
         return {"done": True, "failure": f"{role.name}: {type(error).__name__}: {error}"}
 
     def run(state: dict, config: RunnableConfig) -> dict:
         try:
-            reply = role.invoke(state, config)
+            reply = role.respond(state, role.tagged(config))
         except GraphBubbleUp:
             raise
         except Exception as error:
@@ -91,7 +143,7 @@ def role_node(role: Role, update: Callable[[dict, Any], dict]) -> RunnableLambda
 
     async def arun(state: dict, config: RunnableConfig) -> dict:
         try:
-            reply = await role.ainvoke(state, config)
+            reply = await role.arespond(state, role.tagged(config))
         except GraphBubbleUp:
             raise
         except Exception as error:

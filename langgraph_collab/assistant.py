@@ -31,7 +31,7 @@ def proactive_prompt() -> str:
     return load_prompt("proactive_assistant")
 
 
-def parse_assistant_reply(reply: Any) -> AIMessage:
+def parse_assistant_reply(reply: Any, state: dict | None = None) -> AIMessage:
     """A fresh ``AIMessage`` holding the reply's text and usage (no id, so that
     ``add_messages`` never merges it with another sample's reply)."""
     text = text_of(reply).strip()
@@ -68,17 +68,19 @@ def create_assistant(
             raise ValueError("Give either system_prompt or proactive=True, not both")
         system_prompt = proactive_prompt()
     prefix = [SystemMessage(system_prompt)] if system_prompt else []
+
+    def conversation(state: dict) -> list[BaseMessage]:
+        return prefix + list(state["messages"])
+
     if isinstance(model, BaseChatModel | str):
-        runnable: Runnable = RunnableLambda(
-            lambda state: prefix + list(state["messages"])
-        ) | load_chat_model(model)
+        runnable, prepare = load_chat_model(model), conversation
     elif isinstance(model, Pregel):
-        runnable = (
-            RunnableLambda(lambda state: {"messages": prefix + list(state["messages"])}) | model
-        )
+        runnable, prepare = model, lambda state: {"messages": conversation(state)}
     elif isinstance(model, Runnable) or callable(model):
-        inner = model if isinstance(model, Runnable) else RunnableLambda(model)
-        runnable = RunnableLambda(lambda state: prefix + list(state["messages"])) | inner
+        runnable = model if isinstance(model, Runnable) else RunnableLambda(model)
+        prepare = conversation
     else:
         raise TypeError(f"Cannot use {type(model).__name__} as the assistant")
-    return Role(runnable | RunnableLambda(parse_assistant_reply), name=name, retries=retries)
+    return Role(
+        name=name, model=runnable, prepare=prepare, parse=parse_assistant_reply, retries=retries
+    )

@@ -130,34 +130,41 @@ def _fields(state: dict) -> dict[str, str]:
     }
 
 
-def _ask(model: BaseChatModel, schema: type[BaseModel]) -> Runnable:
-    """``model`` answering ``schema``: structured output, falling back to a tolerant parse."""
-    tolerant = model | RunnableLambda(lambda reply: tolerant_parse(text_of(reply), schema))
+def _coerce(reply: Any, schema: type[BaseModel]) -> BaseModel:
+    """``reply`` as ``schema``: as is from structured output, else tolerantly parsed text."""
+    return reply if isinstance(reply, schema) else tolerant_parse(text_of(reply), schema)
+
+
+def _structured(model: BaseChatModel, schema: type[BaseModel]) -> Runnable:
+    """``model`` answering ``schema`` by structured output where it supports it (falling
+    back to its plain text), else plain text; pass replies through :func:`_coerce`."""
     try:
-        structured = model.with_structured_output(schema)
+        return model.with_structured_output(schema).with_fallbacks([model])
     except NotImplementedError:
-        return tolerant
-    return structured.with_fallbacks([tolerant])
+        return model
 
 
-def _combined(model: BaseChatModel, template: str) -> Runnable:
-    ask = _ask(model, JudgeReply)
+def _ask(model: BaseChatModel, schema: type[BaseModel]) -> Runnable:
+    return _structured(model, schema) | RunnableLambda(lambda reply: _coerce(reply, schema))
 
-    def judge(state: dict) -> Runnable:
-        asks = _asks_accuracy(state["task"])
-        prompt = render(template, **_fields(state))
 
-        def to_judgement(reply: JudgeReply) -> Judgement:
-            return Judgement(
-                artifact=reply.final_artifact,
-                grade=reply.interactivity,
-                accuracy=float(bool(reply.correct)) if asks else None,
-                rationale=reply.thought,
-            )
+def _combined(model: BaseChatModel, template: str, *, name: str, retries: int) -> Role:
+    def to_judgement(reply: Any, state: dict) -> Judgement:
+        reply = _coerce(reply, JudgeReply)
+        return Judgement(
+            artifact=reply.final_artifact,
+            grade=reply.interactivity,
+            accuracy=float(bool(reply.correct)) if _asks_accuracy(state["task"]) else None,
+            rationale=reply.thought,
+        )
 
-        return RunnableLambda(lambda _: prompt) | ask | RunnableLambda(to_judgement)
-
-    return RunnableLambda(judge)
+    return Role(
+        name=name,
+        model=_structured(model, JudgeReply),
+        prepare=lambda state: render(template, **_fields(state)),
+        parse=to_judgement,
+        retries=retries,
+    )
 
 
 def _separate(model: BaseChatModel) -> Runnable:
@@ -199,7 +206,7 @@ def _separate(model: BaseChatModel) -> Runnable:
     return parallel | RunnableLambda(merge)
 
 
-def parse_judgement(reply: Any) -> Judgement:
+def parse_judgement(reply: Any, state: dict | None = None) -> Judgement:
     """A :class:`Judgement` from what a custom judge returned (a Judgement or a dict)."""
     if isinstance(reply, Judgement):
         return reply
@@ -236,13 +243,12 @@ def create_judge(
     if isinstance(model, BaseChatModel | str):
         chat = load_chat_model(model)
         if combined:
-            runnable = _combined(chat, prompt or load_prompt("judge"))
-        elif prompt is not None:
+            return _combined(chat, prompt or load_prompt("judge"), name=name, retries=retries)
+        if prompt is not None:
             raise ValueError("prompt= applies to the combined judge only")
-        else:
-            runnable = _separate(chat)
+        runnable = _separate(chat)
     elif isinstance(model, Runnable) or callable(model):
         runnable = model if isinstance(model, Runnable) else RunnableLambda(model)
     else:
         raise TypeError(f"Cannot judge with {type(model).__name__}")
-    return Role(runnable | RunnableLambda(parse_judgement), name=name, retries=retries)
+    return Role(name=name, model=runnable, parse=parse_judgement, retries=retries)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import random
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -81,7 +82,8 @@ class ChatLlamaCpp(BaseChatModel):
     blocked); calls on one instance are serialised by a lock, since a llama.cpp context is
     not thread-safe. Create several instances for parallel decoding on more cores.
     Reports ``usage_metadata``. ``with_structured_output`` constrains decoding with the
-    schema's JSON grammar, so even a tiny model returns parseable JSON.
+    schema's JSON grammar, so even a tiny model returns parseable JSON. ``seed`` seeds the
+    context once; pass ``seed=`` per call (``model.bind(seed=1)``) to pin one call.
 
     Example:
         >>> model = ChatLlamaCpp(model_path="model.gguf", temperature=0.7, seed=1)
@@ -125,7 +127,9 @@ class ChatLlamaCpp(BaseChatModel):
                 model_path=self.model_path,
                 n_ctx=self.n_ctx,
                 n_threads=self.n_threads,
-                seed=self.seed if self.seed is not None else -1,
+                # Seeded once: llama.cpp then chains a new seed per call, so repeated calls
+                # differ (S forward samples must) yet a sequential run is reproducible.
+                seed=self.seed if self.seed is not None else random.randrange(2**31),
                 verbose=False,
             )
         return self._llama
@@ -141,8 +145,6 @@ class ChatLlamaCpp(BaseChatModel):
             "repeat_penalty": self.repeat_penalty,
             "stop": stop or self.stop or [],
         }
-        if self.seed is not None:
-            request["seed"] = self.seed
         allowed = {"temperature", "top_p", "max_tokens", "seed", "response_format", "stop"}
         unknown = set(kwargs) - allowed
         if unknown:

@@ -24,18 +24,17 @@ Example:
 
 from __future__ import annotations
 
-import math
 import operator
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
-from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage
+from langchain_core.callbacks import BaseCallbackManager
+from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage
 from langchain_core.messages.utils import convert_to_messages
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Send
-from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
 from langgraph_collab.assistant import AssistantLike
@@ -43,44 +42,22 @@ from langgraph_collab.conversation import create_conversation_graph, recursion_l
 from langgraph_collab.judge import Judgement, create_judge
 from langgraph_collab.metrics import (
     Metric,
-    MetricInput,
     default_metrics,
     default_token_lambda,
     resolve_metrics,
 )
-from langgraph_collab.metrics.tokens import TokenCounter, count_tokens
+from langgraph_collab.metrics.tokens import TokenCounter
+from langgraph_collab.scoring import (
+    ForwardSample,
+    MultiturnReward,
+    aggregate,
+    as_candidate,
+    reward_weights,
+    score_sample,
+)
 from langgraph_collab.state import Task
-from langgraph_collab.tracing import RoleUsage, UsageLedger
+from langgraph_collab.tracing import UsageLedger
 from langgraph_collab.user import UserLike
-
-
-class ForwardSample(BaseModel):
-    """One simulated future of one candidate, and its score (``reward`` None if failed)."""
-
-    candidate_index: int
-    sample_index: int
-    future: list[AnyMessage] = Field(default_factory=list)
-    judgement: Judgement | None = None
-    components: dict[str, float] = Field(default_factory=dict)
-    reward: float | None = None
-    error: str | None = None
-
-
-class MultiturnReward(BaseModel):
-    """The MR of one candidate: mean and standard error over its valid forward samples,
-    the mean of each component, every sample with its conversation, and usage per role."""
-
-    candidate: AnyMessage
-    mean: float | None
-    stderr: float
-    components: dict[str, float]
-    samples: list[ForwardSample]
-    n_failed: int
-    usage: dict[str, RoleUsage] = Field(default_factory=dict)
-
-    @property
-    def n_valid(self) -> int:
-        return len(self.samples) - self.n_failed
 
 
 class RewardState(TypedDict, total=False):
@@ -94,76 +71,13 @@ class RewardState(TypedDict, total=False):
     rewards: list[MultiturnReward]
 
 
-class SampleState(TypedDict, total=False):
+class SampleInput(TypedDict):
+    """What ``Send`` hands one forward sample."""
+
     task: Task
     history: list[AnyMessage]
     candidate_index: int
     sample_index: int
-    conversation: list[AnyMessage]
-    error: str | None
-    samples: Annotated[list[ForwardSample], operator.add]
-
-
-class SampleOutput(TypedDict):
-    samples: Annotated[list[ForwardSample], operator.add]
-
-
-def weighted_components(
-    sample: MetricInput,
-    metrics: Mapping[str, Metric],
-    *,
-    weights: Mapping[str, float],
-    token_lambda: float,
-    counter: TokenCounter | None = None,
-) -> tuple[dict[str, float], float]:
-    """The components of ``R*`` for one sample and their weighted sum (eqs. 1-4).
-
-    Components: every metric, ``tokens`` (the window's count, weight 0 unless given) and
-    ``token_penalty = -min(token_lambda * tokens, 1)`` (weight 1 unless given).
-    """
-    components = {name: float(metric(sample)) for name, metric in metrics.items()}
-    components["tokens"] = float(count_tokens(sample.window, counter=counter))
-    components["token_penalty"] = -min(token_lambda * components["tokens"], 1.0)
-    if not all(math.isfinite(value) for value in components.values()):
-        raise ValueError(f"non-finite metric value in {components}")
-    full = {name: 1.0 for name in metrics} | {"token_penalty": 1.0, "tokens": 0.0} | dict(weights)
-    unknown = set(full) - set(components)
-    if unknown:
-        raise ValueError(
-            f"Weights name unknown components {sorted(unknown)}; have {sorted(components)}"
-        )
-    return components, sum(full[name] * value for name, value in components.items())
-
-
-def aggregate(candidate: BaseMessage, samples: Sequence[ForwardSample]) -> MultiturnReward:
-    """Mean, standard error and per-component means over the valid samples."""
-    valid = [s for s in samples if s.reward is not None]
-    rewards = [s.reward for s in valid]
-    mean = sum(rewards) / len(rewards) if rewards else None
-    stderr = 0.0
-    if len(rewards) > 1:
-        variance = sum((r - mean) ** 2 for r in rewards) / (len(rewards) - 1)
-        stderr = math.sqrt(variance / len(rewards))
-    names = valid[0].components if valid else {}
-    components = {name: sum(s.components[name] for s in valid) / len(valid) for name in names}
-    ordered = sorted(samples, key=lambda s: s.sample_index)
-    return MultiturnReward(
-        candidate=candidate,
-        mean=mean,
-        stderr=stderr,
-        components=components,
-        samples=ordered,
-        n_failed=len(samples) - len(valid),
-    )
-
-
-def as_candidate(candidate: str | BaseMessage) -> AIMessage:
-    """A candidate reply as a fresh ``AIMessage``."""
-    if isinstance(candidate, str):
-        return AIMessage(candidate)
-    if isinstance(candidate, AIMessage):
-        return candidate.model_copy(update={"id": None})
-    raise TypeError(f"A candidate must be a string or an AIMessage, not {type(candidate).__name__}")
 
 
 def _with_metadata(config: RunnableConfig, **metadata: Any) -> RunnableConfig:
@@ -210,13 +124,10 @@ def create_reward_graph(
     judge_role = create_judge(judge)
     limit = recursion_limit(window)
 
-    def forward_input(state: SampleState) -> dict:
-        return {"messages": state["history"], "task": state["task"], "turn": 0, "max_turns": window}
+    def chosen_metrics(task: Task) -> dict[str, Metric]:
+        return resolve_metrics(metrics if metrics is not None else default_metrics(task.kind))
 
-    def forward_output(state: SampleState, out: dict) -> dict:
-        return {"conversation": out["messages"], "error": out.get("failure")}
-
-    def sample_config(state: SampleState, config: RunnableConfig) -> RunnableConfig:
+    def sample_config(state: SampleInput, config: RunnableConfig) -> RunnableConfig:
         config = _with_metadata(
             config,
             task_id=state["task"].id,
@@ -225,73 +136,51 @@ def create_reward_graph(
         )
         return {**config, "recursion_limit": limit}
 
-    def forward(state: SampleState, config: RunnableConfig) -> dict:
-        out = conversation.invoke(forward_input(state), sample_config(state, config))
-        return forward_output(state, out)
+    def forward_input(state: SampleInput) -> dict:
+        return {"messages": state["history"], "task": state["task"], "turn": 0, "max_turns": window}
 
-    async def aforward(state: SampleState, config: RunnableConfig) -> dict:
-        out = await conversation.ainvoke(forward_input(state), sample_config(state, config))
-        return forward_output(state, out)
-
-    def judge_input(state: SampleState) -> dict:
-        return {"messages": state["conversation"], "task": state["task"]}
-
-    def result(state: SampleState, judgement: Judgement | None, error: str | None) -> dict:
-        conversation_ = state.get("conversation") or state["history"]
-        future = conversation_[len(state["history"]) :]
-        sample = ForwardSample(
+    def finish(state: SampleInput, out: dict, judgement: Judgement | None, error: str | None):
+        task = state["task"]
+        lam = token_lambda if token_lambda is not None else default_token_lambda(task.kind)
+        sample = score_sample(
+            task,
+            out["messages"],
+            start=len(state["history"]) - 1,
             candidate_index=state["candidate_index"],
             sample_index=state["sample_index"],
-            future=future,
             judgement=judgement,
             error=error,
+            metrics=chosen_metrics(task),
+            weights=weights or {},
+            token_lambda=lam,
+            counter=token_counter,
         )
-        if error is None:
-            task = state["task"]
-            chosen = resolve_metrics(metrics if metrics is not None else default_metrics(task.kind))
-            lam = token_lambda if token_lambda is not None else default_token_lambda(task.kind)
-            scored = MetricInput(
-                task=task,
-                conversation=conversation_,
-                window=conversation_[len(state["history"]) - 1 :],
-                judgement=judgement,
-            )
-            try:
-                sample.components, sample.reward = weighted_components(
-                    scored, chosen, weights=weights or {}, token_lambda=lam, counter=token_counter
-                )
-            except Exception as metric_error:
-                sample.error = f"metric: {type(metric_error).__name__}: {metric_error}"
         return {"samples": [sample]}
 
-    def score(state: SampleState, config: RunnableConfig) -> dict:
-        if state.get("error"):
-            return result(state, None, state["error"])
+    def sample(state: SampleInput, config: RunnableConfig) -> dict:
+        config = sample_config(state, config)
+        out = conversation.invoke(forward_input(state), config)
+        if out.get("failure"):
+            return finish(state, out, None, out["failure"])
         try:
-            return result(
-                state, judge_role.invoke(judge_input(state), sample_config(state, config)), None
+            judgement = judge_role.invoke(
+                {"messages": out["messages"], "task": state["task"]}, config
             )
         except Exception as error:
-            return result(state, None, f"judge: {type(error).__name__}: {error}")
+            return finish(state, out, None, f"judge: {type(error).__name__}: {error}")
+        return finish(state, out, judgement, None)
 
-    async def ascore(state: SampleState, config: RunnableConfig) -> dict:
-        if state.get("error"):
-            return result(state, None, state["error"])
+    async def asample(state: SampleInput, config: RunnableConfig) -> dict:
+        config = sample_config(state, config)
+        out = await conversation.ainvoke(forward_input(state), config)
+        if out.get("failure"):
+            return finish(state, out, None, out["failure"])
         try:
-            return result(
-                state,
-                await judge_role.ainvoke(judge_input(state), sample_config(state, config)),
-                None,
-            )
+            judged = {"messages": out["messages"], "task": state["task"]}
+            judgement = await judge_role.ainvoke(judged, config)
         except Exception as error:
-            return result(state, None, f"judge: {type(error).__name__}: {error}")
-
-    sample_graph = StateGraph(SampleState, output_schema=SampleOutput)
-    sample_graph.add_node("forward", RunnableLambda(forward, afunc=aforward, name="forward"))
-    sample_graph.add_node("score", RunnableLambda(score, afunc=ascore, name="score"))
-    sample_graph.add_edge(START, "forward")
-    sample_graph.add_edge("forward", "score")
-    sample_graph.add_edge("score", END)
+            return finish(state, out, None, f"judge: {type(error).__name__}: {error}")
+        return finish(state, out, judgement, None)
 
     def fan_out(state: RewardState) -> list[Send]:
         history = list(convert_to_messages(state.get("messages") or []))
@@ -301,6 +190,7 @@ def create_reward_graph(
             raise ValueError("Give at least one candidate reply to score")
         if not isinstance(state.get("task"), Task):
             raise ValueError("The reward graph needs a `task` (a langgraph_collab.Task)")
+        reward_weights(list(chosen_metrics(state["task"])), weights or {})
         return [
             Send(
                 "sample",
@@ -325,7 +215,7 @@ def create_reward_graph(
         return {"rewards": by_candidate}
 
     builder = StateGraph(RewardState)
-    builder.add_node("sample", sample_graph.compile(name="forward_sample"))
+    builder.add_node("sample", RunnableLambda(sample, afunc=asample, name="sample"))
     builder.add_node("aggregate", collect)
     builder.add_conditional_edges(START, fan_out, ["sample"])
     builder.add_edge("sample", "aggregate")
@@ -343,7 +233,13 @@ def _run_config(
     ledger: UsageLedger, max_concurrency: int | None, config: RunnableConfig | None
 ) -> RunnableConfig:
     config = dict(config or {})
-    config["callbacks"] = [*(config.get("callbacks") or []), ledger]
+    callbacks = config.get("callbacks")
+    if isinstance(callbacks, BaseCallbackManager):
+        callbacks = callbacks.copy()
+        callbacks.add_handler(ledger, inherit=True)
+    else:
+        callbacks = [*(callbacks or []), ledger]
+    config["callbacks"] = callbacks
     if max_concurrency is not None:
         config["max_concurrency"] = max_concurrency
     return config
@@ -379,8 +275,10 @@ def score_candidates(
     """
     graph = create_reward_graph(user=user, assistant=assistant, judge=judge, **options)
     ledger = UsageLedger()
+    # Sync runs fan out on a thread pool, sized by max_concurrency: let every future run.
+    threads = max_concurrency or max(1, len(candidates) * options.get("samples", 3))
     out = graph.invoke(
-        _inputs(conversation, candidates, task), _run_config(ledger, max_concurrency, config)
+        _inputs(conversation, candidates, task), _run_config(ledger, threads, config)
     )
     return _with_usage(out["rewards"], ledger)
 

@@ -60,7 +60,7 @@ def user_view(state: dict, prompt: str) -> list[BaseMessage]:
     return view
 
 
-def parse_user_reply(reply: Any) -> HumanMessage:
+def parse_user_reply(reply: Any, state: dict | None = None) -> HumanMessage:
     """A fresh ``HumanMessage`` from a user reply; empty or off-role text is malformed."""
     text = _SPEAKER_PREFIX.sub("", text_of(reply).strip(), count=1).strip()
     if not text:
@@ -106,12 +106,17 @@ def create_simulated_user(
         if temperature is not None:
             chat = chat.bind(temperature=temperature)
         template = prompt or load_prompt("simulated_user")
-        runnable = RunnableLambda(lambda state: user_view(state, template)) | chat
-    elif isinstance(model, Runnable) or callable(model):
+        return Role(
+            name=name,
+            model=chat,
+            prepare=lambda state: user_view(state, template),
+            parse=parse_user_reply,
+            retries=retries,
+        )
+    if isinstance(model, Runnable) or callable(model):
         runnable = model if isinstance(model, Runnable) else RunnableLambda(model)
-    else:
-        raise TypeError(f"Cannot play the user with {type(model).__name__}")
-    return Role(runnable | RunnableLambda(parse_user_reply), name=name, retries=retries)
+        return Role(name=name, model=runnable, parse=parse_user_reply, retries=retries)
+    raise TypeError(f"Cannot play the user with {type(model).__name__}")
 
 
 def is_terminal(message: BaseMessage) -> bool:

@@ -1,0 +1,150 @@
+"""Scoring one forward sample (``R*``, eqs. 1-4) and aggregating samples into an MR.
+
+Example:
+    >>> from langgraph_collab.scoring import reward_weights
+    >>> reward_weights(["accuracy", "interactivity"], {"interactivity": 0.5})
+    {'accuracy': 1.0, 'interactivity': 0.5, 'token_penalty': 1.0, 'tokens': 0.0}
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage
+from pydantic import BaseModel, Field
+
+from langgraph_collab.judge import Judgement
+from langgraph_collab.metrics import Metric, MetricInput
+from langgraph_collab.metrics.tokens import TokenCounter, count_tokens
+from langgraph_collab.state import Task
+from langgraph_collab.tracing import RoleUsage
+
+
+class ForwardSample(BaseModel):
+    """One simulated future of one candidate, and its score (``reward`` None if failed)."""
+
+    candidate_index: int
+    sample_index: int
+    future: list[AnyMessage] = Field(default_factory=list)
+    judgement: Judgement | None = None
+    components: dict[str, float] = Field(default_factory=dict)
+    reward: float | None = None
+    error: str | None = None
+
+
+class MultiturnReward(BaseModel):
+    """The MR of one candidate: mean and standard error over its valid forward samples,
+    the mean of each component, every sample with its conversation, and usage per role."""
+
+    candidate: AnyMessage
+    mean: float | None
+    stderr: float
+    components: dict[str, float]
+    samples: list[ForwardSample]
+    n_failed: int
+    usage: dict[str, RoleUsage] = Field(default_factory=dict)
+
+    @property
+    def n_valid(self) -> int:
+        return len(self.samples) - self.n_failed
+
+
+def reward_weights(metric_names: Sequence[str], weights: Mapping[str, float]) -> dict[str, float]:
+    """Every component's weight: 1 for each metric and ``token_penalty``, 0 for the raw
+    ``tokens`` count, overridden by ``weights``, which may only name those components."""
+    full = {name: 1.0 for name in metric_names} | {"token_penalty": 1.0, "tokens": 0.0}
+    unknown = set(weights) - set(full)
+    if unknown:
+        raise ValueError(f"weights name unknown components {sorted(unknown)}; have {sorted(full)}")
+    return full | dict(weights)
+
+
+def weighted_components(
+    sample: MetricInput,
+    metrics: Mapping[str, Metric],
+    *,
+    weights: Mapping[str, float],
+    token_lambda: float,
+    counter: TokenCounter | None = None,
+) -> tuple[dict[str, float], float]:
+    """The components of ``R*`` for one sample and their weighted sum (eqs. 1-4).
+
+    Components: every metric, ``tokens`` (the window's count) and
+    ``token_penalty = -min(token_lambda * tokens, 1)``; weights as :func:`reward_weights`.
+    """
+    full = reward_weights(list(metrics), weights)
+    components = {name: float(metric(sample)) for name, metric in metrics.items()}
+    components["tokens"] = float(count_tokens(sample.window, counter=counter))
+    components["token_penalty"] = -min(token_lambda * components["tokens"], 1.0)
+    if not all(math.isfinite(value) for value in components.values()):
+        raise ValueError(f"non-finite metric value in {components}")
+    return components, sum(full[name] * value for name, value in components.items())
+
+
+def score_sample(
+    task: Task,
+    conversation: Sequence[BaseMessage],
+    *,
+    start: int,
+    candidate_index: int,
+    sample_index: int,
+    judgement: Judgement | None,
+    error: str | None,
+    metrics: Mapping[str, Metric],
+    weights: Mapping[str, float],
+    token_lambda: float,
+    counter: TokenCounter | None = None,
+) -> ForwardSample:
+    """A scored :class:`ForwardSample` for a conversation whose candidate reply sits at
+    index ``start``; a role, judge or metric failure gives ``reward=None`` and ``error``."""
+    sample = ForwardSample(
+        candidate_index=candidate_index,
+        sample_index=sample_index,
+        future=list(conversation[start + 1 :]),
+        judgement=judgement,
+        error=error,
+    )
+    if error is not None or judgement is None:
+        return sample
+    scored = MetricInput(
+        task=task, conversation=conversation, window=conversation[start:], judgement=judgement
+    )
+    try:
+        sample.components, sample.reward = weighted_components(
+            scored, metrics, weights=weights, token_lambda=token_lambda, counter=counter
+        )
+    except Exception as metric_error:
+        sample.error = f"metric: {type(metric_error).__name__}: {metric_error}"
+    return sample
+
+
+def aggregate(candidate: BaseMessage, samples: Sequence[ForwardSample]) -> MultiturnReward:
+    """Mean, standard error and per-component means over the valid samples."""
+    valid = [s for s in samples if s.reward is not None]
+    rewards = [s.reward for s in valid]
+    mean = sum(rewards) / len(rewards) if rewards else None
+    stderr = 0.0
+    if len(rewards) > 1:
+        variance = sum((r - mean) ** 2 for r in rewards) / (len(rewards) - 1)
+        stderr = math.sqrt(variance / len(rewards))
+    names = valid[0].components if valid else {}
+    components = {name: sum(s.components[name] for s in valid) / len(valid) for name in names}
+    ordered = sorted(samples, key=lambda s: s.sample_index)
+    return MultiturnReward(
+        candidate=candidate,
+        mean=mean,
+        stderr=stderr,
+        components=components,
+        samples=ordered,
+        n_failed=len(samples) - len(valid),
+    )
+
+
+def as_candidate(candidate: str | BaseMessage) -> AIMessage:
+    """A candidate reply as a fresh ``AIMessage``."""
+    if isinstance(candidate, str):
+        return AIMessage(candidate)
+    if isinstance(candidate, AIMessage):
+        return candidate.model_copy(update={"id": None})
+    raise TypeError(f"A candidate must be a string or an AIMessage, not {type(candidate).__name__}")

