@@ -104,3 +104,29 @@ async def test_async_runs_the_same_cycle():
     graph = create_conversation_graph(user=make_user(stop_after=1), assistant=make_assistant())
     out = await graph.ainvoke({"messages": [], "task": TASK})
     assert [m.type for m in out["messages"]] == ["human", "ai", "human"]
+
+
+def test_a_compiled_agent_graph_plays_the_assistant_and_only_its_reply_is_kept():
+    from langchain_core.messages import ToolMessage
+    from langgraph.graph import END, START, MessagesState, StateGraph
+
+    def agent(state: MessagesState) -> dict:
+        # An agent whose run adds a tool exchange before its answer.
+        return {
+            "messages": [
+                AIMessage("", tool_calls=[{"name": "lookup", "args": {}, "id": "call-1"}]),
+                ToolMessage("42", tool_call_id="call-1"),
+                AIMessage(f"The answer is 42 (you said: {state['messages'][-1].content})"),
+            ]
+        }
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("agent", agent)
+    builder.add_edge(START, "agent")
+    builder.add_edge("agent", END)
+    graph = create_conversation_graph(
+        user=make_user(stop_after=1), assistant=builder.compile(), max_turns=3
+    )
+    out = graph.invoke({"messages": [], "task": TASK})
+    assert [m.type for m in out["messages"]] == ["human", "ai", "human"]
+    assert out["messages"][1].content == "The answer is 42 (you said: user message 0)"
