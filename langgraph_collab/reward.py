@@ -42,8 +42,6 @@ from langgraph_collab.conversation import create_conversation_graph, recursion_l
 from langgraph_collab.judge import Judgement, create_judge
 from langgraph_collab.metrics import (
     Metric,
-    default_metrics,
-    default_token_lambda,
     resolve_metrics,
 )
 from langgraph_collab.metrics.tokens import TokenCounter
@@ -56,6 +54,7 @@ from langgraph_collab.scoring import (
     score_sample,
 )
 from langgraph_collab.state import Task
+from langgraph_collab.tasks.kinds import task_kind
 from langgraph_collab.tracing import UsageLedger
 from langgraph_collab.user import UserLike
 
@@ -103,7 +102,7 @@ def create_reward_graph(
         user, assistant: What plays the future turns (see :func:`create_conversation_graph`).
         judge: Anything :func:`create_judge` takes.
         metrics: Metric names or callables; default: the task kind's (see
-            :func:`~langgraph_collab.metrics.default_metrics`).
+            :func:`~langgraph_collab.tasks.kinds.task_kind`).
         weights: Weight per component (default 1 for each metric and ``token_penalty``).
         samples: S, forward samples per candidate (paper: 3).
         window: w, future turns per sample (paper: 2); 0 scores the candidate alone.
@@ -125,7 +124,11 @@ def create_reward_graph(
     limit = recursion_limit(window)
 
     def chosen_metrics(task: Task) -> dict[str, Metric]:
-        return resolve_metrics(metrics if metrics is not None else default_metrics(task.kind))
+        return resolve_metrics(metrics if metrics is not None else task_kind(task.kind).metrics)
+
+    def weights_for(task: Task, names: Sequence[str]) -> dict[str, float]:
+        kind_weights = {k: v for k, v in task_kind(task.kind).weights.items() if k in names}
+        return {**kind_weights, **(weights or {})}
 
     def sample_config(state: SampleInput, config: RunnableConfig) -> RunnableConfig:
         config = _with_metadata(
@@ -141,7 +144,8 @@ def create_reward_graph(
 
     def finish(state: SampleInput, out: dict, judgement: Judgement | None, error: str | None):
         task = state["task"]
-        lam = token_lambda if token_lambda is not None else default_token_lambda(task.kind)
+        lam = token_lambda if token_lambda is not None else task_kind(task.kind).token_lambda
+        chosen = chosen_metrics(task)
         sample = score_sample(
             task,
             out["messages"],
@@ -150,8 +154,8 @@ def create_reward_graph(
             sample_index=state["sample_index"],
             judgement=judgement,
             error=error,
-            metrics=chosen_metrics(task),
-            weights=weights or {},
+            metrics=chosen,
+            weights=weights_for(task, list(chosen)),
             token_lambda=lam,
             counter=token_counter,
         )
@@ -190,7 +194,8 @@ def create_reward_graph(
             raise ValueError("Give at least one candidate reply to score")
         if not isinstance(state.get("task"), Task):
             raise ValueError("The reward graph needs a `task` (a langgraph_collab.Task)")
-        reward_weights(list(chosen_metrics(state["task"])), weights or {})
+        names = list(chosen_metrics(state["task"]))
+        reward_weights(names, weights_for(state["task"], names))
         return [
             Send(
                 "sample",

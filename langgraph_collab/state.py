@@ -30,7 +30,10 @@ class Task(BaseModel):
         request: The hidden single-turn request: the goal the user has in mind.
         reference: The reference answer or artifact (a final answer, a solution, a target
             document), if there is one.
-        description: What kind of help the user is after, shown to the simulated user.
+        description: What kind of help the user is after, shown to the simulated user
+            (empty: the task kind's description).
+        opening: A fixed first user message (e.g. a story and a question about it); when
+            None, the simulated user writes its own.
         metadata: Anything else a metric needs (unit tests, passages, ...).
     """
 
@@ -41,6 +44,7 @@ class Task(BaseModel):
     request: str = Field(min_length=1)
     reference: str | None = None
     description: str = ""
+    opening: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -18,12 +18,13 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
-from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
 from langgraph_collab._role import MalformedReply, Role, text_of
 from langgraph_collab.models import load_chat_model
 from langgraph_collab.prompts import load_prompt, render
 from langgraph_collab.state import TERMINATE, Task
+from langgraph_collab.tasks.kinds import task_kind
 
 OPENING = "(The chat starts now. Write your first message to the assistant.)"
 _SPEAKER_PREFIX = re.compile(r"^\s*(\*\*)?(user|me|human)(\*\*)?\s*:\s*", re.IGNORECASE)
@@ -33,10 +34,13 @@ UserLike = BaseChatModel | str | Runnable | Callable[[dict], Any] | Role
 
 
 def user_context(task: Task) -> str:
-    """What the simulated user knows beyond the request: the task description and, for
-    document tasks, the target document (which the assistant never sees)."""
-    parts = [task.description] if task.description else []
-    if task.kind == "document" and task.reference:
+    """What the simulated user knows beyond the request: the task (or kind) description,
+    the target document for kinds that reveal it (never shown to the assistant), and
+    ``metadata["user_context"]``."""
+    kind = task_kind(task.kind)
+    description = task.description or kind.description
+    parts = [description] if description else []
+    if kind.reveal_reference and task.reference:
         parts.append(
             "The document you have in mind (use it to answer questions and to judge drafts; "
             f"never paste it):\n{task.reference}"
@@ -68,6 +72,24 @@ def parse_user_reply(reply: Any, state: dict | None = None) -> HumanMessage:
     if _OFF_ROLE.match(text):
         raise MalformedReply("the simulated user answered as the assistant")
     return HumanMessage(text)
+
+
+class SimulatedUser(Role):
+    """The simulated user's role: writes ``Task.opening`` itself when the task fixes the
+    first message, and asks its model (or callable) for everything else."""
+
+    @staticmethod
+    def _opening(state: dict) -> HumanMessage | None:
+        task: Task = state["task"]
+        if task.opening and not state.get("messages"):
+            return HumanMessage(task.opening)
+        return None
+
+    def respond(self, state: dict, config: RunnableConfig | None = None) -> Any:
+        return self._opening(state) or super().respond(state, config)
+
+    async def arespond(self, state: dict, config: RunnableConfig | None = None) -> Any:
+        return self._opening(state) or await super().arespond(state, config)
 
 
 def create_simulated_user(
@@ -106,7 +128,7 @@ def create_simulated_user(
         if temperature is not None:
             chat = chat.bind(temperature=temperature)
         template = prompt or load_prompt("simulated_user")
-        return Role(
+        return SimulatedUser(
             name=name,
             model=chat,
             prepare=lambda state: user_view(state, template),
@@ -115,7 +137,7 @@ def create_simulated_user(
         )
     if isinstance(model, Runnable) or callable(model):
         runnable = model if isinstance(model, Runnable) else RunnableLambda(model)
-        return Role(name=name, model=runnable, parse=parse_user_reply, retries=retries)
+        return SimulatedUser(name=name, model=runnable, parse=parse_user_reply, retries=retries)
     raise TypeError(f"Cannot play the user with {type(model).__name__}")
 
 

@@ -120,3 +120,24 @@ def test_a_full_mr_on_the_bundled_example(local_model):
             assert sample.future and sample.future[0].type == "human"
             assert sample.judgement.grade in ("A", "B", "C")
     assert result.usage["judge"].calls >= 2 and result.usage["assistant"].output_tokens > 0
+
+
+@pytest.mark.parametrize("kind", ["math", "code", "document", "ambiguity"])
+def test_mr_on_every_task_kind_with_the_embedded_model(local_model, kind):
+    from langgraph_collab.tasks import load_tasks
+
+    task = load_tasks(kind, split="test", limit=1)[0]
+    history = [("user", task.opening or "Hi, can you help me with something?")]
+    result = multiturn_aware_reward(
+        history,
+        "Sure! What exactly do you need?",
+        task=task,
+        user=local_model,
+        assistant=local_model,
+        judge=local_model,
+        samples=2,
+        window=1,
+    )
+    assert result.n_valid >= 1, [s.error for s in result.samples]
+    assert math.isfinite(result.mean)
+    assert all(math.isfinite(v) for v in result.components.values())

@@ -57,7 +57,7 @@ def test_weights_lambda_and_the_clamp_of_the_token_penalty(math_task):
         task=math_task,
         user=make_user(stop_after=1),
         assistant=make_assistant(),
-        judge=make_judge(grade="A", correct=False),
+        judge=make_judge(artifact="5", grade="A", correct=True),  # symbolic check wins: 5 != 4
         samples=1,
         window=1,
     )
