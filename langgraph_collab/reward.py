@@ -252,7 +252,7 @@ def _run_config(
 
 def _with_usage(rewards: list[MultiturnReward], ledger: UsageLedger) -> list[MultiturnReward]:
     for k, reward in enumerate(rewards):
-        reward.usage = ledger.by_role(candidate_index=k)
+        reward.usage = ledger.by_role(group=k)
     return rewards
 
 

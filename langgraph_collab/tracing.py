@@ -14,12 +14,17 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import warnings
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
 from langchain_core.outputs import LLMResult
+from langsmith import Client
+from langsmith.utils import tracing_is_enabled
 from pydantic import BaseModel
 
 
@@ -53,14 +58,17 @@ def _usage(response: LLMResult) -> tuple[int, int]:
 
 
 class UsageLedger(BaseCallbackHandler):
-    """Counts chat-model calls, errors and tokens per role (and per candidate).
+    """Counts chat-model calls, errors and tokens per role, and per group: the value of
+    the run metadata key ``group_by`` (the reward graph's ``candidate_index``, the
+    collection's ``task_id``).
 
     Thread-safe and run inline, so it is exact under async fan-out.
     """
 
     run_inline = True
 
-    def __init__(self) -> None:
+    def __init__(self, group_by: str = "candidate_index") -> None:
+        self.group_by = group_by
         self._lock = threading.Lock()
         self._open: dict[UUID, tuple[str, Any]] = {}
         self._usage: dict[tuple[str, Any], RoleUsage] = {}
@@ -75,7 +83,7 @@ class UsageLedger(BaseCallbackHandler):
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        key = (role_of(tags), (metadata or {}).get("candidate_index"))
+        key = (role_of(tags), (metadata or {}).get(self.group_by))
         with self._lock:
             self._open[run_id] = key
 
@@ -93,11 +101,82 @@ class UsageLedger(BaseCallbackHandler):
             if key is not None:
                 self._usage[key] = self._usage.get(key, RoleUsage()) + usage
 
-    def by_role(self, candidate_index: int | None = None) -> dict[str, RoleUsage]:
-        """Usage per role, over all calls or those made for one candidate."""
+    def by_role(self, group: Any = None) -> dict[str, RoleUsage]:
+        """Usage per role, over all calls or over one group's."""
         totals: dict[str, RoleUsage] = {}
         with self._lock:
-            for (role, candidate), usage in self._usage.items():
-                if candidate_index is None or candidate == candidate_index:
+            for (role, key), usage in self._usage.items():
+                if group is None or key == group:
                     totals[role] = totals.get(role, RoleUsage()) + usage
         return totals
+
+
+class CallGate(AsyncCallbackHandler):
+    """A global cap on chat-model calls in flight, for async runs: every call waits for a
+    permit in ``on_chat_model_start`` (awaited before the model runs) and gives it back when
+    it ends or fails. Also counts calls and tokens for progress displays.
+
+    Example:
+        >>> gate = CallGate(8)
+        >>> # await graph.ainvoke(inputs, {"callbacks": [gate]})
+    """
+
+    run_inline = True
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError(f"the call cap must be >= 1, got {limit}")
+        self.limit = limit
+        self._semaphore = asyncio.Semaphore(limit)
+        self._held: set[UUID] = set()
+        self.calls = self.tokens = self.in_flight = self.peak = 0
+
+    async def on_chat_model_start(
+        self, serialized: Any, messages: Any, *, run_id: UUID, **kwargs: Any
+    ) -> None:
+        await self._semaphore.acquire()
+        self._held.add(run_id)
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+
+    def _release(self, run_id: UUID) -> None:
+        if run_id in self._held:
+            self._held.discard(run_id)
+            self.in_flight -= 1
+            self.calls += 1
+            self._semaphore.release()
+
+    async def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
+        self.tokens += sum(_usage(response))
+        self._release(run_id)
+
+    async def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        self._release(run_id)
+
+
+def post_feedback(candidates: Sequence[Any], *, client: Any = None) -> int:
+    """Attach each candidate's MR and components as LangSmith feedback on the run that
+    generated it (``candidate.run_id``), when tracing is on. Returns how many feedback
+    items were sent. An unreachable endpoint gives one warning, never an error.
+
+    Example:
+        >>> post_feedback([])  # tracing off or nothing to send
+        0
+    """
+    if not candidates or not tracing_is_enabled():
+        return 0
+    sent = 0
+    try:
+        client = client or Client()
+        for candidate in candidates:
+            if candidate.run_id is None or candidate.mr is None:
+                continue
+            client.create_feedback(
+                candidate.run_id, key="multiturn_aware_reward", score=candidate.mr
+            )
+            for name, value in candidate.components.items():
+                client.create_feedback(candidate.run_id, key=f"mr.{name}", score=value)
+            sent += 1
+    except Exception as error:  # the warnings registry shows this once per call site
+        warnings.warn(f"LangSmith feedback not sent ({error}); collection goes on", stacklevel=2)
+    return sent

@@ -1,0 +1,173 @@
+"""Records: what collection keeps of each conversation, in plain JSON-friendly form.
+
+A :class:`ConversationRecord` holds the task, the chosen path (``messages``, TRL's
+``{"role", "content"}`` dicts) and one :class:`TurnRecord` per assistant turn: the prompt up
+to the user's message, every candidate reply with its MR, components and forward samples,
+and which candidate was chosen. Export turns records into TRL datasets; the LangSmith and
+CollabLLM readers turn their sources into records.
+
+Example:
+    >>> from langgraph_collab.records import to_dicts
+    >>> from langchain_core.messages import HumanMessage
+    >>> to_dicts([HumanMessage("hi")])
+    [{'role': 'user', 'content': 'hi'}]
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from pydantic import BaseModel, Field
+
+from langgraph_collab.scoring import MultiturnReward
+from langgraph_collab.state import Task
+from langgraph_collab.tracing import RoleUsage
+
+Message = dict[str, str]
+_ROLES = {HumanMessage: "user", AIMessage: "assistant", SystemMessage: "system"}
+
+
+def to_dicts(messages: Sequence[BaseMessage]) -> list[Message]:
+    """Messages as ``{"role", "content"}`` dicts (tool traffic and empty replies dropped)."""
+    out = []
+    for message in messages:
+        role = next((r for cls, r in _ROLES.items() if isinstance(message, cls)), None)
+        if role and message.text:
+            out.append({"role": role, "content": message.text})
+    return out
+
+
+class SampleRecord(BaseModel):
+    """One forward sample of a candidate: its future turns and score."""
+
+    future: list[Message] = Field(default_factory=list)
+    components: dict[str, float] = Field(default_factory=dict)
+    reward: float | None = None
+    error: str | None = None
+
+
+class CandidateRecord(BaseModel):
+    """One candidate reply and its Multiturn-aware Reward."""
+
+    content: str
+    proactive: bool = False
+    mr: float | None = None
+    stderr: float = 0.0
+    components: dict[str, float] = Field(default_factory=dict)
+    n_failed: int = 0
+    samples: list[SampleRecord] = Field(default_factory=list)
+    run_id: str | None = None
+
+    @classmethod
+    def from_reward(
+        cls, reward: MultiturnReward, *, proactive: bool = False, run_id: str | None = None
+    ) -> CandidateRecord:
+        samples = [
+            SampleRecord(
+                future=to_dicts(s.future), components=s.components, reward=s.reward, error=s.error
+            )
+            for s in reward.samples
+        ]
+        return cls(
+            content=reward.candidate.text,
+            proactive=proactive,
+            mr=reward.mean,
+            stderr=reward.stderr,
+            components=reward.components,
+            n_failed=reward.n_failed,
+            samples=samples,
+            run_id=run_id,
+        )
+
+
+class TurnRecord(BaseModel):
+    """One assistant turn: the prompt (history up to the user's message), the scored
+    candidates, and the index of the chosen one (the highest MR)."""
+
+    turn: int
+    prompt: list[Message]
+    candidates: list[CandidateRecord]
+    chosen: int
+
+    def best_and_worst(self) -> tuple[CandidateRecord, CandidateRecord] | None:
+        """The highest- and lowest-MR candidates among those with an MR (None if < 2)."""
+        scored = [c for c in self.candidates if c.mr is not None]
+        if len(scored) < 2:
+            return None
+        ranked = sorted(scored, key=lambda c: c.mr)
+        return ranked[-1], ranked[0]
+
+
+class ConversationRecord(BaseModel):
+    """One collected conversation."""
+
+    task: Task
+    messages: list[Message]
+    turns: list[TurnRecord] = Field(default_factory=list)
+    usage: dict[str, RoleUsage] = Field(default_factory=dict)
+    failure: str | None = None
+    source: str = "collect"
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def mean_mr(self) -> float | None:
+        """Mean MR of the chosen replies."""
+        chosen = [t.candidates[t.chosen].mr for t in self.turns]
+        scored = [mr for mr in chosen if mr is not None]
+        return sum(scored) / len(scored) if scored else None
+
+
+def _repair(path: Path) -> None:
+    """Drop a torn last line (a write cut short) so appends start on a fresh line."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb+") as file:
+        data = file.read()
+        if data.endswith(b"\n"):
+            return
+        cut = data.rfind(b"\n") + 1
+        file.truncate(cut)
+
+
+def append_record(path: str | Path, record: ConversationRecord) -> None:
+    """Append ``record`` as one JSONL line with a single write, then fsync: a kill leaves
+    either the whole line or none of it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _repair(path)
+    line = (record.model_dump_json() + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_records(path: str | Path) -> list[ConversationRecord]:
+    """The records of a JSONL file; a malformed line raises ``ValueError`` naming it."""
+    path = Path(path)
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(ConversationRecord.model_validate_json(line))
+        except ValueError as error:
+            raise ValueError(
+                f"{path}: line {number}: not a conversation record: {error}"
+            ) from error
+    return records
+
+
+def recorded_task_ids(path: str | Path) -> set[str]:
+    """Task ids already recorded in ``path`` (after dropping a torn last line)."""
+    path = Path(path)
+    if not path.exists():
+        return set()
+    _repair(path)
+    return {record.task.id for record in read_records(path)}

@@ -1,0 +1,185 @@
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from langgraph_collab.collect import collect, create_collection_graph
+from langgraph_collab.records import read_records
+from langgraph_collab.tasks import load_tasks
+from langgraph_collab.testing import ScriptedChatModel
+from tests.conftest import make_assistant, make_judge, make_user
+
+WORKER = Path(__file__).with_name("collect_worker.py")
+
+
+def run_worker(out: Path, n_tasks: int, latency: float, kill_after: float | None = None) -> bool:
+    """Run the worker; with ``kill_after``, SIGKILL it then. True if it finished by itself."""
+    proc = subprocess.Popen([sys.executable, str(WORKER), str(out), str(n_tasks), str(latency)])
+    try:
+        proc.wait(timeout=kill_after if kill_after is not None else 120)
+        assert proc.returncode == 0
+        return True
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        return False
+
+
+def test_a_conversation_is_collected_with_every_candidate_scored(tmp_path):
+    tasks = load_tasks("math", limit=2)
+    summary = collect(
+        tasks,
+        user=make_user(stop_after=2),
+        assistant=make_assistant(),
+        judge=make_judge(),
+        out_dir=tmp_path,
+        candidates=3,
+        samples=2,
+        window=1,
+        progress=False,
+    )
+    records = read_records(tmp_path / "records.jsonl")
+    assert (summary.recorded, summary.skipped, summary.failed) == (2, 0, 0)
+    assert [r.task.id for r in records] == [t.id for t in tasks] or {
+        r.task.id for r in records
+    } == {t.id for t in tasks}
+    record = records[0]
+    assert [m["role"] for m in record.messages] == [
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+        "user",
+    ]
+    assert record.messages[-1]["content"].endswith("[[TERMINATE CHAT]]")
+    assert len(record.turns) == 2
+    turn = record.turns[0]
+    assert len(turn.candidates) == 3 and sum(c.proactive for c in turn.candidates) == 2
+    assert all(c.mr is not None and len(c.samples) == 2 for c in turn.candidates)
+    assert turn.prompt == record.messages[:1]
+    assert record.messages[1]["content"] == turn.candidates[turn.chosen].content
+    assert turn.candidates[turn.chosen].mr == max(c.mr for c in turn.candidates)
+    # the next user message is the winner's forward sample's
+    assert record.messages[2] == turn.candidates[turn.chosen].samples[0].future[0]
+    assert set(record.usage) == {"simulated_user", "assistant", "judge"}
+    assert json.loads((tmp_path / "summary.json").read_text())["recorded"] == 2
+
+
+def test_the_message_budget_stops_a_conversation(tmp_path):
+    collect(
+        load_tasks("math", limit=1),
+        user=make_user(),
+        assistant=make_assistant(),
+        judge=make_judge(),
+        out_dir=tmp_path,
+        candidates=1,
+        samples=1,
+        window=1,
+        max_messages=6,
+        progress=False,
+    )
+    (record,) = read_records(tmp_path / "records.jsonl")
+    assert len(record.messages) == 6 and record.messages[-1]["role"] == "assistant"
+
+
+def test_the_global_call_cap_holds_across_tasks(tmp_path):
+    summary = collect(
+        load_tasks("math", limit=3),
+        user=make_user(stop_after=1, latency=0.02),
+        assistant=make_assistant(0.02),
+        judge=make_judge(0.02),
+        out_dir=tmp_path,
+        candidates=2,
+        samples=3,
+        window=1,
+        max_concurrent_tasks=3,
+        max_model_calls=4,
+        progress=False,
+    )
+    assert summary.peak_calls_in_flight == 4
+    assert summary.calls == sum(u.calls for u in summary.usage.values())
+
+
+def test_failures_are_recorded_not_raised(tmp_path):
+    judge = ScriptedChatModel(script=["not json at all"])
+    summary = collect(
+        load_tasks("math", limit=1),
+        user=ScriptedChatModel(script=[""]),
+        assistant=make_assistant(),
+        judge=judge,
+        out_dir=tmp_path,
+        progress=False,
+    )
+    (record,) = read_records(tmp_path / "records.jsonl")
+    assert summary.failed == 1 and record.failure.startswith("simulated_user")
+
+
+def test_bad_options_are_clear_errors():
+    with pytest.raises(ValueError, match="proactive_share"):
+        create_collection_graph(
+            user=make_user(), assistant=make_assistant(), judge=make_judge(), proactive_share=2
+        )
+    with pytest.raises(ValueError, match="unique"):
+        task = load_tasks("math", limit=1)[0]
+        collect(
+            [task, task],
+            user=make_user(),
+            assistant=make_assistant(),
+            judge=make_judge(),
+            out_dir="/nonexistent",
+        )
+
+
+def test_a_second_run_skips_recorded_tasks(tmp_path):
+    kwargs = dict(
+        user=make_user(stop_after=1),
+        assistant=make_assistant(),
+        judge=make_judge(),
+        out_dir=tmp_path,
+        candidates=1,
+        samples=1,
+        window=1,
+        progress=False,
+    )
+    collect(load_tasks("math", limit=2), **kwargs)
+    again = collect(load_tasks("math", limit=3), **kwargs)
+    assert (again.skipped, again.recorded) == (2, 1)
+    assert len(read_records(tmp_path / "records.jsonl")) == 3
+
+
+@pytest.mark.integration
+def test_sigkill_at_several_points_then_resume_loses_and_doubles_nothing(tmp_path):
+    n_tasks, latency = 4, 0.25
+    clean = tmp_path / "clean"
+    assert run_worker(clean, n_tasks, latency)
+    expected = read_records(clean / "records.jsonl")
+    clean_calls = len((clean / "calls.log").read_text().splitlines())
+
+    killed, kills, seen = tmp_path / "killed", 0, []
+    for _ in range(12):  # each run gets ~1 s of work past start-up before its SIGKILL
+        if run_worker(killed, n_tasks, latency, kill_after=2.5):
+            break
+        kills += 1
+        path = killed / "records.jsonl"
+        text = path.read_text() if path.exists() else ""
+        assert text == "" or text.endswith("\n")  # never a torn line
+        seen.append(len(text.splitlines()))
+    else:
+        assert run_worker(killed, n_tasks, latency)
+    assert kills >= 3, seen
+    assert seen == sorted(seen)  # progress is kept across kills
+
+    records = read_records(killed / "records.jsonl")
+    assert len(records) == len(expected) == n_tasks
+    assert len({r.task.id for r in records}) == n_tasks
+    by_id = {r.task.id: r for r in expected}
+    for record in records:
+        assert record.messages == by_id[record.task.id].messages
+        assert [t.chosen for t in record.turns] == [t.chosen for t in by_id[record.task.id].turns]
+    # Finished turns and samples are not redone: only calls in flight at each kill repeat
+    # (at most 2 tasks x one turn of 2 candidates x 2 samples x 3 calls + 2 proposals).
+    total_calls = len((killed / "calls.log").read_text().splitlines())
+    assert clean_calls <= total_calls <= clean_calls + kills * 2 * 14, (total_calls, clean_calls)
