@@ -138,14 +138,21 @@ def append_record(path: str | Path, record: ConversationRecord) -> None:
     either the whole line or none of it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _repair(path)
     line = (record.model_dump_json() + "\n").encode()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, line)
+        written = os.write(fd, line)
+        if written != len(line):
+            raise OSError(f"{path}: short write ({written} of {len(line)} bytes)")
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_records(records: Sequence[ConversationRecord], path: str | Path) -> None:
+    """Append each record with :func:`append_record`."""
+    for record in records:
+        append_record(path, record)
 
 
 def read_records(path: str | Path) -> list[ConversationRecord]:
@@ -165,7 +172,8 @@ def read_records(path: str | Path) -> list[ConversationRecord]:
 
 
 def recorded_task_ids(path: str | Path) -> set[str]:
-    """Task ids already recorded in ``path`` (after dropping a torn last line)."""
+    """Task ids already recorded in ``path``, after dropping a torn last line: call it
+    before appending again to a file a killed run may have been writing."""
     path = Path(path)
     if not path.exists():
         return set()
