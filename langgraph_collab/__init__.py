@@ -5,10 +5,20 @@ Example:
 """
 
 from langgraph_collab.assistant import create_assistant
+from langgraph_collab.collect import acollect, collect, create_collection_graph
 from langgraph_collab.conversation import create_conversation_graph
+from langgraph_collab.export import (
+    collabllm_rows,
+    dpo_dataset,
+    export_datasets,
+    prompt_dataset,
+    records_from_collabllm,
+    sft_dataset,
+)
 from langgraph_collab.judge import Judgement, create_judge, paper_itr
 from langgraph_collab.metrics import METRICS, MetricInput
 from langgraph_collab.models import load_chat_model, load_trainable_model
+from langgraph_collab.records import ConversationRecord, read_records
 from langgraph_collab.reward import (
     amultiturn_aware_reward,
     ascore_candidates,
@@ -18,6 +28,13 @@ from langgraph_collab.reward import (
 )
 from langgraph_collab.scoring import ForwardSample, MultiturnReward
 from langgraph_collab.state import TERMINATE, CollabState, Task
+from langgraph_collab.traces import (
+    RunRecorder,
+    arescore,
+    records_from_runs,
+    rescore,
+    runs_from_langsmith,
+)
 from langgraph_collab.tracing import UsageLedger
 from langgraph_collab.user import create_simulated_user
 
@@ -25,22 +42,38 @@ __all__ = [
     "METRICS",
     "TERMINATE",
     "CollabState",
+    "ConversationRecord",
     "ForwardSample",
     "Judgement",
     "MetricInput",
     "MultiturnReward",
+    "RunRecorder",
     "Task",
     "UsageLedger",
+    "acollect",
     "amultiturn_aware_reward",
+    "arescore",
     "ascore_candidates",
+    "collabllm_rows",
+    "collect",
     "create_assistant",
+    "create_collection_graph",
     "create_conversation_graph",
     "create_judge",
     "create_reward_graph",
     "create_simulated_user",
+    "dpo_dataset",
+    "export_datasets",
     "load_chat_model",
     "load_trainable_model",
     "multiturn_aware_reward",
     "paper_itr",
+    "prompt_dataset",
+    "read_records",
+    "records_from_collabllm",
+    "records_from_runs",
+    "rescore",
+    "runs_from_langsmith",
     "score_candidates",
+    "sft_dataset",
 ]

@@ -34,6 +34,7 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
+from langsmith.run_helpers import get_current_run_tree
 from pydantic import BaseModel
 from tqdm.auto import tqdm
 from typing_extensions import TypedDict
@@ -52,7 +53,13 @@ from langgraph_collab.records import (
 from langgraph_collab.reward import create_reward_graph
 from langgraph_collab.scoring import ForwardSample, MultiturnReward
 from langgraph_collab.state import Task
-from langgraph_collab.tracing import CallGate, RoleUsage, UsageLedger, post_feedback
+from langgraph_collab.tracing import (
+    CallGate,
+    FeedbackSender,
+    RoleUsage,
+    UsageLedger,
+    tracing_guard,
+)
 from langgraph_collab.user import UserLike, create_simulated_user, is_terminal
 
 DEFAULT_MAX_MESSAGES = 14
@@ -119,6 +126,7 @@ def create_collection_graph(
     base, proactive = create_assistant(assistant), create_assistant(assistant, proactive=True)
     n_proactive = round(candidates * proactive_share)
     reward = create_reward_graph(user=user, assistant=assistant, judge=judge, **reward_options)
+    feedback = FeedbackSender()
 
     def turn_config(state: CollectState, config: RunnableConfig, **extra: Any) -> RunnableConfig:
         metadata = {**config.get("metadata", {}), "task_id": state["task"].id}
@@ -163,7 +171,7 @@ def create_collection_graph(
             for r, c in zip(rewards, drafts, strict=True)
         ]
         best = choose(rewards)
-        post_feedback(scored)
+        feedback.send(scored, trace=get_current_run_tree())  # the node's run when traced
         turn = TurnRecord(
             turn=len(state.get("turns") or []),
             prompt=to_dicts(state["messages"]),
@@ -300,24 +308,25 @@ async def acollect(
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), disable=not progress, unit="task")
     lanes, failed, turns = asyncio.Semaphore(max_concurrent_tasks), 0, 0
     start = time.perf_counter()
-    async with AsyncSqliteSaver.from_conn_string(str(out / "checkpoints.sqlite")) as saver:
-        saver.serde = _serde()
-        graph = builder.compile(checkpointer=saver, name="collection")
+    with tracing_guard():
+        async with AsyncSqliteSaver.from_conn_string(str(out / "checkpoints.sqlite")) as saver:
+            saver.serde = _serde()
+            graph = builder.compile(checkpointer=saver, name="collection")
 
-        async def run(task: Task) -> None:
-            nonlocal failed, turns
-            config = {"configurable": {"thread_id": task.id}, "callbacks": [ledger, gate]}
-            config["recursion_limit"] = 8 * options.get("max_messages", DEFAULT_MAX_MESSAGES)
-            async with lanes:
-                snapshot = await graph.aget_state(config)
-                fresh = not snapshot.values
-                result = await graph.ainvoke({"task": task} if fresh else None, config)
-            failed += result.get("failure") is not None
-            turns += len(result.get("turns") or [])
-            bar.update(1)
-            bar.set_postfix(turns=turns, calls=gate.calls, tokens=gate.tokens, refresh=False)
+            async def run(task: Task) -> None:
+                nonlocal failed, turns
+                config = {"configurable": {"thread_id": task.id}, "callbacks": [ledger, gate]}
+                config["recursion_limit"] = 8 * options.get("max_messages", DEFAULT_MAX_MESSAGES)
+                async with lanes:
+                    snapshot = await graph.aget_state(config)
+                    fresh = not snapshot.values
+                    result = await graph.ainvoke({"task": task} if fresh else None, config)
+                failed += result.get("failure") is not None
+                turns += len(result.get("turns") or [])
+                bar.update(1)
+                bar.set_postfix(turns=turns, calls=gate.calls, tokens=gate.tokens, refresh=False)
 
-        await asyncio.gather(*map(run, todo))
+            await asyncio.gather(*map(run, todo))
     bar.close()
     usage = ledger.by_role()
     summary = CollectionSummary(

@@ -15,7 +15,9 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+import urllib.request
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -24,6 +26,7 @@ from uuid import UUID
 from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
 from langchain_core.outputs import LLMResult
 from langsmith import Client
+from langsmith.run_helpers import tracing_context
 from langsmith.utils import tracing_is_enabled
 from pydantic import BaseModel
 
@@ -154,29 +157,71 @@ class CallGate(AsyncCallbackHandler):
         self._release(run_id)
 
 
-def post_feedback(candidates: Sequence[Any], *, client: Any = None) -> int:
-    """Attach each candidate's MR and components as LangSmith feedback on the run that
-    generated it (``candidate.run_id``), when tracing is on. Returns how many feedback
-    items were sent. An unreachable endpoint gives one warning, never an error.
+def langsmith_reachable(timeout: float = 3.0) -> bool:
+    """Whether the configured LangSmith endpoint answers ``/info`` within ``timeout``."""
+    try:
+        with urllib.request.urlopen(f"{Client().api_url}/info", timeout=timeout) as response:
+            return response.status < 500
+    except Exception:
+        return False
+
+
+def tracing_guard() -> contextlib.AbstractContextManager:
+    """A context for a long run: when tracing is on but LangSmith does not answer, warn
+    once and trace nothing in it, instead of failing every upload for the whole run."""
+    if tracing_is_enabled() and not langsmith_reachable():
+        warnings.warn(
+            f"LangSmith at {Client().api_url} does not answer: tracing is off for this run",
+            stacklevel=2,
+        )
+        return tracing_context(enabled=False)
+    return contextlib.nullcontext()
+
+
+class FeedbackSender:
+    """Attaches each candidate's MR and components as LangSmith feedback to the run that
+    generated it (``candidate.run_id``), when tracing is on. After the first failure it
+    warns once and sends nothing more: a down endpoint never stops a collection.
 
     Example:
-        >>> post_feedback([])  # tracing off or nothing to send
+        >>> FeedbackSender().send([])  # tracing off or nothing to send
         0
     """
-    if not candidates or not tracing_is_enabled():
-        return 0
-    sent = 0
-    try:
-        client = client or Client()
-        for candidate in candidates:
-            if candidate.run_id is None or candidate.mr is None:
-                continue
-            client.create_feedback(
-                candidate.run_id, key="multiturn_aware_reward", score=candidate.mr
+
+    def __init__(self, client: Any = None) -> None:
+        self.client = client
+        self.disabled = False
+        self._projects: dict[str, Any] = {}
+
+    def _project_id(self, name: str) -> Any:
+        if name not in self._projects:
+            self._projects[name] = self.client.create_project(name, upsert=True).id
+        return self._projects[name]
+
+    def send(self, candidates: Sequence[Any], *, trace: Any = None) -> int:
+        """Send feedback for ``candidates``, runs of the traced run ``trace`` (whose trace id
+        lets the SDK batch feedback in the background, and whose project it is filed
+        under); returns how many candidates got it."""
+        if self.disabled or not candidates or not tracing_is_enabled():
+            return 0
+        sent = 0
+        try:
+            self.client = self.client or Client()
+            where = {}
+            if trace is not None:
+                where["trace_id"] = trace.trace_id
+                where["session_id"] = self._project_id(trace.session_name)
+            for candidate in candidates:
+                if candidate.run_id is None or candidate.mr is None:
+                    continue
+                scores = {"multiturn_aware_reward": candidate.mr}
+                scores |= {f"mr.{name}": value for name, value in candidate.components.items()}
+                for key, score in scores.items():
+                    self.client.create_feedback(candidate.run_id, key=key, score=score, **where)
+                sent += 1
+        except Exception as error:
+            self.disabled = True
+            warnings.warn(
+                f"LangSmith feedback not sent ({error}); going on without it", stacklevel=2
             )
-            for name, value in candidate.components.items():
-                client.create_feedback(candidate.run_id, key=f"mr.{name}", score=value)
-            sent += 1
-    except Exception as error:  # the warnings registry shows this once per call site
-        warnings.warn(f"LangSmith feedback not sent ({error}); collection goes on", stacklevel=2)
-    return sent
+        return sent
