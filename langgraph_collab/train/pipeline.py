@@ -1,0 +1,296 @@
+"""The pipeline graph of ``python -m langgraph_collab.train``: collect -> export -> train ->
+evaluate -> report, checkpointed so that a killed run picks up where it stopped.
+
+Each node is resumable on its own (collection through its own per-task checkpoints,
+training from TRL's last checkpoint), and the pipeline's SQLite checkpointer restarts the
+node that was running. All outputs live in one run directory::
+
+    runs/<name>/config.yaml      the configuration the run used
+    runs/<name>/collect/         records.jsonl, summary.json, checkpoints.sqlite
+    runs/<name>/datasets/        sft, dpo, prompts (save_to_disk folders and .jsonl)
+    runs/<name>/train/           TRL checkpoints, final/ (adapter or model), train_result.json
+    runs/<name>/eval/            report.md, report.json, report.png
+    runs/<name>/report.md        the one-screen summary
+
+Example:
+    >>> from langgraph_collab.train.config import load_config
+    >>> from langgraph_collab.train.pipeline import run_pipeline
+    >>> run_pipeline(load_config(["--name", "demo"]))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph import END, START, StateGraph
+from typing_extensions import TypedDict
+
+from langgraph_collab.train.config import CollabTrainConfig
+
+STAGES = ("collect", "export", "train", "evaluate", "report")
+
+
+class PipelineState(TypedDict, total=False):
+    """The pipeline's progress: the config it runs and what each stage produced."""
+
+    config: dict[str, Any]
+    collected: dict[str, Any]
+    exported: dict[str, int]
+    trained: dict[str, Any]
+    evaluated: dict[str, Any]
+    report: str
+
+
+def _config(state: PipelineState) -> CollabTrainConfig:
+    return CollabTrainConfig(**state["config"])
+
+
+def detached(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a stage's workload outside the pipeline's run context: its own graphs
+    (collection, evaluation conversations, MR during GRPO) must not nest as subgraphs of
+    the pipeline, whose checkpointer keeps only stage boundaries."""
+    return contextvars.Context().run(function, *args, **kwargs)
+
+
+def role_model(spec: str, config: CollabTrainConfig) -> Any:
+    """A chat model for a role spec, pointed at ``config.base_url`` when one is set;
+    ``"policy"`` is the HF policy itself."""
+    from langgraph_collab.models import load_chat_model
+
+    if spec == "policy":
+        from langgraph_collab.hf import ChatTransformers
+        from langgraph_collab.train.trainers import load_policy
+
+        model, tokenizer = load_policy(config.policy)
+        return ChatTransformers(model=model, tokenizer=tokenizer, max_tokens=config.max_tokens)
+    options: dict[str, Any] = {"max_tokens": config.max_tokens}
+    if spec == "local" or spec.startswith("local:"):
+        options["seed"] = config.seed
+    elif config.base_url:
+        options |= {"base_url": config.base_url, "api_key": config.api_key or "none"}
+    return load_chat_model(spec, **options)
+
+
+def collect_node(state: PipelineState) -> dict:
+    from langgraph_collab.collect import collect
+    from langgraph_collab.tasks import load_tasks
+
+    config = _config(state)
+    if "collect" not in config.stage_list or config.dataset:
+        return {}
+    specs = (config.user, config.judge, config.assistant)
+    models = {spec: role_model(spec, config) for spec in set(specs)}  # one instance per spec
+    user, judge, assistant = (models[spec] for spec in specs)
+    summary = detached(
+        collect,
+        load_tasks(config.tasks, split="train", limit=config.train_limit),
+        user=user,
+        assistant=assistant,
+        judge=judge,
+        out_dir=config.run_dir / "collect",
+        candidates=config.candidates,
+        proactive_share=config.proactive_share,
+        samples=config.samples,
+        window=config.window,
+        max_messages=config.max_messages,
+        max_concurrent_tasks=config.max_concurrent_tasks,
+        max_model_calls=config.max_model_calls,
+    )
+    return {"collected": summary.model_dump(mode="json")}
+
+
+def export_node(state: PipelineState) -> dict:
+    from langgraph_collab.export import export_datasets
+    from langgraph_collab.records import read_records
+
+    config = _config(state)
+    records_path = config.run_dir / "collect" / "records.jsonl"
+    if "export" not in config.stage_list or config.dataset:
+        return {}
+    if not records_path.exists():
+        raise FileNotFoundError(
+            f"No records at {records_path}: run the collect stage first, or pass --dataset"
+        )
+    datasets = export_datasets(
+        read_records(records_path),
+        config.run_dir / "datasets",
+        min_gap=config.min_gap,
+        min_score=config.min_score,
+    )
+    return {"exported": {name: len(dataset) for name, dataset in datasets.items()}}
+
+
+DATASET_FOR = {"sft": "sft", "dpo": "dpo", "grpo": "prompts", "online_dpo": "prompts"}
+
+
+def training_dataset(config: CollabTrainConfig) -> Any:
+    """The dataset the configured method trains on: ``--dataset`` (a saved folder, a
+    ``.jsonl`` file or a Hub id), else this run's export."""
+    import datasets
+
+    source = config.dataset or str(config.run_dir / "datasets" / DATASET_FOR[config.method])
+    path = Path(source)
+    if path.is_dir():
+        return datasets.load_from_disk(str(path))
+    if path.suffix == ".jsonl" and path.exists():
+        return datasets.load_dataset("json", data_files=str(path), split="train")
+    if config.dataset:
+        return datasets.load_dataset(source, split="train")
+    raise FileNotFoundError(f"No {DATASET_FOR[config.method]} dataset at {path}: run export first")
+
+
+def train_node(state: PipelineState) -> dict:
+    from langgraph_collab.train.rewards import mr_reward_function
+    from langgraph_collab.train.trainers import train_policy
+
+    config = _config(state)
+    if "train" not in config.stage_list:
+        return {}
+    reward_funcs = None
+    if config.method in ("grpo", "online_dpo"):
+        specs = {config.user, config.judge} | ({config.future_assistant} - {"policy"})
+        models = {spec: role_model(spec, config) for spec in specs}
+        reward_funcs = [
+            mr_reward_function(
+                user=models[config.user],
+                judge=models[config.judge],
+                future_assistant=models.get(config.future_assistant, "policy"),
+                samples=config.samples,
+                window=config.window,
+                max_concurrency=config.max_model_calls,
+            )
+        ]
+    result = detached(
+        train_policy,
+        config,
+        train_dataset=training_dataset(config),
+        output_dir=config.run_dir / "train",
+        reward_funcs=reward_funcs,
+    )
+    return {"trained": result.summary()}
+
+
+def evaluate_node(state: PipelineState) -> dict:
+    from langgraph_collab.assistant import create_assistant
+    from langgraph_collab.evaluate import evaluate
+    from langgraph_collab.hf import ChatTransformers
+    from langgraph_collab.models import load_trainable_model
+    from langgraph_collab.tasks import load_tasks
+
+    config = _config(state)
+    if "evaluate" not in config.stage_list:
+        return {}
+    compare = config.compare_list
+
+    def chat(model: Any, tokenizer: Any) -> ChatTransformers:
+        return ChatTransformers(model=model, tokenizer=tokenizer, max_tokens=config.max_tokens)
+
+    assistants: dict[str, Any] = {}
+    if {"base", "proactive"} & set(compare):
+        base = chat(*load_trainable_model(config.policy))
+        if "base" in compare:
+            assistants["base"] = base
+        if "proactive" in compare:
+            assistants["proactive"] = create_assistant(base, proactive=True, name="proactive")
+    if "trained" in compare:
+        assistants["trained"] = chat(*trained_policy(config))
+    models = {spec: role_model(spec, config) for spec in {config.user, config.judge}}
+    user, judge = models[config.user], models[config.judge]
+    tasks = load_tasks(config.eval_tasks or config.tasks, split="test", limit=config.eval_limit)
+    report = detached(
+        evaluate,
+        tasks,
+        assistants=assistants,
+        user=user,
+        judge=judge,
+        max_turns=config.eval_max_turns,
+    )
+    report.save(config.run_dir / "eval")
+    return {"evaluated": {"markdown": report.to_markdown(), "summary": report.summary()}}
+
+
+def trained_policy(config: CollabTrainConfig) -> tuple[Any, Any]:
+    """The trained policy: the base model with the LoRA adapter, or the full model."""
+    from langgraph_collab.models import load_trainable_model
+
+    final = config.run_dir / "train" / "final"
+    if not final.exists():
+        raise FileNotFoundError(f"No trained model at {final}: run the train stage first")
+    if (final / "adapter_config.json").exists():
+        from peft import PeftModel
+
+        model, tokenizer = load_trainable_model(config.policy)
+        return PeftModel.from_pretrained(model, str(final)), tokenizer
+    return load_trainable_model(str(final))
+
+
+def report_node(state: PipelineState) -> dict:
+    config = _config(state)
+    if "report" not in config.stage_list:
+        return {}
+    lines = [f"# langgraph-collab run `{config.name}`", ""]
+    lines.append(f"method {config.method}, policy {config.policy}, tasks {config.tasks}")
+    if collected := state.get("collected"):
+        lines.append(
+            f"collect: {collected['recorded']} new records ({collected['skipped']} already "
+            f"done, {collected['failed']} failed), {collected['turns']} turns, "
+            f"{collected['calls']} model calls in {collected['wall_s']:.0f} s"
+        )
+    if exported := state.get("exported"):
+        lines.append("export: " + ", ".join(f"{k} {v} rows" for k, v in exported.items()))
+    if trained := state.get("trained"):
+        lines.append(
+            f"train: {trained.get('global_step')} steps, loss {trained.get('train_loss')}, "
+            f"{trained.get('tokens_per_s', 0) or 0:.0f} tokens/s, "
+            f"{trained.get('train_runtime_s', 0) or 0:.0f} s -> {trained.get('model_path')}"
+        )
+    if evaluated := state.get("evaluated"):
+        lines += ["", evaluated["markdown"]]
+    text = "\n".join(lines) + "\n"
+    (config.run_dir / "report.md").write_text(text, encoding="utf-8")
+    return {"report": text}
+
+
+def create_pipeline_graph() -> StateGraph:
+    """The (uncompiled) pipeline graph: ``collect -> export -> train -> evaluate -> report``;
+    each node does nothing when its stage is not in ``config.stages``."""
+    builder = StateGraph(PipelineState)
+    nodes = [collect_node, export_node, train_node, evaluate_node, report_node]
+    previous = START
+    for stage, node in zip(STAGES, nodes, strict=True):
+        builder.add_node(stage, node)
+        builder.add_edge(previous, stage)
+        previous = stage
+    builder.add_edge(previous, END)
+    return builder
+
+
+def run_pipeline(config: CollabTrainConfig) -> PipelineState:
+    """Run (or resume) the pipeline for ``config``; returns the final pipeline state.
+
+    A run interrupted with the same configuration resumes at the node that was running;
+    a finished run, or a changed configuration, starts the stages again (each skips the
+    work its outputs show as done).
+    """
+    config.validate()
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and config.stage_list != ["train"]:
+        raise ValueError(
+            "Under several processes (accelerate launch) run only the train stage: collect "
+            "and export in one process first, then `accelerate launch -m "
+            "langgraph_collab.train --stages train ...`"
+        )
+    directory = config.run_dir
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
+    settings = config.to_dict()
+    thread = {"configurable": {"thread_id": "pipeline"}}
+    with SqliteSaver.from_conn_string(str(directory / "pipeline.sqlite")) as saver:
+        graph = create_pipeline_graph().compile(checkpointer=saver, name="pipeline")
+        snapshot = graph.get_state(thread)
+        resume = bool(snapshot.next) and snapshot.values.get("config") == settings
+        return graph.invoke(None if resume else {"config": settings}, thread)

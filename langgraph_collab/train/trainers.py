@@ -1,0 +1,294 @@
+"""The trainer node's engine: a TRL trainer for ``config.method``, and MR as a reward function.
+
+:func:`train_policy` builds ``trl.SFTTrainer`` (``messages``), ``trl.DPOTrainer`` (``prompt`` /
+``chosen`` / ``rejected``), ``trl.GRPOTrainer`` or online DPO from ``trl.experimental``
+(``prompt`` plus the task columns, scored by :func:`mr_reward_function`), with a LoRA adapter
+(peft) or full fine-tuning. Checkpoints land in ``output_dir`` and a rerun resumes from the last
+complete one; the final model or adapter and its tokenizer go to ``output_dir/final``. TRL and
+accelerate do the distribution: ``accelerate launch`` runs the same code on every process.
+
+Example:
+    >>> from langgraph_collab.train import CollabTrainConfig
+    >>> from langgraph_collab.train.trainers import train_policy
+    >>> config = CollabTrainConfig(method="dpo", max_steps=4)
+    >>> result = train_policy(config, train_dataset=dpo, output_dir="runs/x")  # doctest: +SKIP
+    >>> result.model_path, result.tokens_per_s  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from langgraph_collab.models import INSTALL_TRAIN, load_trainable_model
+from langgraph_collab.train.config import CollabTrainConfig
+from langgraph_collab.train.rewards import MRReward
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+REQUIRED_COLUMNS = {"sft": [("messages",), ("prompt", "completion"), ("text",)],
+                    "dpo": [("prompt", "chosen", "rejected")],
+                    "grpo": [("prompt",)], "online_dpo": [("prompt",)]}  # fmt: skip
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced. ``tokens`` counts the non-padding tokens trained on in
+    this call (prompt + completion tokens for the online methods), over ``train_runtime_s``."""
+
+    output_dir: str
+    model_path: str
+    method: str
+    global_step: int
+    train_loss: float | None
+    train_runtime_s: float
+    tokens: int
+    tokens_per_s: float
+    resumed_from: str | None = None
+    log_history: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> dict[str, Any]:
+        """:meth:`to_dict` without the log history."""
+        return {k: v for k, v in self.to_dict().items() if k != "log_history"}
+
+
+# ---------------------------------------------------------------------- trainers
+
+
+def check_dataset(method: str, dataset: Dataset) -> None:
+    """Raise ``ValueError`` when ``dataset`` is empty or lacks the columns ``method`` needs."""
+    options = REQUIRED_COLUMNS[method]
+    columns = set(dataset.column_names)
+    if not any(set(option) <= columns for option in options):
+        wanted = " or ".join("/".join(o) for o in options)
+        raise ValueError(f"{method} needs the columns {wanted}; the dataset has {sorted(columns)}")
+    if len(dataset) == 0:
+        raise ValueError(
+            f"The {method} dataset is empty: collect more conversations (--train-limit), "
+            "lower --min-gap or --min-score, or give --dataset"
+        )
+
+
+def _set_fields(config_class: type, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with version-dependent names mapped to what ``config_class`` accepts."""
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(config_class)}
+    if "activation_checkpointing" in names:  # transformers 5: gradient_checkpointing is an alias
+        values["activation_checkpointing"] = values.pop("gradient_checkpointing")
+    return {k: v for k, v in values.items() if k in names}
+
+
+def _has_accelerator() -> bool:
+    import torch
+
+    accel = getattr(torch, "accelerator", None)
+    return bool(accel.is_available()) if accel is not None else torch.cuda.is_available()
+
+
+def trainer_args(config: CollabTrainConfig, *, output_dir: str | Path) -> Any:
+    """The TRL config object (``SFTConfig``, ``DPOConfig``...) for ``config.method``."""
+    import torch
+
+    accel = _has_accelerator()
+    bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    bf16 = config.bf16 if config.bf16 is not None else bf16
+    values: dict[str, Any] = {
+        "output_dir": str(output_dir), "learning_rate": config.learning_rate,
+        "per_device_train_batch_size": config.per_device_train_batch_size,
+        "gradient_accumulation_steps": config.gradient_accumulation_steps,
+        "num_train_epochs": config.num_train_epochs, "max_steps": config.max_steps or -1,
+        "logging_steps": config.logging_steps, "save_strategy": "steps",
+        "save_steps": config.save_steps, "save_total_limit": config.save_total_limit,
+        "seed": config.seed, "bf16": bool(bf16), "use_cpu": not accel, "report_to": "none",
+        "gradient_checkpointing": config.gradient_checkpointing, "dataloader_num_workers": 0,
+        "max_length": config.max_length, "beta": config.beta, "temperature": config.temperature,
+        "num_generations": config.num_generations,
+        "max_completion_length": config.max_completion_length,
+        "max_new_tokens": config.max_completion_length,
+        "include_num_input_tokens_seen": "non_padding" if config.method in ("sft", "dpo") else "no",
+    }  # fmt: skip
+    config_class = _trl_classes(config.method)[0]
+    return config_class(**_set_fields(config_class, values))
+
+
+def _trl_classes(method: str) -> tuple[type, type]:
+    try:
+        import trl
+    except ImportError as error:
+        raise ImportError(f"Training needs the train extra: {INSTALL_TRAIN}") from error
+    if method == "sft":
+        return trl.SFTConfig, trl.SFTTrainer
+    if method == "dpo":
+        return trl.DPOConfig, trl.DPOTrainer
+    if method == "grpo":
+        return trl.GRPOConfig, trl.GRPOTrainer
+    try:  # TRL 1.x moved online DPO to trl.experimental
+        from trl.experimental.online_dpo import OnlineDPOConfig, OnlineDPOTrainer
+    except ImportError as error:
+        raise RuntimeError(
+            f"method='online_dpo' needs trl.experimental.online_dpo, which TRL {trl.__version__} "
+            "does not have; use --method grpo (MR as its reward) instead"
+        ) from error
+    return OnlineDPOConfig, _counting(OnlineDPOTrainer)
+
+
+def _counting(trainer_class: type) -> type:
+    """Online DPO counts no tokens: count the prompt + completion tokens of its policy passes."""
+
+    class CountingOnlineDPOTrainer(trainer_class):
+        def _forward(self, model: Any, p_ids: Any, p_mask: Any, c_ids: Any, c_mask: Any, *a: Any):
+            import torch
+
+            if torch.is_grad_enabled():  # the policy's pass, not the reference's
+                seen = (p_mask.sum() + c_mask.sum()).detach()
+                self.state.num_input_tokens_seen += int(self.accelerator.gather(seen).sum())
+            return super()._forward(model, p_ids, p_mask, c_ids, c_mask, *a)
+
+    return CountingOnlineDPOTrainer
+
+
+def _token_meter() -> Any:
+    """A callback measuring the tokens seen in this ``train()`` call (resumes included)."""
+    from transformers import TrainerCallback
+
+    class TokenMeter(TrainerCallback):
+        start = tokens = 0
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.start = state.num_input_tokens_seen
+
+        def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.tokens = state.num_input_tokens_seen - self.start
+
+    return TokenMeter()
+
+
+def lora_config(config: CollabTrainConfig) -> Any:
+    """The peft ``LoraConfig`` (task type CAUSAL_LM) of the config's ``lora_*`` fields."""
+    from peft import LoraConfig
+
+    c = config
+    return LoraConfig(r=c.lora_r, lora_alpha=c.lora_alpha, lora_dropout=c.lora_dropout,
+                      target_modules=c.target_modules, task_type="CAUSAL_LM")  # fmt: skip
+
+
+def load_policy(spec: str) -> tuple[Any, Any]:
+    """The policy's ``(model, tokenizer)``: float32 on CPU, a pad token set."""
+    import torch
+
+    model, tokenizer = load_trainable_model(spec)
+    if not _has_accelerator() and model.dtype in (torch.float16, torch.bfloat16):
+        model = model.float()
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+def last_checkpoint(output_dir: str | Path) -> str | None:
+    """The newest complete ``checkpoint-N`` folder (its ``trainer_state.json`` written last)."""
+    folders = Path(output_dir).glob("checkpoint-*") if Path(output_dir).is_dir() else []
+    steps = [(int(p.name[11:]), p) for p in folders if re.fullmatch(r"checkpoint-\d+", p.name)]
+    complete = [p for _, p in sorted(steps, reverse=True) if (p / "trainer_state.json").is_file()]
+    return str(complete[0]) if complete else None
+
+
+_TRAINING_STATE = shutil.ignore_patterns("optimizer.pt", "scheduler.pt", "rng_state*", "trainer_*")
+
+
+def _finished(checkpoint: str | None, max_steps: int | None) -> Any:
+    """The checkpoint's ``TrainerState`` when it already reached ``max_steps``, else None."""
+    from transformers import TrainerState
+
+    if checkpoint is None or max_steps is None:
+        return None
+    state = TrainerState.load_from_json(str(Path(checkpoint) / "trainer_state.json"))
+    return state if state.global_step >= max_steps else None
+
+
+def train_policy(
+    config: CollabTrainConfig,
+    *,
+    train_dataset: Dataset,
+    output_dir: str | Path,
+    reward_funcs: Callable | Sequence[Callable] | None = None,
+    resume: bool = True,
+    model: Any = None,
+    tokenizer: Any = None,
+    callbacks: Sequence[Any] = (),
+) -> TrainResult:
+    """Train the policy with TRL's trainer for ``config.method`` and save it to
+    ``output_dir/final``.
+
+    Args:
+        config: The run's configuration (method, hyper-parameters, LoRA, roles for MR).
+        train_dataset: The exported dataset for the method, unchanged.
+        output_dir: Checkpoints, the final model and ``train_result.json`` go here.
+        reward_funcs: GRPO / online DPO reward functions (required there), e.g.
+            :func:`mr_reward_function`; an :class:`MRReward` whose future assistant is the
+            policy is bound to the trainer's model.
+        resume: Continue from the newest complete checkpoint in ``output_dir``, if any.
+        model, tokenizer: A loaded policy (default: :func:`load_policy` of ``config.policy``).
+        callbacks: Extra ``transformers.TrainerCallback`` objects (progress bars...).
+
+    Example:
+        >>> result = train_policy(CollabTrainConfig(method="sft"), train_dataset=sft,
+        ...                       output_dir="runs/demo/model")  # doctest: +SKIP
+    """
+    config.validate()
+    check_dataset(config.method, train_dataset)
+    if model is None or tokenizer is None:
+        model, tokenizer = load_policy(config.policy)
+    args = trainer_args(config, output_dir=output_dir)
+    trainer_class = _trl_classes(config.method)[1]
+    kwargs: dict[str, Any] = {
+        "model": model, "args": args, "train_dataset": train_dataset,
+        "processing_class": tokenizer,
+        "peft_config": lora_config(config) if config.lora else None,
+    }  # fmt: skip
+    if config.method == "dpo" and not config.lora:
+        kwargs["ref_model"] = copy.deepcopy(model)  # the frozen start point, before training
+    if config.method in ("grpo", "online_dpo"):
+        if reward_funcs is None:
+            raise ValueError(f"{config.method} needs reward_funcs, e.g. mr_reward_function(...)")
+        funcs = list(reward_funcs) if isinstance(reward_funcs, Sequence) else [reward_funcs]
+        kwargs["reward_funcs"] = funcs
+    meter = _token_meter()
+    trainer = trainer_class(**kwargs, callbacks=[*callbacks, meter])
+    for func in kwargs.get("reward_funcs", []):
+        if isinstance(func, MRReward) and func.needs_policy:
+            func.bind_policy(trainer.model, tokenizer, max_tokens=config.max_tokens)
+
+    checkpoint = last_checkpoint(output_dir) if resume else None
+    final = Path(output_dir) / "final"
+    state, metrics = _finished(checkpoint, config.max_steps), {}
+    if state is not None:  # resuming a finished run would train one step more: export it
+        if trainer.is_world_process_zero():
+            shutil.copytree(checkpoint, final, dirs_exist_ok=True, ignore=_TRAINING_STATE)
+        trainer.accelerator.wait_for_everyone()
+    else:
+        metrics = trainer.train(resume_from_checkpoint=checkpoint).metrics
+        trainer.save_model(str(final))
+        state = trainer.state
+    runtime, tokens = float(metrics.get("train_runtime", 0.0)), int(meter.tokens)
+    result = TrainResult(
+        output_dir=str(output_dir), model_path=str(final), method=config.method,
+        global_step=state.global_step, train_loss=metrics.get("train_loss"),
+        train_runtime_s=runtime, tokens=tokens,
+        tokens_per_s=tokens / runtime if runtime > 0 else 0.0, resumed_from=checkpoint,
+        log_history=list(state.log_history),
+    )  # fmt: skip
+    if trainer.is_world_process_zero():
+        text = json.dumps(result.to_dict(), indent=2, default=str)
+        (Path(output_dir) / "train_result.json").write_text(text, encoding="utf-8")
+    return result
