@@ -244,10 +244,11 @@ def report_node(state: PipelineState) -> dict:
     if exported := state.get("exported"):
         lines.append("export: " + ", ".join(f"{k} {v} rows" for k, v in exported.items()))
     if trained := state.get("trained"):
+        loss = trained["train_loss"]
         lines.append(
-            f"train: {trained.get('global_step')} steps, loss {trained.get('train_loss')}, "
-            f"{trained.get('tokens_per_s', 0) or 0:.0f} tokens/s, "
-            f"{trained.get('train_runtime_s', 0) or 0:.0f} s -> {trained.get('model_path')}"
+            f"train: {trained['global_step']} steps, loss "
+            f"{'n/a' if loss is None else f'{loss:.3f}'}, {trained['tokens_per_s']:.0f} "
+            f"tokens/s, {trained['train_runtime_s']:.0f} s -> {trained['model_path']}"
         )
     if evaluated := state.get("evaluated"):
         lines += ["", evaluated["markdown"]]
