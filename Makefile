@@ -32,6 +32,7 @@ lint: install
 
 bench: install
 	$(PYTHON) benchmarks/mr_latency.py
+	$(PYTHON) benchmarks/trainer_throughput.py
 
 studio: install
 	LANGGRAPH_CLI_NO_ANALYTICS=1 $(VENV)/bin/langgraph dev --no-browser
