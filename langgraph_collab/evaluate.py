@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, Field
 from tqdm.auto import tqdm
@@ -50,7 +50,7 @@ from langgraph_collab.metrics.tokens import TokenCounter, count_tokens
 from langgraph_collab.records import to_dicts
 from langgraph_collab.state import Task
 from langgraph_collab.tasks.kinds import task_kind
-from langgraph_collab.user import UserLike
+from langgraph_collab.user import UserLike, sounds_like_assistant
 
 KIND_ORDER = ("document", "code", "math", "ambiguity")
 """Kinds in the paper's column order; other kinds follow in order of appearance."""
@@ -121,7 +121,7 @@ class EvaluationReport(BaseModel):
             mine = [r for r in rows if r.model == model and r.kind == kind]
             ok = [r for r in mine if r.failure is None]
             failed[model][kind] = len(mine) - len(ok)
-            names = (task_metrics[kind], "tokens_k", "itr", "interactivity", "asked")
+            names = (task_metrics[kind], "tokens_k", "itr", "interactivity", "user_drift", "asked")
             by_metric = {
                 n: MetricStats.of([r.metrics[n] for r in ok if n in r.metrics]) for n in names
             }
@@ -202,6 +202,18 @@ class EvaluationReport(BaseModel):
             "rates x100; ITR is 2 * (S - 2.5) with A=3, B=2, C=1; tokens (k): the whole "
             "conversation, cl100k_base.",
         ]
+        drift = [
+            f"{model}{f' ({KIND_LABELS.get(kind, kind)})' if len(self.kinds) > 1 else ''} "
+            f"{100 * self.stat(model, kind, 'user_drift').mean:.0f}%"
+            for model in self.models
+            for kind in self.kinds
+            if self.stat(model, kind, "user_drift").n
+        ]
+        if drift:
+            lines.append(
+                "Simulated-user drift (user messages that read like an assistant's; a "
+                f"simulator fidelity check): {', '.join(drift)}."
+            )
         return "\n".join(lines) + "\n"
 
     def summary(self) -> str:
@@ -217,7 +229,7 @@ class EvaluationReport(BaseModel):
                 parts = [
                     f"{self._label('', metric).strip()} {self._cell(stats, metric)}"
                     for metric, stats in self.stats[model][kind].items()
-                    if metric not in ("interactivity", "asked")
+                    if metric not in ("interactivity", "asked", "user_drift")
                 ]
                 n, failed = self.stat(model, kind, "itr").n, self.failed[model][kind]
                 parts.append(f"n={n}" + (f" +{failed} failed" if failed else ""))
@@ -297,6 +309,9 @@ def _score(
     # The paper's scale; a custom judge's bare 0..1 score maps onto it linearly (1 -> 1, 0 -> -3).
     grade = judgement.grade
     values["itr"] = paper_itr(grade) if grade else 4 * values["interactivity"] - 3
+    # Simulator fidelity: the share of the user's own messages that read like an assistant's.
+    said = [m.text for m in messages if isinstance(m, HumanMessage)][1 if task.opening else 0 :]
+    values["user_drift"] = sum(map(sounds_like_assistant, said)) / len(said) if said else 0.0
     if isinstance(task.metadata.get("ambiguous"), bool):
         replies = [m for m in messages if isinstance(m, AIMessage) and m.text]
         if not replies:

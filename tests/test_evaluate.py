@@ -304,3 +304,21 @@ def test_the_embedded_model_evaluates_two_tasks_for_two_assistants(local_model):
             for stats in by_metric.values():
                 assert stats.n == 0 or (math.isfinite(stats.mean) and math.isfinite(stats.stderr))
     assert len(report.to_markdown().split("\n\n")[0].splitlines()) == 2 + 2
+
+
+def test_simulated_user_drift_is_measured_as_a_fidelity_check():
+    from langgraph_collab.user import sounds_like_assistant
+
+    assert sounds_like_assistant("Sure! Here is a plan. Let me know if you need more.")
+    assert sounds_like_assistant("I hope this helps, happy writing!")
+    assert not sounds_like_assistant("I need it for two people, in May.")
+    task = load_tasks("math", split="test", limit=1)[0]
+    drifting = ScriptedChatModel(script=lambda m: "Certainly! How can I help you today?")
+    report = evaluate(
+        [task], assistants={"base": make_assistant()}, user=drifting,
+        judge=ScriptedChatModel(script=[judge_json()]), max_turns=2, progress=False,
+    )  # fmt: skip
+    assert close(report.stat("base", "math", "user_drift"), 1.0, 0.0, 1)
+    assert "Simulated-user drift" in report.to_markdown() and "base 100%" in report.to_markdown()
+    steady = run([task], ScriptedChatModel(script=[judge_json()]))
+    assert steady.stat("base", "math", "user_drift").mean == 0.0
