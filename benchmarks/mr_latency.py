@@ -16,7 +16,7 @@ import statistics
 import time
 
 from langgraph_collab import Task, ascore_candidates, create_judge, score_candidates
-from langgraph_collab.testing import ScriptedChatModel
+from langgraph_collab.testing import ScriptedChatModel, separate_judges_script
 
 K, S, W = 4, 3, 2
 TASK = Task(id="bench", kind="math", request="What is 6 x 7?", reference="42")
@@ -25,20 +25,11 @@ CANDIDATES = [f"candidate reply {k}" for k in range(K)]
 VERDICT = '{"thought": "ok", "final_artifact": "42", "interactivity": "A", "correct": true}'
 
 
-def separate_judge_script(messages):
-    prompt = messages[-1].text
-    if "Is the final answer equivalent" in prompt:
-        return '{"thought": "same", "correct": true}'
-    if "Grade how well" in prompt:
-        return '{"thought": "asked", "interactivity": "A"}'
-    return '{"final_artifact": "42"}'
-
-
 def models(latency: float, *, separate: bool = False) -> dict:
     user = ScriptedChatModel(script=["Could you explain more?"], latency=latency)
     assistant = ScriptedChatModel(script=["Sure, here is more detail."], latency=latency)
     judge_model = ScriptedChatModel(
-        script=separate_judge_script if separate else [VERDICT], latency=latency
+        script=separate_judges_script("42") if separate else [VERDICT], latency=latency
     )
     judge = create_judge(judge_model, combined=not separate)
     return {"user": user, "assistant": assistant, "judge": judge, "_judge_model": judge_model}

@@ -14,20 +14,19 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from typing import Any
 
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
+from langgraph_collab.local import BlockingChatModel
 from langgraph_collab.records import to_dicts
 
 
-class ChatTransformers(BaseChatModel):
+class ChatTransformers(BlockingChatModel):
     """Chat with a transformers causal LM through its chat template (``generate``).
 
     Calls are serialised by a lock (one model, one forward at a time); async calls run in
@@ -79,12 +78,3 @@ class ChatTransformers(BaseChatModel):
         return ChatResult(
             generations=[ChatGeneration(message=AIMessage(text, usage_metadata=usage))]
         )
-
-    async def _agenerate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: Any = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        return await asyncio.to_thread(self._generate, messages, stop, None, **kwargs)

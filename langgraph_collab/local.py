@@ -75,7 +75,21 @@ def _role(message: BaseMessage) -> str:
     raise TypeError(f"ChatLlamaCpp cannot send a {type(message).__name__}")
 
 
-class ChatLlamaCpp(BaseChatModel):
+class BlockingChatModel(BaseChatModel):
+    """A chat model whose generation blocks (local inference): async calls run it in a
+    worker thread, so the event loop is never blocked."""
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return await asyncio.to_thread(self._generate, messages, stop, None, **kwargs)
+
+
+class ChatLlamaCpp(BlockingChatModel):
     """A LangChain chat model over a local GGUF file, run by ``llama-cpp-python``.
 
     Sync and async (async calls run in a worker thread, so the event loop is never
@@ -177,15 +191,6 @@ class ChatLlamaCpp(BaseChatModel):
             },
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
-
-    async def _agenerate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: Any = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        return await asyncio.to_thread(self._generate, messages, stop, None, **kwargs)
 
     def _stream(
         self,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -96,3 +97,22 @@ class ScriptedChatModel(BaseChatModel):
             return self._result(messages)
         finally:
             self._leave()
+
+
+def separate_judges_script(artifact: str) -> Callable[[list[BaseMessage]], str]:
+    """A script answering the three separate judges (``create_judge(..., combined=False)``):
+    the artifact is ``artifact``, the grade A and the answer correct.
+
+    Example:
+        >>> model = ScriptedChatModel(script=separate_judges_script("42"))
+    """
+
+    def script(messages: list[BaseMessage]) -> str:
+        prompt = messages[-1].text
+        if "Is the final answer equivalent" in prompt:
+            return '{"thought": "same", "correct": true}'
+        if "Grade how well" in prompt:
+            return '{"thought": "asked", "interactivity": "A"}'
+        return json.dumps({"final_artifact": artifact})
+
+    return script

@@ -176,17 +176,10 @@ def test_calls_per_mr_combined_judge_15_separate_judges_21(math_task):
         "judge": 3,
     }
 
-    def separate(messages):
-        prompt = messages[-1].text
-        if "Is the final answer equivalent" in prompt:
-            return '{"thought": "same", "correct": true}'
-        if "Grade how well" in prompt:
-            return '{"thought": "asked", "interactivity": "A"}'
-        return '{"final_artifact": "4"}'
-
     from langgraph_collab import create_judge
+    from langgraph_collab.testing import separate_judges_script
 
-    judge = create_judge(ScriptedChatModel(script=separate), combined=False)
+    judge = create_judge(ScriptedChatModel(script=separate_judges_script("4")), combined=False)
     split = multiturn_aware_reward(
         HISTORY, "a", task=math_task, user=make_user(), assistant=make_assistant(), judge=judge
     )
