@@ -28,15 +28,10 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage
 
 from langgraph_collab import TERMINATE, load_chat_model
-from langgraph_collab.metrics.tokens import count_tokens
 from langgraph_collab.testing import ScriptedChatModel
 
 PREFIX = "LANGGRAPH_COLLAB_"
 ROLES = ("user", "assistant", "judge")
-
-# Load the token counter's encoding at import: its first load reads files, which
-# `langgraph dev` refuses on the server's event loop (the reward graph counts tokens there).
-count_tokens("")
 
 
 def setting(name: str, default: int) -> int:

@@ -77,26 +77,14 @@ def test_weights_lambda_and_the_clamp_of_the_token_penalty(math_task):
 
 def test_tokens_count_the_window_only_not_the_history(math_task):
     long_history = [("user", "word " * 500 + "what is 2+2")]
-    short = multiturn_aware_reward(
-        HISTORY,
-        "Four.",
-        task=math_task,
-        user=make_user(stop_after=1),
-        assistant=make_assistant(),
-        judge=make_judge(),
-        samples=1,
-        window=1,
-    )
-    long = multiturn_aware_reward(
-        long_history,
-        "Four.",
-        task=math_task,
-        user=make_user(stop_after=1),
-        assistant=make_assistant(),
-        judge=make_judge(),
-        samples=1,
-        window=1,
-    )
+
+    def score(history):
+        return multiturn_aware_reward(
+            history, "Four.", task=math_task, user=make_user(stop_after=1),
+            assistant=make_assistant(), judge=make_judge(), samples=1, window=1,
+        )  # fmt: skip
+
+    short, long = score(HISTORY), score(long_history)
     assert short.components["tokens"] == long.components["tokens"] < 20
 
 
