@@ -219,7 +219,7 @@ def test_a_malformed_row_names_the_file_the_row_and_the_field(tmp_path, line, me
 
 
 def test_unknown_names_and_an_offline_hub_give_clear_errors():
-    with pytest.raises(FileNotFoundError, match="not a bundled set"):
+    with pytest.raises(FileNotFoundError, match=r"not a bundled set.*did you mean 'math'"):
         load_tasks("maths")
     with pytest.raises(ValueError, match="split must be"):
         load_tasks("math", split="validation")

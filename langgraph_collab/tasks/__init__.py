@@ -2,11 +2,11 @@
 
 Bundled (written for this project, in the package): ``"math"``, ``"code"``,
 ``"document"`` and ``"ambiguity"``, each with a fixed ``"train"``/``"test"`` split (every
-fifth task is a test task). Local ``.jsonl``, ``.json`` and ``.parquet`` files in any format
-of :mod:`langgraph_collab.tasks.formats`. Hub datasets by name through ``datasets`` when a
-network is there (``collabllm/collabllm-multiturn-math-hard``, ``-medium``,
-``-bigcodebench``, their ``-large`` versions, ``lighteval/MATH-Hard``,
-``bigcode/bigcodebench``).
+fifth task is a test task). Local ``.jsonl``, ``.json`` and ``.parquet`` files (UTF-8) in any
+format of :mod:`langgraph_collab.tasks.formats`, read by :mod:`langgraph_collab.tasks.files`.
+Hub datasets by name through ``datasets`` when a network is there
+(``collabllm/collabllm-multiturn-math-hard``, ``-medium``, ``-bigcodebench``, their
+``-large`` versions, ``lighteval/MATH-Hard``, ``bigcode/bigcodebench``).
 
 Example:
     >>> from langgraph_collab.tasks import load_tasks
@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Iterable
 from importlib import resources
@@ -27,8 +28,9 @@ from langchain_core.messages import BaseMessage
 from langchain_core.messages.utils import convert_to_messages
 
 from langgraph_collab.state import Task
-from langgraph_collab.tasks.formats import TaskFormatError, row_to_task
-from langgraph_collab.tasks.kinds import KINDS, TaskKind, task_kind
+from langgraph_collab.tasks.files import read_json_lines, read_rows, source_kind
+from langgraph_collab.tasks.formats import TaskFormatError, row_to_task, shares_task
+from langgraph_collab.tasks.kinds import KINDS, TaskKind, UnknownKindError, check_kind, task_kind
 
 BUNDLED = tuple(KINDS)
 TEST_EVERY = 5
@@ -44,41 +46,20 @@ HUB_KINDS = {
 }
 
 
-def _split(rows: list[Any], split: str | None) -> list[Any]:
+def _split(tasks: list[Task], split: str | None, source: str) -> list[Task]:
     if split in (None, "all"):
-        return rows
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train', 'test' or 'all', not {split!r}")
+        return tasks
     test = split == "test"
-    return [row for index, row in enumerate(rows) if (index % TEST_EVERY == TEST_EVERY - 1) == test]
-
-
-def _read_json_lines(text: str, source: str) -> list[Any]:
-    rows = []
-    for index, line in enumerate(text.splitlines()):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as error:
-            raise TaskFormatError(f"{source}: row {index + 1}: not valid JSON: {error}") from error
-    return rows
-
-
-def _read_file(path: Path) -> list[Any]:
-    suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        return _read_json_lines(path.read_text(encoding="utf-8"), str(path))
-    if suffix == ".json":
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return data if isinstance(data, list) else [data]
-    if suffix == ".parquet":
-        try:
-            import pyarrow.parquet as pq
-        except ImportError as error:
-            raise ImportError("Reading Parquet needs pyarrow: pip install pyarrow") from error
-        return pq.read_table(path).to_pylist()
-    raise ValueError(f"{path}: unsupported file type {suffix!r} (use .jsonl, .json or .parquet)")
+    kept = [
+        task for index, task in enumerate(tasks) if (index % TEST_EVERY == TEST_EVERY - 1) == test
+    ]
+    if not kept:
+        raise TaskFormatError(
+            f"{source}: no tasks in the {split!r} split: it has {len(tasks)} task(s) and every "
+            f"{TEST_EVERY}th is a test task; give at least {TEST_EVERY} tasks, split='all', "
+            "or separate evaluation tasks (--eval-tasks FILE)"
+        )
+    return kept
 
 
 def _read_hub(name: str, split: str | None) -> list[Any]:
@@ -99,12 +80,26 @@ def tasks_from_rows(
     rows: Iterable[Any], *, kind: str | None = None, source: str = "<rows>"
 ) -> list[Task]:
     """Tasks from rows in any known format; rows of one multi-turn conversation (same
-    ``conv_id``) give one task."""
-    tasks: dict[str, Task] = {}
+    ``conv_id``) give one task, and so do identical rows without an id.
+
+    Raises:
+        TaskFormatError: a malformed row, or two different tasks with one id (naming both
+            rows).
+    """
+    tasks: dict[str, tuple[int, Task]] = {}
     for index, row in enumerate(rows):
         task = row_to_task(row, kind=kind, source=source, index=index)
-        tasks.setdefault(task.id, task)
-    return list(tasks.values())
+        if task.id not in tasks:
+            tasks[task.id] = (index, task)
+            continue
+        first, earlier = tasks[task.id]
+        if shares_task(row) and earlier == task:
+            continue
+        raise TaskFormatError(
+            f"{source}: rows {first + 1} and {index + 1} both have the task id {task.id!r}: "
+            "give every task a unique id (records and checkpoints are keyed by it)"
+        )
+    return [task for _, task in tasks.values()]
 
 
 def load_tasks(
@@ -118,33 +113,46 @@ def load_tasks(
 
     Args:
         name_or_path: ``"math"``, ``"code"``, ``"document"``, ``"ambiguity"``, a path, or a
-            Hub dataset id.
-        split: ``"train"``, ``"test"`` or ``"all"`` (default) for bundled sets and files;
-            the dataset's split for Hub datasets (default ``"train"``).
-        limit: Keep the first ``limit`` tasks.
+            Hub dataset id (``owner/name``; a missing local-looking path is never tried
+            on the Hub).
+        split: ``"train"``, ``"test"`` or ``"all"`` (default) for bundled sets and files
+            (every fifth task is a test task); the dataset's split for Hub datasets
+            (default ``"train"``).
+        limit: Keep the first ``limit`` tasks (at least 1).
         kind: The task kind for rows that carry none (inferred for known Hub datasets).
 
     Raises:
-        TaskFormatError: a malformed row (naming the file, the row and the field).
+        FileNotFoundError: a missing file or an unknown name (did-you-mean included).
+        TaskFormatError: an unreadable file, a malformed row (naming the file, the line or
+            row and the field), no tasks, or a duplicate id.
+        ValueError: a bad ``split``, ``limit`` or ``kind``.
     """
-    if limit is not None and limit < 0:
-        raise ValueError(f"limit must be >= 0, got {limit}")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValueError(
+            f"limit must be a whole number >= 1, or None for every task; got {limit!r}"
+        )
+    if kind is not None:
+        check_kind(kind)
     name = str(name_or_path)
-    if name in BUNDLED:
+    where = source_kind(name)
+    if split not in (None, "all", "train", "test") and where != "hub":
+        close = difflib.get_close_matches(str(split), ("train", "test", "all"), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"split must be 'train', 'test' or 'all', not {split!r}{hint}")
+    if where == "bundled":
         source = f"bundled:{name}"
         text = resources.files(__name__).joinpath("data", f"{name}.jsonl").read_text("utf-8")
-        rows = _split(_read_json_lines(text, source), split)
-    elif Path(name).exists():
-        source, rows = name, _split(_read_file(Path(name)), split)
-    elif "/" in name and not name.startswith((".", "/")):
+        rows = read_json_lines(text, source)
+    elif where == "file":
+        source, rows = name, read_rows(Path(name).expanduser())
+    else:
         source, rows = f"hub:{name}", _read_hub(name, split)
         kind = kind or HUB_KINDS.get(name)
-    else:
-        raise FileNotFoundError(
-            f"No task set {name!r}: not a bundled set ({', '.join(BUNDLED)}), "
-            "not an existing file, not a Hub dataset id"
-        )
     tasks = tasks_from_rows(rows, kind=kind, source=source)
+    if not tasks:
+        raise TaskFormatError(f"{source}: no tasks in this dataset split {split!r}")
+    if where != "hub":
+        tasks = _split(tasks, split, source)
     return tasks if limit is None else tasks[:limit]
 
 
@@ -159,8 +167,11 @@ __all__ = [
     "KINDS",
     "TaskFormatError",
     "TaskKind",
+    "UnknownKindError",
+    "check_kind",
     "demo_example",
     "load_tasks",
+    "source_kind",
     "task_kind",
     "tasks_from_rows",
 ]

@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -71,6 +72,35 @@ CHAT = TaskKind("chat", "", ("interactivity",))
 """Any other kind: interactivity and the token penalty only."""
 
 
+KNOWN = (*KINDS, CHAT.name)
+"""The kinds a task file may name: the paper's four and ``"chat"``."""
+
+
+class UnknownKindError(ValueError):
+    """A task kind that is not one of :data:`KNOWN`."""
+
+
 def task_kind(name: str) -> TaskKind:
-    """The defaults for a kind; unknown kinds get :data:`CHAT`'s."""
+    """The defaults for a kind; kinds other than the paper's four get :data:`CHAT`'s (a
+    :class:`~langgraph_collab.Task` built in code may carry its own kind and metrics; task
+    files are checked with :func:`check_kind`)."""
     return KINDS.get(name, CHAT)
+
+
+def check_kind(name: object) -> str:
+    """``name`` if it is a known kind, else :class:`UnknownKindError` with a did-you-mean.
+
+    Example:
+        >>> check_kind("maths")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        langgraph_collab.tasks.kinds.UnknownKindError: unknown task kind 'maths'; did you ...
+    """
+    if isinstance(name, str) and name in KNOWN:
+        return name
+    close = difflib.get_close_matches(str(name).lower(), KNOWN, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ":"
+    raise UnknownKindError(
+        f"unknown task kind {name!r}{hint} Use one of {', '.join(KINDS)}, or chat "
+        "(interactivity only)"
+    )
