@@ -57,9 +57,8 @@ def prepare_out_dir(path: str | Path) -> Path:
         with tempfile.TemporaryFile(dir=path, prefix=".write-check-"):
             pass
     except (NotADirectoryError, FileExistsError) as error:
-        raise OutputDirError(
-            f"{where}: a part of it is a file ({error.filename}); {fix}"
-        ) from error
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), path)
+        raise OutputDirError(f"{where}: a part of it is a file ({blocker}); {fix}") from error
     except PermissionError as error:
         raise OutputDirError(
             f"{where}: permission denied; {fix} (e.g. chmod u+w), or run as a user who may "
