@@ -98,7 +98,8 @@ def test_help_lists_every_option_by_section_with_defaults(capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--method", "ppo"], "method='ppo': unknown method; use one of sft, dpo, grpo"),
+        (["--method", "sgd"], "method='sgd': unknown method; use one of sft, dpo, grpo"),
+        (["--method", "dop"], r"unknown method; use one of .*online_dpo \(did you mean 'dpo'\?\)"),
         (["--stages", "collect,deploy"], r"stages='collect,deploy': unknown \['deploy'\]"),
         (["--compare", "base,gpt5"], r"compare='base,gpt5': unknown \['gpt5'\]; choose among"),
         (["--proactive-share", "1.5"], r"proactive_share=1.5: must be in \[0, 1\]"),
@@ -160,7 +161,8 @@ def test_missing_and_empty_yaml_files(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         config_from_yaml(tmp_path / "nope.yaml")
     (tmp_path / "empty.yaml").write_text("")
-    assert config_from_yaml(tmp_path / "empty.yaml") == CollabTrainConfig()
+    with pytest.raises(ConfigError, match=r"empty\.yaml: the file is empty"):
+        config_from_yaml(tmp_path / "empty.yaml")
 
 
 def test_to_yaml_round_trips(tmp_path):

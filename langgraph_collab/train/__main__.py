@@ -6,25 +6,62 @@ LoRA for a few steps, evaluation before and after, and a report. ``--config run.
 flags fill the same configuration; ``--help`` lists every option. Under
 ``accelerate launch -m langgraph_collab.train --stages train ...`` it trains on several
 processes.
+
+A failure ends the run with one line on stderr, ``error: <stage>: <Type>: <message>``
+(``--debug`` adds the traceback), and a non-zero status: 2 for a bad configuration or
+input (a task file, a folder, a checkpoint database), 1 for a failure while running,
+130 when interrupted.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import traceback
 
-from langgraph_collab.train.config import load_config
-from langgraph_collab.train.pipeline import run_pipeline
+from langgraph_collab.train.config import ConfigError, load_config
+from langgraph_collab.train.pipeline import failed_stage, run_pipeline
+
+BAD_INPUT = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError)
+"""Exceptions that mean the input is wrong (exit status 2) rather than the run failing."""
+MAX_LINE = 600
+
+
+def one_line(error: BaseException) -> str:
+    """``Type: message`` on one line, long messages shortened.
+
+    Example:
+        >>> one_line(ValueError("first\\n  second"))
+        'ValueError: first | second'
+    """
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    text = " | ".join(lines) or "(no message)"
+    if len(text) > MAX_LINE:
+        text = text[: MAX_LINE - 30] + " ... (--debug shows it all)"
+    return f"{type(error).__name__}: {text}"
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the CLI on ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    config = load_config(argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        config = load_config(args, exit_on_error=False)
+    except ConfigError as error:
+        print(f"error: config: {error}", file=sys.stderr)
+        return 2
     try:
         state = run_pipeline(config)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted: run the same command again to resume", file=sys.stderr)
+        return 130
+    except Exception as error:  # reported in one line (all of it with --debug), never hidden
+        if debug:
+            traceback.print_exc()
+        where = failed_stage(error) or "setup"
+        print(f"error: {where}: {one_line(error)}", file=sys.stderr)
+        return 2 if isinstance(error, BAD_INPUT) else 1
     print(state.get("report", ""))
     return 0
 

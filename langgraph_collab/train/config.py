@@ -18,11 +18,11 @@ Example:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
+import difflib
 import sys
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ STAGES = ("collect", "export", "train", "evaluate", "report")
 METHODS = ("sft", "dpo", "grpo", "online_dpo")
 COMPARE = ("base", "proactive", "trained")
 SECTIONS = ("run", "models", "tasks", "collection", "export", "training", "evaluation")
-_LISTS = ("stages", "compare", "lora_target_modules")  # comma-separated; YAML lists accepted
+LIST_OPTIONS = ("stages", "compare", "lora_target_modules")  # comma-separated; YAML lists accepted
 
 
 class ConfigError(ValueError):
@@ -123,16 +123,16 @@ class CollabTrainConfig:
 
     @property
     def stage_list(self) -> list[str]:
-        return _split(self.stages)
+        return split_list(self.stages)
 
     @property
     def compare_list(self) -> list[str]:
-        return _split(self.compare)
+        return split_list(self.compare)
 
     @property
     def target_modules(self) -> str | list[str]:
         """``"all-linear"`` or the list of module names, as ``peft.LoraConfig`` takes them."""
-        names = _split(self.lora_target_modules)
+        names = split_list(self.lora_target_modules)
         return names[0] if names == ["all-linear"] else names
 
     # ------------------------------------------------------------------ checks and I/O
@@ -142,14 +142,16 @@ class CollabTrainConfig:
 
         Example:
             >>> try:
-            ...     CollabTrainConfig(method="ppo", min_gap=-1).validate()
+            ...     CollabTrainConfig(method="sgd", min_gap=-1).validate()
             ... except ConfigError as error:
             ...     print(error)
             Invalid training configuration:
-              - method='ppo': unknown method; use one of sft, dpo, grpo, online_dpo
+              - method='sgd': unknown method; use one of sft, dpo, grpo, online_dpo
               - min_gap=-1: must be >= 0 (0 keeps every pair with different texts)
         """
-        problems = [f"  - {p}" for p in _problems(self)]
+        from langgraph_collab.train.checks import problems as find_problems
+
+        problems = [f"  - {p}" for p in find_problems(self)]
         if problems:
             raise ConfigError("Invalid training configuration:\n" + "\n".join(problems))
         return self
@@ -183,64 +185,13 @@ class CollabTrainConfig:
 # ---------------------------------------------------------------------- validation
 
 
-def _split(value: str) -> list[str]:
+def split_list(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-def _problems(c: CollabTrainConfig) -> list[str]:
-    out: list[str] = []
-
-    def need(ok: bool, name: str, message: str) -> None:
-        if not ok:
-            out.append(f"{name}={getattr(c, name)!r}: {message}")
-
-    def choices(name: str, allowed: Sequence[str]) -> None:
-        items = _split(getattr(c, name))
-        unknown = [item for item in items if item not in allowed]
-        need(bool(items), name, f"give at least one of {', '.join(allowed)}")
-        need(not unknown, name, f"unknown {unknown}; choose among {', '.join(allowed)}")
-        need(len(set(items)) == len(items), name, "remove the repeated entries")
-
-    plain = bool(c.name.strip()) and not {"/", "\\"} & set(c.name) and c.name not in (".", "..")
-    need(plain, "name", "use a plain folder name, without slashes")
-    choices("stages", STAGES)
-    choices("compare", COMPARE)
-    need(c.method in METHODS, "method", f"unknown method; use one of {', '.join(METHODS)}")
-    for name in ("policy", "user", "judge", "assistant", "future_assistant", "tasks"):
-        need(bool(getattr(c, name).strip()), name, "must not be empty")
-    url = c.base_url is None or c.base_url.startswith(("http://", "https://"))
-    need(url, "base_url", "give a URL such as http://localhost:8000/v1")
-    positive = [
-        *("max_tokens", "candidates", "samples", "max_concurrent_tasks"),
-        *("max_model_calls", "per_device_train_batch_size", "gradient_accumulation_steps"),
-        *("lora_r", "max_length", "max_completion_length", "logging_steps", "save_steps"),
-        "eval_max_turns",
-    ]
-    for name in positive:
-        need(getattr(c, name) >= 1, name, "must be at least 1")
-    for name in ("train_limit", "eval_limit", "max_steps", "save_total_limit"):
-        value = getattr(c, name)
-        need(value is None or value >= 1, name, "must be at least 1, or none")
-    for name in ("learning_rate", "num_train_epochs", "lora_alpha", "temperature"):
-        need(getattr(c, name) > 0, name, "must be positive")
-    need(c.seed >= 0, "seed", "must be >= 0")
-    need(c.window >= 0, "window", "must be >= 0 (0 scores the candidate alone)")
-    need(0.0 <= c.proactive_share <= 1.0, "proactive_share", "must be in [0, 1]")
-    need(c.min_gap >= 0, "min_gap", "must be >= 0 (0 keeps every pair with different texts)")
-    need(0.0 <= c.lora_dropout < 1.0, "lora_dropout", "must be in [0, 1)")
-    need(bool(_split(c.lora_target_modules)), "lora_target_modules", "name at least one module")
-    need(c.max_messages >= 2, "max_messages", "must be >= 2 (a user message and a reply)")
-    need(c.num_generations >= 2, "num_generations", "GRPO needs >= 2 completions per prompt")
-    if c.method in ("dpo", "online_dpo"):
-        need(c.beta > 0, "beta", f"{c.method} needs beta > 0")
-    else:
-        need(c.beta >= 0, "beta", "must be >= 0")
-    if c.method == "online_dpo":
-        fits = c.max_completion_length < c.max_length
-        need(fits, "max_completion_length", "must be below max_length for online DPO")
-    if c.method == "dpo" and "collect" in c.stage_list and c.dataset is None:
-        need(c.candidates >= 2, "candidates", "DPO pairs need >= 2 candidates per turn")
-    return out
+def did_you_mean(value: str, allowed: Sequence[str]) -> str:
+    close = difflib.get_close_matches(value, allowed, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 # ---------------------------------------------------------------------- YAML and CLI
@@ -254,7 +205,7 @@ def _types() -> dict[str, Any]:
     return typing.get_type_hints(CollabTrainConfig)
 
 
-def _base_type(annotation: Any) -> tuple[type, bool]:
+def base_type(annotation: Any) -> tuple[type, bool]:
     """``(type, optional)`` of a field annotation such as ``int | None``."""
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     if args:
@@ -262,78 +213,85 @@ def _base_type(annotation: Any) -> tuple[type, bool]:
     return annotation, False
 
 
-def _coerce(name: str, value: Any, annotation: Any) -> Any:
-    """A YAML value checked against the field's type (ints widen to floats, lists join)."""
-    kind, optional = _base_type(annotation)
-    if value is None or (optional and isinstance(value, str) and value.lower() in ("none", "null")):
-        if optional:
-            return None
-        raise ConfigError(f"config key {name!r}: must not be empty (expected {kind.__name__})")
-    if name in _LISTS and isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return ",".join(value)
-    if kind in (int, float) and isinstance(value, str):  # YAML reads 1e-4 as a string
-        with contextlib.suppress(ValueError):
-            value = kind(value)
-    ok = {
-        bool: isinstance(value, bool),
-        int: isinstance(value, int) and not isinstance(value, bool),
-        float: isinstance(value, (int, float)) and not isinstance(value, bool),
-        str: isinstance(value, str),
-    }[kind]
-    if not ok:
-        raise ConfigError(
-            f"config key {name!r}: expected {kind.__name__}"
-            f"{' or none' if optional else ''}, got {type(value).__name__} {value!r}"
-        )
-    return float(value) if kind is float else value
+def _yaml_loader(source: str) -> Any:
+    """PyYAML's safe loader, refusing a key given twice (PyYAML keeps the last silently)."""
+    import yaml
 
+    class Loader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    raise ConfigError(
+                        f"{source}: key {key!r} is given twice (lines {seen[key]} and {line}): "
+                        "keep one"
+                    )
+                seen[key] = line
+            return super().construct_mapping(node, deep=deep)
 
-def _check_keys(values: Mapping[str, Any], source: str) -> dict[str, Any]:
-    known = {f.name for f in _fields()}
-    out = {}
-    for key, value in values.items():
-        name = str(key).replace("-", "_")
-        if name not in known:
-            import difflib
-
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"{source}: unknown key {key!r}{hint} (see --help for the keys)")
-        out[name] = value
-    return out
+    return Loader
 
 
 def config_from_yaml_text(
     text: str, *, source: str = "<yaml>", **overrides: Any
 ) -> CollabTrainConfig:
-    """A validated config from YAML text (a flat mapping of field names), then ``overrides``."""
+    """A validated config from YAML text (a flat mapping of field names), then ``overrides``.
+
+    An empty file, a key given twice, a nested section, an unknown key or a value of the
+    wrong type is a :class:`ConfigError` naming the file, the key and the fix.
+    """
     import yaml
 
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_yaml_loader(source))  # a SafeLoader
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError(
+            f"{source}: {where}not valid YAML ({error.problem or error.context}): write one "
+            "'option: value' per line; quote values holding ': ' or ' #'"
+        ) from error
     except yaml.YAMLError as error:
-        raise ConfigError(f"{source}: not valid YAML: {error}") from error
+        raise ConfigError(f"{source}: not valid YAML ({error}): fix the syntax") from error
     if data is None:
-        data = {}
+        raise ConfigError(
+            f"{source}: the file is empty (no options): write 'option: value' lines (see "
+            "--help), or drop --config to run the demo defaults"
+        )
     if not isinstance(data, dict):
         raise ConfigError(
-            f"{source}: expected a mapping of option: value, got {type(data).__name__}"
+            f"{source}: expected a mapping of option: value, got a YAML "
+            f"{type(data).__name__}: write one 'option: value' per line, e.g. 'method: dpo'"
         )
+    from langgraph_collab.train.checks import check_keys, coerce
+
     types = _types()
-    values = {k: _coerce(k, v, types[k]) for k, v in _check_keys(data, source).items()}
+    values = {k: coerce(k, v, types[k], source) for k, v in check_keys(data, source).items()}
     return CollabTrainConfig(**{**values, **overrides}).validate()
 
 
 def config_from_yaml(path: str | Path, **overrides: Any) -> CollabTrainConfig:
-    """A validated config from a YAML file; ``overrides`` (field values) win over the file.
+    """A validated config from a YAML file (UTF-8, a byte-order mark allowed);
+    ``overrides`` (field values) win over the file.
 
     Example:
         >>> config = config_from_yaml("examples/configs/dpo_math.yaml")  # doctest: +SKIP
     """
-    path = Path(path)
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise ConfigError(f"--config {path} is a folder: give a YAML file")
     if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
-    return config_from_yaml_text(path.read_text(encoding="utf-8"), source=str(path), **overrides)
+        raise ConfigError(
+            f"config file not found: {path} (working folder {Path.cwd()}): check the path, "
+            "or write one with CollabTrainConfig().to_yaml(path)"
+        )
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text ({error.reason}): save it as UTF-8") from error
+    return config_from_yaml_text(text, source=str(path), **overrides)
 
 
 def _parse_none(kind: type) -> Any:
@@ -353,13 +311,35 @@ def _parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises :class:`ConfigError` (one line, a did-you-mean for a mistyped
+    option) instead of printing usage and exiting; ``--help`` still prints and exits."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        raise ConfigError(f"{message} (see --help)")
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            first = extra[0]
+            if not first.startswith("-"):
+                raise ConfigError(
+                    f"unexpected argument {first!r}: options take the form --name value "
+                    "(see --help)"
+                )
+            options = [o for a in self._actions for o in a.option_strings if o.startswith("--")]
+            hint = did_you_mean(first.split("=")[0], options)
+            raise ConfigError(f"unknown option {first}{hint}; see --help for the options")
+        return parsed
+
+
 def build_parser(*, prog: str = "python -m langgraph_collab.train") -> argparse.ArgumentParser:
     """The CLI parser: ``--config`` plus one flag per field, grouped by section.
 
     Flags default to "not given" (``argparse.SUPPRESS``), so that only the flags on the
     command line override the YAML file.
     """
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=prog,
         usage="%(prog)s [-h] [--config PATH] [--OPTION VALUE ...]",
         description="Collect MR-scored conversations, export TRL datasets, train with TRL and "
@@ -370,11 +350,14 @@ def build_parser(*, prog: str = "python -m langgraph_collab.train") -> argparse.
         allow_abbrev=False,
     )
     parser.add_argument("--config", metavar="PATH", help="YAML file of option: value pairs.")
+    parser.add_argument(
+        "--debug", action="store_true", help="On a failure, show the full traceback."
+    )
     groups = {s: parser.add_argument_group(s) for s in SECTIONS}
     types = _types()
     for f in _fields():
         group = groups[f.metadata["section"]]
-        kind, optional = _base_type(types[f.name])
+        kind, optional = base_type(types[f.name])
         parse = _parse_none(kind) if optional else kind
         shown = "none" if f.default is None else f.default
         options: dict[str, Any] = {"dest": f.name, "type": parse, "metavar": kind.__name__.upper()}
@@ -402,21 +385,22 @@ def load_config(
 ) -> CollabTrainConfig:
     """Parse ``argv`` (default ``sys.argv[1:]``): defaults < ``--config`` YAML < flags.
 
-    With ``exit_on_error`` (the CLI), a bad key or value prints usage and the problem and
-    exits with status 2, as argparse does; without it, :class:`ConfigError` is raised.
+    A bad option, key or value raises :class:`ConfigError`; with ``exit_on_error`` it is
+    printed instead (``error: config: ...`` on stderr) and the process exits with status 2.
+    ``--debug`` is accepted and ignored here (the CLI reads it).
 
     Example:
         >>> load_config(["--config", "my.yaml", "--max-steps", "20"])  # doctest: +SKIP
     """
-    parser = build_parser()
-    args = vars(parser.parse_args(list(sys.argv[1:] if argv is None else argv)))
-    path = args.pop("config", None)
     try:
+        args = vars(build_parser().parse_args(list(sys.argv[1:] if argv is None else argv)))
+        args.pop("debug", None)
+        path = args.pop("config", None)
         if path is not None:
             return config_from_yaml(path, **args)
         return CollabTrainConfig(**args).validate()
     except ConfigError as error:
         if not exit_on_error:
             raise
-        parser.error(str(error))
-        raise  # unreachable: parser.error exits
+        print(f"error: config: {error}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -20,9 +20,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +32,12 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
+from langgraph_collab.storage import check_checkpoint_db, prepare_out_dir
+from langgraph_collab.tasks.files import looks_local, source_kind
 from langgraph_collab.train.config import CollabTrainConfig
 
 STAGES = ("collect", "export", "train", "evaluate", "report")
+STAGE_NOTE = "pipeline stage: "
 
 
 class PipelineState(TypedDict, total=False):
@@ -76,6 +81,77 @@ def role_model(spec: str, config: CollabTrainConfig) -> Any:
     return load_chat_model(spec, **options)
 
 
+@contextlib.contextmanager
+def stage(name: str) -> Iterator[None]:
+    """Mark an exception raised inside with the pipeline stage it belongs to (a note that
+    tracebacks show and :func:`failed_stage` reads)."""
+    try:
+        yield
+    except Exception as error:
+        note = f"{STAGE_NOTE}{name}"
+        if note not in getattr(error, "__notes__", ()):
+            error.__notes__ = [*getattr(error, "__notes__", ()), note]
+        raise
+
+
+def failed_stage(error: BaseException) -> str | None:
+    """The pipeline stage an exception was raised in, if it went through :func:`stage`.
+
+    Example:
+        >>> try:
+        ...     with stage("collect"):
+        ...         raise ValueError("x")
+        ... except ValueError as error:
+        ...     failed_stage(error)
+        'collect'
+    """
+    notes = [n for n in getattr(error, "__notes__", ()) if n.startswith(STAGE_NOTE)]
+    return notes[-1].removeprefix(STAGE_NOTE) if notes else None
+
+
+def eval_split(config: CollabTrainConfig) -> str:
+    """An ``--eval-tasks`` file is used whole; a bundled set (or ``--tasks``) gives its
+    test split."""
+    source = config.eval_tasks
+    return "all" if source and source_kind(source) == "file" else "test"
+
+
+def preflight(config: CollabTrainConfig) -> None:
+    """Check the inputs each configured stage will read before any model loads: task
+    sets, a checkpoint database left by an earlier run, ``--dataset``, the trained model
+    an evaluation-only run compares. Errors carry their stage (:func:`failed_stage`)."""
+    from langgraph_collab.tasks import load_tasks
+
+    stages = config.stage_list
+
+    def tasks(name: str, **options: Any) -> None:
+        if source_kind(name) != "hub":  # a Hub set is read once, by its stage
+            load_tasks(name, **options)
+
+    with stage("collect"):
+        if "collect" in stages and not config.dataset:
+            tasks(config.tasks, split="train", limit=config.train_limit)
+            check_checkpoint_db(config.run_dir / "collect" / "checkpoints.sqlite")
+    with stage("train"):
+        dataset = config.dataset
+        local = "train" in stages and dataset is not None and looks_local(dataset)
+        if local and not Path(dataset).expanduser().exists():
+            raise FileNotFoundError(
+                f"No dataset at {dataset} (working folder {Path.cwd()}): give an exported "
+                "folder, a .jsonl file or a Hub dataset id"
+            )
+    with stage("evaluate"):
+        if "evaluate" in stages:
+            source = config.eval_tasks or config.tasks
+            tasks(source, split=eval_split(config), limit=config.eval_limit)
+            final = config.run_dir / "train" / "final"
+            if "trained" in config.compare_list and "train" not in stages and not final.exists():
+                raise FileNotFoundError(
+                    f"No trained model at {final} to evaluate: add the train stage, or drop "
+                    "'trained' from --compare (e.g. --compare base,proactive)"
+                )
+
+
 def collect_node(state: PipelineState) -> dict:
     from langgraph_collab.collect import collect
     from langgraph_collab.tasks import load_tasks
@@ -83,12 +159,13 @@ def collect_node(state: PipelineState) -> dict:
     config = _config(state)
     if "collect" not in config.stage_list or config.dataset:
         return {}
+    tasks = load_tasks(config.tasks, split="train", limit=config.train_limit)
     specs = (config.user, config.judge, config.assistant)
     models = {spec: role_model(spec, config) for spec in set(specs)}  # one instance per spec
     user, judge, assistant = (models[spec] for spec in specs)
     summary = detached(
         collect,
-        load_tasks(config.tasks, split="train", limit=config.train_limit),
+        tasks,
         user=user,
         assistant=assistant,
         judge=judge,
@@ -139,7 +216,7 @@ def training_dataset(config: CollabTrainConfig) -> Any:
         return datasets.load_from_disk(str(path))
     if path.suffix == ".jsonl" and path.exists():
         return datasets.load_dataset("json", data_files=str(path), split="train")
-    if config.dataset:
+    if config.dataset and not looks_local(config.dataset):
         return datasets.load_dataset(source, split="train")
     raise FileNotFoundError(f"No {DATASET_FOR[config.method]} dataset at {path}: run export first")
 
@@ -201,7 +278,8 @@ def evaluate_node(state: PipelineState) -> dict:
         assistants["trained"] = chat(*trained_policy(config))
     models = {spec: role_model(spec, config) for spec in {config.user, config.judge}}
     user, judge = models[config.user], models[config.judge]
-    tasks = load_tasks(config.eval_tasks or config.tasks, split="test", limit=config.eval_limit)
+    source = config.eval_tasks or config.tasks
+    tasks = load_tasks(source, split=eval_split(config), limit=config.eval_limit)
     report = detached(
         evaluate,
         tasks,
@@ -263,12 +341,21 @@ def create_pipeline_graph() -> StateGraph:
     builder = StateGraph(PipelineState)
     nodes = [collect_node, export_node, train_node, evaluate_node, report_node]
     previous = START
-    for stage, node in zip(STAGES, nodes, strict=True):
-        builder.add_node(stage, node)
-        builder.add_edge(previous, stage)
-        previous = stage
+    for name, node in zip(STAGES, nodes, strict=True):
+        builder.add_node(name, _in_stage(name, node))
+        builder.add_edge(previous, name)
+        previous = name
     builder.add_edge(previous, END)
     return builder
+
+
+def _in_stage(name: str, node: Callable[[PipelineState], dict]) -> Callable:
+    @functools.wraps(node)
+    def run(state: PipelineState) -> dict:
+        with stage(name):
+            return node(state)
+
+    return run
 
 
 def run_pipeline(config: CollabTrainConfig) -> PipelineState:
@@ -276,7 +363,8 @@ def run_pipeline(config: CollabTrainConfig) -> PipelineState:
 
     A run interrupted with the same configuration resumes at the node that was running;
     a finished run, or a changed configuration, starts the stages again (each skips the
-    work its outputs show as done).
+    work its outputs show as done). Inputs are checked first (:func:`preflight`), so a
+    bad task file or output folder fails in seconds, before any model loads.
     """
     config.validate()
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and config.stage_list != ["train"]:
@@ -285,8 +373,9 @@ def run_pipeline(config: CollabTrainConfig) -> PipelineState:
             "and export in one process first, then `accelerate launch -m "
             "langgraph_collab.train --stages train ...`"
         )
-    directory = config.run_dir
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = prepare_out_dir(config.run_dir)
+    check_checkpoint_db(directory / "pipeline.sqlite")
+    preflight(config)
     (directory / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
     settings = config.to_dict()
     thread = {"configurable": {"thread_id": "pipeline"}}
