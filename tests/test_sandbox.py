@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from langgraph_collab.metrics import sandbox
+from langgraph_collab.metrics import _confine, sandbox
 from langgraph_collab.metrics.sandbox import (
     SandboxResult,
     containment_info,
@@ -73,9 +73,9 @@ def _procs_matching(*markers: bytes) -> list[int]:
 
 def _no_leftovers() -> None:
     deadline = time.monotonic() + 2
-    while _procs_matching(b"_sbx_prelude.py", b"sbx-marker") and time.monotonic() < deadline:
+    while _procs_matching(b"sbx-child", b"sbx-marker") and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _procs_matching(b"_sbx_prelude.py", b"sbx-marker") == []
+    assert _procs_matching(b"sbx-child", b"sbx-marker") == []
 
 
 @pytest.fixture
@@ -111,9 +111,9 @@ def test_correct_solution_passes() -> None:
 
 def test_wrong_solution_fails_some() -> None:
     r = run_tests("def add(a, b):\n    return abs(a) + abs(b)\n", TESTS, timeout_s=20)
-    assert r.status == "error" and not r.passed
-    assert (r.tests_run, r.tests_failed, r.tests_errored) == (3, 1, 0)
-    assert 0 < r.pass_rate < 1
+    assert r.status == "ok" and not r.passed
+    assert (r.tests_run, r.tests_passed, r.tests_failed, r.tests_errored) == (3, 2, 1, 0)
+    assert r.pass_rate == 2 / 3
 
 
 def test_raising_solution_counts_errors() -> None:
@@ -147,7 +147,8 @@ def test_plain_run_and_files() -> None:
 
 def test_pass_rate_property() -> None:
     assert SandboxResult("ok", 0, "", "", 0.1).pass_rate == 0.0
-    assert SandboxResult("error", 1, "", "", 0.1, 4, 1, 1).pass_rate == 0.5
+    assert SandboxResult("ok", 0, "", "", 0.1, tests_run=4, tests_passed=2).pass_rate == 0.5
+    assert SandboxResult("error", 1, "", "", 0.1, tests_run=4, tests_passed=4).pass_rate == 0.0
 
 
 def test_workdir_removed_and_environment_scrubbed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -298,7 +299,8 @@ def test_binaries_cannot_write_or_delete_the_callers_files(tmp_path: Path, canar
         "print(a, b)\n"
     )
     r = run_untrusted(code, **SMALL)
-    assert r.status == "ok" and "0" not in r.stdout_tail.split()
+    # rm -rf of a path the private mount view hides succeeds: the canary fixture checks.
+    assert r.status == "ok" and r.stdout_tail.split()[0] != "0"
     assert not sentinel.exists()
 
 
@@ -378,7 +380,7 @@ def test_shell_fork_bomb_is_contained() -> None:
 
 
 def test_audit_hook_fallback(monkeypatch: pytest.MonkeyPatch, listener: socket.socket) -> None:
-    monkeypatch.setattr(sandbox, "_CAPS", (0, False, False))
+    monkeypatch.setattr(sandbox, "_CAPS", _confine.Caps(0, False))
     if os.geteuid() == 0:  # no RLIMIT_NPROC for root: the audit-hook budget must hold
         r = run_untrusted(
             "import os\nwhile True:\n    os.fork()\n", **{**SMALL, "max_processes": 8}
@@ -389,3 +391,39 @@ def test_audit_hook_fallback(monkeypatch: pytest.MonkeyPatch, listener: socket.s
     code = f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
     r = run_untrusted(code, **SMALL)
     assert r.status == "error" and "network access refused" in r.stderr_tail
+
+
+# --- sealing: no capability kept, and no code at all where that cannot be arranged ------
+
+
+@needs_uid
+def test_no_read_any_file_capability() -> None:
+    code = (
+        "import os\nprint(open('/proc/self/status').read())\n"
+        "for p in ('/etc/shadow', '/root/.bashrc'):\n"
+        "    try:\n        open(p).read()\n        print('READ', p)\n"
+        "    except OSError as e:\n        print('DENIED', p, type(e).__name__)\n"
+    )
+    r = run_untrusted(code, **SMALL)
+    caps = {k: v for k, _, v in (ln.partition(":\t") for ln in r.stdout_tail.splitlines())}
+    assert r.status == "ok" and "READ" not in r.stdout_tail, r.stdout_tail
+    assert int(caps["CapEff"], 16) == int(caps["CapPrm"], 16) == int(caps["CapAmb"], 16) == 0
+
+
+@pytest.mark.skipif(not INFO["mount_namespace"], reason="no mount namespace")
+def test_the_mount_view_hides_tmp_but_keeps_the_interpreter(tmp_path: Path) -> None:
+    (tmp_path / "secret.txt").write_text("s")
+    code = f"import os, sys\nprint(os.path.exists({str(tmp_path)!r}), sys.version_info[0])\n"
+    r = run_untrusted(code, **SMALL)
+    assert (r.status, r.stdout_tail) == ("ok", "False 3\n")
+
+
+def test_root_that_cannot_shed_privileges_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_confine.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(_confine, "probe_run", lambda caps: False)
+    monkeypatch.setattr(_confine, "_untraversable", lambda path: "/root")
+    caps = _confine.probe()
+    assert "cannot run untrusted code as root" in caps.error and "/root" in caps.error
+    monkeypatch.setattr(sandbox, "_CAPS", caps)
+    r = run_tests("def add(a, b):\n    return a + b\n", TESTS, **SMALL)
+    assert (r.status, r.pass_rate) == ("internal", 0.0) and "as root" in r.stderr_tail

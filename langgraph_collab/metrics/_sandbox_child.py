@@ -1,9 +1,14 @@
-"""Runs first in the sandbox's child interpreter (``python -I``), never imported.
+"""Runs first in the sandbox's child interpreter (``python -I -c``), never imported.
 
 It forks the program's process, so the program's parent is never the caller, reaps what the
-program leaves behind, installs the audit hook and runs the program or the tests. The
-sandbox writes this file's text into the child's working directory.
+program leaves behind, installs the audit hook, then runs the program ("run" mode) or loads
+the solution and serves the harness's requests ("serve" mode): each request applies one
+operation (call, attribute, item, len, iter, bool, repr, contains) to an object of the
+solution and answers with its value, pickled, or an exception's class names and message.
+The harness alone decides what the answer means. ``_wire.py``'s source is prepended
+(``dumps``, ``send``, ``recv`` and ``io`` come from it).
 """
+# ruff: noqa: F821
 
 import contextlib
 import json
@@ -15,7 +20,7 @@ import types
 
 def _main():
     cfg = json.loads(sys.stdin.readline())
-    nonce, work, budget, run = cfg.pop("nonce"), cfg["work"], cfg["budget"], cfg["mode"] == "run"
+    work, budget, run = cfg["work"], cfg["budget"], cfg["mode"] == "run"
     import ctypes
 
     ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans come back here
@@ -41,7 +46,7 @@ def _main():
         os._exit(rc & 255)
     import mmap
 
-    shared, protect, out = mmap.mmap(-1, 8), {os.getppid(), cfg["parent"]}, os.dup(1)
+    shared, protect = mmap.mmap(-1, 8), {os.getppid(), cfg["parent"]}
     wbits = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
     fs = {
         "os.remove": (0, 1),
@@ -112,46 +117,73 @@ def _main():
     sys.dont_write_bytecode = True
     sys.path.insert(0, work)
     sys.addaudithook(hook)
-    mod = types.ModuleType("__main__" if run else "__test__")
-    sys.modules[mod.__name__], ns, counts, stage = mod, mod.__dict__, {}, "solution"
+    mod = types.ModuleType("__main__" if run else "__solution__")
+    sys.modules[mod.__name__] = mod
     mod.__file__ = sys.argv[0] = os.path.join(work, "_sbx_main.py" if run else "_sbx_solution.py")
     if run:
-        return exec(load("_sbx_main.py"), ns)
+        return exec(load("_sbx_main.py"), mod.__dict__)
     import traceback
-    import unittest
-
-    def report(code):
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-        os.write(out, f"\n{nonce} {json.dumps(counts)}\n".encode())
-        os._exit(code)
 
     try:
-        exec(load("_sbx_solution.py"), ns)
-        before, stage = dict(ns), "test code"
-        exec(load("_sbx_tests.py"), ns)
+        exec(load("_sbx_solution.py"), mod.__dict__)
     except BaseException as exc:
         traceback.print_exc()
         how = "called sys.exit()" if isinstance(exc, SystemExit) else "raised"
-        print(f"[sandbox] the {stage} {how} before any test ran", file=sys.stderr)
-        report(1)
-    cases = [
-        v
-        for k, v in ns.items()
-        if before.get(k) is not v
-        and isinstance(v, type)
-        and issubclass(v, unittest.TestCase)
-        and v.__module__ == "__test__"
-    ]
-    suite = unittest.TestSuite(map(unittest.TestLoader().loadTestsFromTestCase, cases))
-    res = unittest.TextTestRunner(stream=sys.stderr).run(suite)
-    counts.update(
-        run=res.testsRun,
-        errors=len(res.errors),
-        failures=len(res.failures) + len(res.unexpectedSuccesses),
-    )
-    report(0 if res.wasSuccessful() and res.testsRun else 1)
+        print(f"[sandbox] the solution {how} before any test ran", file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(1)
+    _serve(mod, cfg["requests"], cfg["replies"])
+
+
+_OPS = {
+    "call": lambda obj, args, kwargs: obj(*args, **kwargs),
+    "getattr": getattr,
+    "getitem": lambda obj, key: obj[key],
+    "len": len,
+    "bool": bool,
+    "repr": lambda obj: repr(obj)[:100_000],
+    "contains": lambda obj, item: item in obj,
+    "iter": list,
+}
+
+
+def _serve(root, requests, replies):
+    """Answer the harness until it closes the channel, then exit 0."""
+    import pickle
+
+    handles = [root]
+
+    def encode(value):
+        handles.append(value)
+        try:
+            data = dumps(value)
+        except BaseException:  # not picklable: the harness gets a handle instead
+            data = None
+        return len(handles) - 1, type(value).__name__, data
+
+    def described(exc):
+        names = [f"{c.__module__}:{c.__qualname__}" for c in type(exc).__mro__]
+        try:
+            text = str(exc)[:4000]
+        except BaseException:
+            text = "<unprintable exception>"
+        return "raise", names, text
+
+    send(replies, dumps(("ready",)))
+    while (frame := recv(requests)) is not None:
+        unpickler = pickle.Unpickler(io.BytesIO(frame))
+        unpickler.persistent_load = handles.__getitem__
+        op, hid, args = unpickler.load()
+        try:
+            value = _OPS[op](handles[hid], *args)
+            reply = ("many", [encode(v) for v in value]) if op == "iter" else ("ok", encode(value))
+        except BaseException as exc:
+            reply = described(exc)
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        send(replies, dumps(reply))
+    os._exit(0)
 
 
 _main()

@@ -1,21 +1,22 @@
-"""Run untrusted, model-written Python in a resource-limited child process.
+"""Run untrusted, model-written Python in confined child processes.
 
-``run_tests`` scores a solution BigCodeBench-style: solution and hidden ``unittest`` tests run
-in one module of a fresh ``python -I`` child and the counts come back on a nonce-tagged line;
-``run_untrusted`` runs a plain program. Neither raises for anything the code does.
+``run_untrusted`` runs a plain program. ``run_tests`` scores a solution on hidden
+``unittest`` tests with a verdict the code cannot reach: the tests run in a trusted harness
+interpreter that never loads the code, the solution in a sandboxed one, and they talk over
+pipes carrying plain data only (``_harness_child.py``, ``_wire.py``); the caller then
+cross-checks the harness's single report against the test methods it counts with ``ast``
+(:mod:`~langgraph_collab.metrics.verdict`). Neither function raises for anything the code
+does.
 
-Containment: a wall clock that SIGKILLs the child's whole session; RLIMIT_CPU/AS/FSIZE/NOFILE/
-NPROC, no core dumps; a private working directory (also HOME and TMPDIR) removed afterwards;
-a scrubbed environment; output drained in chunks and capped; the child is a subreaper that
-kills and reaps whatever the program leaves behind. As root the child also gets an empty
-network namespace and a fresh unused uid with NO_NEW_PRIVS, so RLIMIT_NPROC applies, it cannot
-signal the caller or write its files (world-writable places such as /tmp stay writable), and
-every process of that uid is killed afterwards; if the interpreter is unreadable to other
-uids it keeps CAP_DAC_READ_SEARCH and can then read, never write, any file. A normal user gets
-a user+network namespace where allowed. A prelude's audit hook refuses non-Unix sockets and
-DNS, writes and deletions outside the working directory, signals to its parents,
-``os.killpg`` and, where RLIMIT_NPROC cannot apply, spawning beyond ``max_processes``: defence
-in depth, not a security boundary (ctypes or exec'd binaries bypass it).
+Containment (:mod:`~langgraph_collab.metrics._confine`): a wall clock that SIGKILLs each
+child's session; RLIMIT_CPU/AS/FSIZE/NOFILE/NPROC, no core dumps; a private working
+directory (also HOME and TMPDIR) removed afterwards; a scrubbed environment; output drained
+in chunks and capped; the code's process is a subreaper that kills what the program leaves
+behind. As root each child also gets an empty network namespace, a private mount view and
+a fresh uid with NO_NEW_PRIVS and no capability; if that cannot be arranged nothing runs
+(status "internal", with the reason). A prelude's audit hook refuses non-Unix sockets and
+DNS, writes outside the working directory, signals to its parents, ``os.killpg`` and, where
+RLIMIT_NPROC cannot apply, spawning beyond ``max_processes``: defence in depth only.
 ``containment_info()`` tells what applies on this machine.
 
 Example:
@@ -29,21 +30,15 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import inspect
 import json
 import math
 import os
-import pwd
-import random
 import resource
-import secrets
 import selectors
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -51,26 +46,25 @@ from functools import partial
 from importlib import resources
 from typing import Any
 
+from langgraph_collab.metrics import _confine as confine
+from langgraph_collab.metrics.verdict import bindings, count_test_methods, read_report
+
 __all__ = ["SandboxResult", "containment_info", "run_tests", "run_untrusted"]
 
-_NEWNET, _NEWUSER = 0x40000000, 0x10000000
 _MEMORY_MARKERS = ("MemoryError", "bad_alloc", "allocate memory", "Memory allocation")
-try:
-    _LIBC: Any = ctypes.CDLL(None, use_errno=True)
-except OSError:  # pragma: no cover - then every probe fails and only rlimits apply
-    _LIBC = None
-
-# Runs first in the child (P): P forks the program's process, so the program's parent is
-# never the caller, and reaps its leftovers; the program installs the audit hook and runs.
-_PRELUDE = resources.files(__package__).joinpath("_sandbox_child.py").read_text("utf-8")
+_TEXT = {n: resources.files(__package__).joinpath(f"{n}.py").read_text("utf-8") for n in
+         ("_wire", "_sandbox_child", "_harness_child")}  # fmt: skip
+_PRELUDE = _TEXT["_wire"] + _TEXT["_sandbox_child"]  # the code's process
+_HARNESS = _TEXT["_wire"] + _TEXT["_harness_child"]  # the hidden tests' process
 
 
 @dataclass(frozen=True)
 class SandboxResult:
-    """One sandboxed run. ``status`` is "ok", "error" (non-zero exit, exception), "timeout"
-    (wall clock or CPU), "memory", "crash" (killed by a signal), "output_limit", or
-    "internal" (the sandbox itself failed: nothing is known about the code);
-    ``tests_*`` and ``passed`` are set by ``run_tests`` only."""
+    """One sandboxed run. ``status`` is "ok" (the run completed; for ``run_tests``, with a
+    report the caller believes), "error" (non-zero exit, exception, no or a void report),
+    "timeout" (wall clock or CPU), "memory", "crash" (killed by a signal), "output_limit",
+    or "internal" (the sandbox itself failed: nothing is known about the code);
+    ``tests_*`` and ``passed`` (every test passed) are set by ``run_tests`` only."""
 
     status: str
     returncode: int | None
@@ -78,6 +72,7 @@ class SandboxResult:
     stderr_tail: str
     duration_s: float
     tests_run: int = 0
+    tests_passed: int = 0
     tests_failed: int = 0
     tests_errored: int = 0
     passed: bool = False
@@ -85,161 +80,92 @@ class SandboxResult:
 
     @property
     def pass_rate(self) -> float:
-        """Fraction of tests that passed, in [0, 1]; 0.0 when nothing ran."""
-        ok = self.tests_run - self.tests_failed - self.tests_errored
-        return min(1.0, max(0.0, ok / self.tests_run)) if self.tests_run > 0 else 0.0
+        """Fraction of tests that passed, in [0, 1]; 0.0 unless the status is "ok"."""
+        if self.status != "ok" or self.tests_run <= 0:
+            return 0.0
+        return min(1.0, max(0.0, self.tests_passed / self.tests_run))
 
 
-_CAPS: tuple[int, bool, bool] | None = None  # (namespace flags, dedicated uid, read cap)
+_CAPS: confine.Caps | None = None
 _CAPS_LOCK = threading.Lock()
 
 
-def _procs() -> list[tuple[int, int, int, str, int]]:
-    """(pid, real uid, session id, state, threads) of every visible process."""
-    rows = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        with contextlib.suppress(OSError, LookupError, ValueError):
-            with open(f"/proc/{pid}/status", encoding="utf-8", errors="replace") as f:
-                kv = {k: v.split()[0] for k, _, v in (ln.partition(":") for ln in f) if v.split()}
-            sid, n = int(kv["NSsid"]), int(kv["Threads"])
-            rows.append((int(pid), int(kv["Uid"]), sid, kv["State"], n))
-    return rows
-
-
-def _pick_uid() -> int | None:
-    """A random uid in [2**30, 2**31) without a passwd entry or a running process."""
-    used, rng = {row[1] for row in _procs()}, random.SystemRandom()
-    for uid in (rng.randrange(1 << 30, 1 << 31) for _ in range(16)):
-        try:
-            pwd.getpwuid(uid)
-        except KeyError:
-            if uid not in used:
-                return uid
-    return None
-
-
-def _preexec(flags: int, limits: list[tuple[int, int, int]], uid: int | None, cap: bool) -> None:
-    for res, soft, hard in limits:
-        resource.setrlimit(res, (soft, hard))
-    if flags and _LIBC.unshare(flags) != 0:
-        raise OSError(ctypes.get_errno(), "unshare failed")
-    if uid is not None:
-        os.setgroups([])
-        os.setgid(uid)
-        if _LIBC.prctl(38, 1, 0, 0, 0) or (cap and _LIBC.prctl(8, 1, 0, 0, 0)):
-            raise OSError(ctypes.get_errno(), "prctl(NO_NEW_PRIVS / KEEPCAPS) failed")
-        os.setuid(uid)
-        if cap:  # keep only CAP_DAC_READ_SEARCH, as an ambient capability
-            hdr, data = (ctypes.c_uint32 * 2)(0x20080522, 0), (ctypes.c_uint32 * 6)(4, 4, 4)
-            if _LIBC.capset(hdr, data) or _LIBC.prctl(47, 2, 2, 0, 0):
-                raise OSError(ctypes.get_errno(), "capset failed")
-
-
-def _env(work: str) -> dict[str, str]:
-    path = os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"])
-    env = dict(PATH=path, LANG="C.UTF-8", HOME=work, TMPDIR=os.path.join(work, "tmp"))
-    env.update(USER="sandbox", LOGNAME="sandbox", PYTHONHASHSEED="0", MPLBACKEND="Agg")
-    env.update(PYTHONDONTWRITEBYTECODE="1", MALLOC_ARENA_MAX="2", OMP_NUM_THREADS="1")
-    return env | dict(OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-
-
-def _probe(flags: int, drop: bool, cap: bool) -> bool:
-    """Whether python starts with these namespace flags, uid drop and read capability."""
-    uid, work = _pick_uid() if drop else None, tempfile.mkdtemp(prefix="sandbox-probe-")
-    try:
-        if uid is not None:
-            os.chown(work, uid, uid)
-        argv = [sys.executable, "-I", "-c", "import json, unittest; print('ok')"]
-        fn = partial(_preexec, flags, [], uid, cap)
-        r = subprocess.run(argv, cwd=work, env=_env(work), capture_output=True, preexec_fn=fn)
-        return (uid is not None or not drop) and r.stdout == b"ok\n"
-    except (OSError, subprocess.SubprocessError):
-        return False
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def _capabilities() -> tuple[int, bool, bool]:
+def _capabilities() -> confine.Caps:
     global _CAPS
     with _CAPS_LOCK:
         if _CAPS is None:
-            root = os.geteuid() == 0
-            ns = _NEWNET if root else _NEWUSER | _NEWNET
-            drops = dict.fromkeys((root, False))
-            tries = [(f, d, c) for d in drops for f in (ns, 0) for c in dict.fromkeys((False, d))]
-            _CAPS = next((t for t in tries if _probe(*t)), (0, False, False))
+            _CAPS = confine.probe()
         return _CAPS
 
 
-def containment_info() -> dict[str, bool]:
-    """Which containment mechanisms apply on this machine (probed once, then cached).
+def containment_info() -> dict[str, bool | str]:
+    """Which containment mechanisms apply on this machine (probed once, then cached);
+    ``error`` is non-empty when no code can run here at all.
 
     Example:
         >>> info = containment_info()
         >>> info["rlimit_nproc"] != info["audit_hook_process_budget"]
         True
     """
-    flags, drop, cap = _capabilities()
-    nproc = drop or os.geteuid() != 0
+    caps = _capabilities()
+    nproc = caps.drop or os.geteuid() != 0
     return {
-        "network_namespace": bool(flags & _NEWNET),
-        "user_namespace": bool(flags & _NEWUSER),
-        "dedicated_uid": drop,
-        "read_any_file_capability": cap,
+        "network_namespace": bool(caps.flags & confine.NEWNET),
+        "user_namespace": bool(caps.flags & confine.NEWUSER),
+        "mount_namespace": bool(caps.flags & confine.NEWNS),
+        "dedicated_uid": caps.drop,
         "rlimit_nproc": nproc,
         "audit_hook_process_budget": not nproc,
+        "error": caps.error,
     }
 
 
-def _kill_all(sid: int, uid: int | None, spare: int = 0) -> None:
-    """SIGKILL the child's session and, with a dedicated uid, every process of that uid;
-    ``spare`` (the child itself, which reaps its descendants) is left alive."""
-    if not spare:
-        with contextlib.suppress(OSError):
-            os.killpg(sid, signal.SIGKILL)
-    for _ in range(200):
-        rows = [r for r in _procs() if r[0] not in (os.getpid(), spare) and r[3] not in "ZX"]
-        victims = [r[0] for r in rows if r[2] == sid or (uid is not None and r[1] == uid)]
-        if not victims:
-            return
-        for pid in victims:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.005)
+@dataclass
+class _Child:
+    proc: subprocess.Popen[bytes]
+    uid: int | None
+    reaps: bool  # it reaps its own descendants: spare it on timeout so it can
+    status: int | None = None
+    cpu: float = 0.0
 
 
-def _rmtree(path: str) -> None:
-    for root, dirs, _ in os.walk(path):  # a non-root owner may have made dirs unreadable
-        for d in (os.path.join(root, d) for d in dirs):
-            if not os.path.islink(d):
-                with contextlib.suppress(OSError):
-                    os.chmod(d, 0o700)
-    shutil.rmtree(path, ignore_errors=True)
+def _pump(children: list[_Child], extra: dict[str, int], deadline: float, keep: int,
+          cap: int) -> tuple[dict[str, bytearray], str | None, bool]:  # fmt: skip
+    """Drain every child's stdout/stderr (keys ``out<i>``/``err<i>``) and ``extra`` pipes,
+    keeping tails; enforce the wall clock and the output cap; reap every child."""
+    sel, bufs = selectors.DefaultSelector(), {}
+    streams = {f"{k}{i}": s for i, c in enumerate(children) for k, s in
+               (("out", c.proc.stdout), ("err", c.proc.stderr))}  # fmt: skip
+    for key, fd in [*((k, s.fileno()) for k, s in streams.items() if s), *extra.items()]:
+        os.set_blocking(fd, False)
+        bufs[key] = bytearray()
+        sel.register(fd, selectors.EVENT_READ, key)
+    total, truncated, reason, ended = 0, False, None, 0.0
 
+    def kill(spare: bool) -> None:
+        for c in children:
+            if c.status is None:
+                who = [c.uid] if c.uid is not None else []
+                confine.kill_all(c.proc.pid, who, spare=c.proc.pid if spare and c.reaps else 0)
 
-def _pump(
-    proc: subprocess.Popen[bytes], deadline: float, keep: int, cap: int, uid: int | None
-) -> tuple[list[bytearray], str | None, bool, int | None, float]:
-    """Drain stdout/stderr keeping only tails; enforce the wall clock and the output cap."""
-    sel, bufs = selectors.DefaultSelector(), [bytearray(), bytearray()]
-    for i, stream in enumerate((proc.stdout, proc.stderr)):
-        assert stream is not None
-        os.set_blocking(stream.fileno(), False)
-        sel.register(stream, selectors.EVENT_READ, bufs[i])
-    total, truncated, reason, status, cpu, ended = 0, False, None, None, 0.0, 0.0
     while True:
         now = time.monotonic()
-        if status is None and (waited := os.wait4(proc.pid, os.WNOHANG))[0]:
-            status, cpu, ended = waited[1], waited[2].ru_utime + waited[2].ru_stime, now
-            _kill_all(proc.pid, uid)  # leftovers would otherwise hold the pipes open
-        if status is not None and (not sel.get_map() or now > ended + 1):
-            break
+        for c in children:
+            if c.status is None and (waited := os.wait4(c.proc.pid, os.WNOHANG))[0]:
+                c.status, c.cpu = waited[1], waited[2].ru_utime + waited[2].ru_stime
+                confine.kill_all(c.proc.pid, [c.uid] if c.uid is not None else [])
+                ended = now
+        if all(c.status is not None for c in children):
+            if not sel.get_map() or now > ended + 1:
+                break
+        elif children[0].status is not None and reason is None:
+            deadline = min(deadline, ended + 2)  # the harness is done: the code has 2 s
         if reason is None and now >= deadline:
             reason, deadline = "timeout", now
-            _kill_all(proc.pid, uid, spare=proc.pid)  # it reaps the rest, then exits
-        if reason and status is None and now > deadline + 0.5:
-            _kill_all(proc.pid, uid)
-        if reason and status is None and now > deadline + 10:
+            kill(spare=True)
+        if reason and now > deadline + 0.5:
+            kill(spare=False)
+        if reason and now > deadline + 10:
             break  # unkillable (uninterruptible sleep): stop waiting
         if not sel.get_map():
             time.sleep(0.005)
@@ -248,25 +174,23 @@ def _pump(
             with contextlib.suppress(BlockingIOError):
                 chunk = os.read(key.fd, 1 << 16)
                 if not chunk:
-                    sel.unregister(key.fileobj)
-                key.data.extend(chunk)
+                    sel.unregister(key.fd)
+                buf = bufs[key.data]
+                buf.extend(chunk)
                 total += len(chunk)
-                if len(key.data) > keep:
-                    del key.data[: len(key.data) - keep]
+                if len(buf) > keep:
+                    del buf[: len(buf) - keep]
                     truncated = True
                 if total > cap and reason is None:
                     reason, deadline = "output_limit", now
-                    _kill_all(proc.pid, uid, spare=proc.pid)
+                    kill(spare=True)
     sel.close()
-    rc = None if status is None else os.waitstatus_to_exitcode(status)
-    proc.returncode = rc
-    return bufs, reason, truncated, rc, cpu
+    return bufs, reason, truncated
 
 
-def _classify(reason: str | None, rc: int | None, cpu: float, cpu_limit: int, err: str) -> str:
-    if reason:
-        return reason
-    if rc is None or rc == -signal.SIGXCPU or (rc == -signal.SIGKILL and cpu >= cpu_limit - 0.1):
+def _classify(c: _Child, cpu_limit: int, err: str) -> str:
+    rc = None if c.status is None else os.waitstatus_to_exitcode(c.status)
+    if rc is None or rc == -signal.SIGXCPU or (rc == -signal.SIGKILL and c.cpu >= cpu_limit - 0.1):
         return "timeout"
     if rc != 0 and any(marker in err for marker in _MEMORY_MARKERS):
         return "memory"
@@ -286,83 +210,113 @@ def _rlimits(cpu: int, mem: int, fsize: int, nproc: int) -> list[tuple[int, int,
     return limits
 
 
-def _execute(mode: str, sources: dict[str, str], *, timeout_s: float, cpu_s: float | None,
+def _execute(sources: dict[str, str], *, timeout_s: float, cpu_s: float | None,
              memory_mb: int, max_processes: int, max_output_bytes: int,
              max_total_output_bytes: int, max_file_bytes: int, network: bool,
              files: dict[str, str] | None) -> SandboxResult:  # fmt: skip
-    start, work, proc, uid = time.monotonic(), "", None, None
+    start, base, children, pipes = time.monotonic(), "", [], []
     try:
-        flags, drop, cap = _capabilities()
-        uid = _pick_uid() if drop else None
-        if drop and uid is None:
+        caps = _capabilities()
+        if caps.error:
+            raise RuntimeError(caps.error)
+        tests = sources.pop("_sbx_tests.py", None)
+        expected = count_test_methods(tests) if tests is not None else 0
+        uids = confine.pick_uids(2) if caps.drop else [None, None]
+        if uids is None:
             raise RuntimeError("no free uid to run the sandbox as")
-        work = os.path.realpath(tempfile.mkdtemp(prefix="sandbox-"))
-        os.mkdir(os.path.join(work, "tmp"))
-        for rel, text in {**(files or {}), **sources, "_sbx_prelude.py": _PRELUDE}.items():
+        base, work = confine.make_workdir(None if tests is not None else uids[1])
+        for rel, text in {**(files or {}), **sources}.items():
             path = os.path.realpath(os.path.join(work, rel))
             if not path.startswith(work + os.sep):
                 raise ValueError(f"file name escapes the sandbox: {rel!r}")
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w", encoding="utf-8") as f:
                 f.write(text)
-        for root, dirs, names in os.walk(work) if uid is not None else []:
-            for p in [root, *(os.path.join(root, n) for n in dirs + names)]:
-                os.chown(p, uid, uid, follow_symlinks=False)
+            if tests is None and uids[1] is not None:
+                os.chown(path, uids[1], uids[1])
         cpu_limit = max(1, math.ceil(timeout_s if cpu_s is None else cpu_s))
-        nproc = max_processes if drop else 0
+        nproc = max_processes if caps.drop else 0
         if os.geteuid() != 0:  # NPROC counts all tasks of the uid: allow max_processes more
-            nproc = max_processes + sum(r[4] for r in _procs() if r[1] == os.getuid())
+            nproc = max_processes + sum(r[4] for r in confine.procs() if r[1] == os.getuid())
         limits = _rlimits(cpu_limit, memory_mb << 20, max_file_bytes, nproc)
-        nonce, parent = secrets.token_hex(16), os.getpid()
-        cfg = dict(nonce=nonce, work=work, mode=mode, parent=parent, network=network)
+        flags = caps.flags & ~confine.NEWNET if network else caps.flags
+        plan = confine.mount_plan([work]) if flags & confine.NEWNS else None
+
+        def spawn(script: str, uid: int | None, fds: tuple[int, ...], cfg: dict) -> _Child:
+            ids = None if uid is None else (uid, [])
+            stage = os.path.join(base, f"stage-{len(children)}")
+            proc = subprocess.Popen(
+                [sys.executable, "-I", "-c", script, "sbx-child"], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=work,
+                env=confine.child_env(work), start_new_session=True, pass_fds=fds,
+                preexec_fn=partial(confine.preexec, flags, limits, ids, plan, stage),
+            )  # fmt: skip
+            children.append(_Child(proc, uid, reaps=script is _PRELUDE))
+            with contextlib.suppress(OSError):
+                assert proc.stdin is not None
+                proc.stdin.write(json.dumps(cfg).encode() + b"\n")
+                proc.stdin.close()
+            return children[-1]
+
+        cfg = dict(work=work, mode="run", parent=os.getpid(), network=network)
         cfg["budget"] = 0 if nproc else max_processes
-        proc = subprocess.Popen(
-            [sys.executable, "-I", os.path.join(work, "_sbx_prelude.py")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            cwd=work, env=_env(work), start_new_session=True,
-            preexec_fn=partial(_preexec, 0 if network else flags, limits, uid, cap),
-        )  # fmt: skip
-        with contextlib.suppress(OSError):
-            assert proc.stdin is not None
-            proc.stdin.write(json.dumps(cfg).encode() + b"\n")
-            proc.stdin.close()
-        keep = max(max_output_bytes, 4096)  # room for the report line
-        bufs, reason, truncated, rc, cpu = _pump(
-            proc, start + timeout_s, keep, max_total_output_bytes, uid
+        extra = {}
+        if tests is not None:
+            pipes = [*os.pipe(), *os.pipe(), *os.pipe()]  # requests, replies, report
+            remote, modules = bindings(sources["_sbx_solution.py"], tests)
+            h = dict(requests=pipes[1], replies=pipes[2], report=pipes[5], tests=tests)
+            spawn(_HARNESS, uids[0], (pipes[1], pipes[2], pipes[5]), h | dict(remote=remote,
+                  modules=modules))  # fmt: skip
+            spawn(_PRELUDE, uids[1], (pipes[0], pipes[3]), cfg | dict(
+                mode="serve", requests=pipes[0], replies=pipes[3]))  # fmt: skip
+            for fd in (*pipes[:4], pipes[5]):
+                os.close(fd)
+            extra, pipes = {"report": pipes[4]}, [pipes[4]]
+        else:
+            spawn(_PRELUDE, uids[1], (), cfg)
+        keep = max(max_output_bytes, 4096)
+        bufs, reason, truncated = _pump(
+            children, extra, start + timeout_s, keep, max_total_output_bytes
         )
-        out, err = (b.decode("utf-8", "replace") for b in bufs)
-        lines, report = out.splitlines(keepends=True), None
-        for line in lines:
-            if line.startswith(nonce + " "):
-                with contextlib.suppress(ValueError):
-                    report = json.loads(line[len(nonce) + 1 :])
-        out = "".join(line for line in lines if not line.startswith(nonce))
-        out = out[:-1] if report is not None and out.endswith("\n") else out  # report's "\n"
-        status, run, failed, errored = _classify(reason, rc, cpu, cpu_limit, err), 0, 0, 0
-        if mode == "tests" and isinstance(report, dict):
-            run = max(0, int(report.get("run", 0)))
-            failed = min(run, max(0, int(report.get("failures", 0))))
-            errored = min(run - failed, max(0, int(report.get("errors", 0))))
-        elif mode == "tests":
-            status = "error" if status == "ok" else status
-            err += "\n[sandbox] no test report: the process ended before the tests finished\n"
+        code = children[-1]
+        out, err = (
+            bufs[f"{k}{len(children) - 1}"].decode("utf-8", "replace") for k in ("out", "err")
+        )
+        status = reason or _classify(code, cpu_limit, err)
+        rc = None if code.status is None else os.waitstatus_to_exitcode(code.status)
+        counts: tuple[int, ...] = ()
+        if tests is not None:
+            harness = children[0]
+            h_err = bufs["err0"].decode("utf-8", "replace")
+            err = f"{err}\n[tests]\n{h_err}" if err else h_err
+            h_status = _classify(harness, cpu_limit, h_err)
+            h_rc = None if harness.status is None else os.waitstatus_to_exitcode(harness.status)
+            verdict = read_report(bytes(bufs["report"]), h_rc, expected)
+            status = status if status != "ok" else h_status if h_status != "ok" else "ok"
+            if verdict.error:
+                err += f"\n[sandbox] {verdict.error}\n"
+                status = "error" if status == "ok" else status
+            counts = (verdict.run, verdict.passed, verdict.failed, verdict.errored)
         n = max(max_output_bytes, 0)
         truncated = truncated or len(out) > n or len(err) > n
-        passed = mode == "tests" and status == "ok" and run > 0 and failed == errored == 0
+        passed = bool(counts) and status == "ok" and counts[0] > 0 and counts[1] == counts[0]
         tail = (out[-n:] if n else "", err[-n:] if n else "")
         dur = time.monotonic() - start
-        return SandboxResult(status, rc, *tail, dur, run, failed, errored, passed, truncated)
-    except Exception as exc:  # never raise into the caller
+        return SandboxResult(status, rc, *tail, dur, *counts, passed=passed, truncated=truncated)
+    except Exception as exc:  # never raise into the caller: "internal" masks the sample
         msg = f"[sandbox] internal error: {type(exc).__name__}: {exc}"
         return SandboxResult("internal", None, "", msg, time.monotonic() - start)
     finally:
-        if proc is not None:
+        for c in children:
             with contextlib.suppress(Exception):
-                _kill_all(proc.pid, uid)
-                for stream in filter(None, (proc.stdin, proc.stdout, proc.stderr)):
+                confine.kill_all(c.proc.pid, [c.uid] if c.uid is not None else [])
+                for stream in filter(None, (c.proc.stdin, c.proc.stdout, c.proc.stderr)):
                     stream.close()
-        if work:
-            _rmtree(work)
+        for fd in pipes:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        if base:
+            confine.rmtree(base)
 
 
 def run_untrusted(code: str, *, timeout_s: float = 60.0, cpu_s: float | None = None,
@@ -383,22 +337,23 @@ def run_untrusted(code: str, *, timeout_s: float = 60.0, cpu_s: float | None = N
     """
     kwargs = dict(locals())
     del kwargs["code"]
-    return _execute("run", {"_sbx_main.py": code}, **kwargs)
+    return _execute({"_sbx_main.py": code}, **kwargs)
 
 
 def run_tests(solution: str, test_code: str, **limits: Any) -> SandboxResult:
-    """Run ``solution`` then ``test_code`` in one module namespace, then the
-    ``unittest.TestCase`` subclasses that the test code defines; never raises for anything
-    the code does. ``limits`` are ``run_untrusted``'s keyword arguments.
+    """Score ``solution`` on the ``unittest.TestCase`` subclasses ``test_code`` defines,
+    the tests in a trusted harness and the solution in the sandbox; never raises for
+    anything the code does. ``limits`` are ``run_untrusted``'s keyword arguments and apply
+    to both processes. The caller's ``ast`` count of test methods must match what ran.
 
     Example:
         >>> r = run_tests("x = 1", "import unittest\\nclass T(unittest.TestCase):\\n"
         ...     "    def test(self):\\n        self.assertEqual(x, 2)\\n", timeout_s=10)
-        >>> (r.status, r.tests_run, r.tests_failed, r.passed)
-        ('error', 1, 1, False)
+        >>> (r.status, r.tests_run, r.tests_failed, r.passed, r.pass_rate)
+        ('ok', 1, 1, False, 0.0)
     """
     bound = inspect.signature(run_untrusted).bind("", **limits)
     bound.apply_defaults()
     del bound.arguments["code"]
     sources = {"_sbx_solution.py": solution, "_sbx_tests.py": test_code}
-    return _execute("tests", sources, **bound.arguments)
+    return _execute(sources, **bound.arguments)
