@@ -413,6 +413,22 @@ def test_cli_evaluating_a_model_never_trained(tmp_path, capsys):
     assert_one_line(err, "error: evaluate: FileNotFoundError: No trained model", "--compare")
 
 
+@pytest.mark.parametrize(
+    ("flags", "prefix"),
+    [
+        (["--stages", "evaluate", "--compare", "base", "--eval-tasks", "ev/x.jsonl"],
+         "error: evaluate: FileNotFoundError: Task file not found: ev/x.jsonl"),
+        (["--stages", "train", "--dataset", "exported/dpo.jsonl"],
+         "error: train: FileNotFoundError: No dataset at exported/dpo.jsonl"),
+    ],
+    ids=["missing-eval-tasks", "missing-dataset"],
+)  # fmt: skip
+def test_cli_missing_inputs_of_later_stages_fail_before_any_work(tmp_path, capsys, flags, prefix):
+    code, err = run_main(capsys, "--output-dir", str(tmp_path), *flags)
+    assert code == 2
+    assert_one_line(err, prefix, "working folder")
+
+
 def test_cli_validation_problems_come_as_one_short_list(capsys):
     code, err = run_main(capsys, "--samples", "0", "--seed", "-1")
     assert code == 2
