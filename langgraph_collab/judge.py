@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableLambda, RunnableParallel
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from langgraph_collab._role import MalformedReply, Role, text_of, transcript
 from langgraph_collab.models import load_chat_model
@@ -48,7 +48,13 @@ class Judgement(BaseModel):
     """What the judge says about one conversation.
 
     ``interactivity`` is on the reference scale (A=1, B=0.5, C=0) and follows ``grade``.
-    ``accuracy`` is 1.0/0.0 when the task asks for it, else None.
+    ``accuracy`` is 1.0/0.0 when the task asks for it, else None. Anything else (an
+    interactivity outside [0, 1], an accuracy outside {0, 1}, a grade contradicting its
+    score) is refused: :func:`parse_judgement` turns that into a :class:`MalformedReply`.
+
+    Example:
+        >>> Judgement(grade="B").interactivity
+        0.5
     """
 
     artifact: str = ""
@@ -61,6 +67,13 @@ class Judgement(BaseModel):
     def _scale(self) -> Judgement:
         if self.grade is not None and self.interactivity is None:
             self.interactivity = REFERENCE_SCALE[self.grade]
+        score = self.interactivity
+        if score is not None and not 0.0 <= score <= 1.0:  # also refuses NaN
+            raise ValueError(f"interactivity {score} is outside its scale [0, 1]")
+        if self.grade is not None and score != REFERENCE_SCALE[self.grade]:
+            raise ValueError(f"grade {self.grade} contradicts interactivity {score}")
+        if self.accuracy is not None and self.accuracy not in (0.0, 1.0):
+            raise ValueError(f"accuracy {self.accuracy} is not 0 or 1")
         return self
 
 
@@ -211,7 +224,10 @@ def parse_judgement(reply: Any, state: dict | None = None) -> Judgement:
     if isinstance(reply, Judgement):
         return reply
     if isinstance(reply, dict):
-        return Judgement.model_validate(reply)
+        try:
+            return Judgement.model_validate(reply)
+        except ValidationError as error:
+            raise MalformedReply(f"the judge's values are invalid: {error}") from error
     raise MalformedReply(f"a judge must return a Judgement or a dict, not {type(reply).__name__}")
 
 

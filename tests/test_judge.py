@@ -79,3 +79,21 @@ def test_a_custom_callable_replaces_the_judge_and_bad_returns_are_errors():
     assert judge.invoke(STATE).interactivity == 0.0
     with pytest.raises(MalformedReply):
         create_judge(lambda state: 42, retries=0).invoke(STATE)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        {"artifact": "4", "interactivity": 7.99},
+        {"artifact": "4", "interactivity": float("nan")},
+        {"artifact": "4", "grade": "A", "accuracy": 0.5},
+        {"artifact": "4", "grade": "C", "interactivity": 1.0},
+        {"artifact": "4", "accuracy": 2.0},
+    ],
+)
+def test_judge_values_outside_their_scales_are_malformed_replies(reply):
+    from langgraph_collab.errors import TransientFailure  # what a reply malformed to the end masks
+
+    with pytest.raises((MalformedReply, TransientFailure), match="invalid"):
+        create_judge(lambda state: reply, retries=0).invoke(STATE)
+    assert create_judge(lambda state: {"artifact": "4", "grade": "A"}).invoke(STATE).grade == "A"

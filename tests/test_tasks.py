@@ -3,7 +3,7 @@ import json
 import pytest
 
 from langgraph_collab import Judgement, Task
-from langgraph_collab.metrics import METRICS, MetricInput
+from langgraph_collab.metrics import METRICS, MetricError, MetricInput
 from langgraph_collab.metrics.clarification import asks_for_clarification
 from langgraph_collab.metrics.pass_rate import run_hidden_tests
 from langgraph_collab.tasks import TaskFormatError, load_tasks
@@ -94,7 +94,8 @@ def test_math_accuracy_falls_back_to_the_judge_and_refuses_power_towers():
     unparseable = MetricInput(task, [], [], Judgement(artifact="", grade="A", accuracy=1.0))
     assert METRICS["accuracy"](unparseable) == 1.0
     tower = MetricInput(task, [], [], Judgement(artifact="9^9^9^9^9", grade="A"))
-    assert METRICS["accuracy"](tower) == 0.0
+    with pytest.raises(MetricError):  # undecided and unjudged: masked, not scored 0
+        METRICS["accuracy"](tower)
 
 
 def test_clarification_heuristic():
