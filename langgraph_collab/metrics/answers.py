@@ -134,5 +134,7 @@ def compare(reference: str, answer: str) -> bool | None:
 
 def _all(refs: list[str], answers: list[str]) -> bool | None:
     """Element-wise :func:`compare`: False on any mismatch, None if any is undecided."""
-    results = [compare(r, a) if r != ";" or a != ";" else True for r, a in zip(refs, answers)]
+    results = [
+        compare(r, a) if r != ";" or a != ";" else True for r, a in zip(refs, answers, strict=True)
+    ]
     return False if False in results else None if None in results else True
