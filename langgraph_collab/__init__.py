@@ -7,6 +7,13 @@ Example:
 from langgraph_collab.assistant import create_assistant
 from langgraph_collab.collect import acollect, collect, create_collection_graph
 from langgraph_collab.conversation import create_conversation_graph
+from langgraph_collab.errors import (
+    Backoff,
+    MalformedReply,
+    PermanentError,
+    ScoringError,
+    TransientFailure,
+)
 from langgraph_collab.evaluate import EvaluationReport, aevaluate, baseline_assistants, evaluate
 from langgraph_collab.export import (
     collabllm_rows,
@@ -43,6 +50,7 @@ from langgraph_collab.user import create_simulated_user
 __all__ = [
     "METRICS",
     "TERMINATE",
+    "Backoff",
     "Budget",
     "CollabState",
     "CollabTurn",
@@ -51,10 +59,14 @@ __all__ = [
     "EvaluationReport",
     "ForwardSample",
     "Judgement",
+    "MalformedReply",
     "MetricInput",
     "MultiturnReward",
+    "PermanentError",
     "RunRecorder",
+    "ScoringError",
     "Task",
+    "TransientFailure",
     "UsageLedger",
     "acollect",
     "aevaluate",

@@ -7,11 +7,9 @@ Private to :mod:`langgraph_collab.node`, which documents the behaviour.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +22,7 @@ from langgraph.constants import CONF, CONFIG_KEY_CHECKPOINTER
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.pregel import Pregel
 
+from langgraph_collab.errors import BudgetExhausted, ScoringError, TransientFailure
 from langgraph_collab.models import load_chat_model
 from langgraph_collab.tracing import UsageLedger
 
@@ -42,10 +41,6 @@ class Budget:
     calls: int | None = None
     tokens: int | None = None
     seconds: float | None = None
-
-
-class BudgetExhausted(RuntimeError):
-    """Raised into a model call that the turn's budget no longer allows."""
 
 
 class Gate(UsageLedger):
@@ -86,24 +81,38 @@ class Gate(UsageLedger):
 
     async def within(self, coroutines: Sequence[Awaitable]) -> list[Any]:
         """Run ``coroutines`` concurrently until the seconds budget ends: the results of
-        those that finished in time, None for those that failed or did not."""
+        those that finished in time, None for those that ran out of budget or failed with
+        a transient error; a permanent error raises."""
         jobs = [asyncio.ensure_future(coroutine) for coroutine in coroutines]
         done, pending = await asyncio.wait(jobs, timeout=self.seconds_left())
         for job in pending:
             self.exhausted = True
             job.cancel()
-        return [job.result() if job in done and job.exception() is None else None for job in jobs]
+        return [_kept(job.exception(), job) if job in done else None for job in jobs]
+
+
+def _kept(error: BaseException | None, job: asyncio.Future) -> Any:
+    """A finished job's result; None for a budget cut or a transient failure; raises the
+    rest."""
+    if error is None:
+        return job.result()
+    if isinstance(error, BudgetExhausted | TransientFailure | ScoringError):
+        return None
+    raise error
 
 
 async def gather_kept(coroutines: Sequence[Awaitable]) -> list[tuple[int, Any]]:
-    """``(index, result)`` of the coroutines that returned something; raises the first
-    error when none did."""
+    """``(index, result)`` of the coroutines that returned something; a permanent error
+    raises at once, and when none returned anything the first error raises."""
     results = await asyncio.gather(*coroutines, return_exceptions=True)
+    errors = [r for r in results if isinstance(r, BaseException)]
+    for error in errors:
+        if not isinstance(error, BudgetExhausted | TransientFailure | ScoringError):
+            raise error
     kept = [
         (k, r) for k, r in enumerate(results) if r is not None and not isinstance(r, BaseException)
     ]
     if not kept:
-        errors = [r for r in results if isinstance(r, BaseException)]
         raise errors[0] if errors else ValueError("the agent gave no reply with text")
     return kept
 
@@ -145,13 +154,6 @@ def detached(
     if name:
         out["run_name"] = name
     return out
-
-
-def bridge(coroutine: Any) -> Any:
-    """Run ``coroutine`` to completion from sync code, on a loop in a helper thread."""
-    context = contextvars.copy_context()
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(context.run, asyncio.run, coroutine).result()
 
 
 def as_graph(agent: AgentLike) -> Pregel:

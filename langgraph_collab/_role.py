@@ -1,12 +1,18 @@
 """What the simulated user, the assistant and the judges share: a named, retried Runnable.
 
 A role takes the conversation state (``{"messages": [...], "task": Task}``) and returns
-its output (a message, or a judgement). Failures after the retries raise; the graph node
-around a role turns them into a recorded ``failure`` in state instead of a crash.
+its output (a message, or a judgement). Transient errors are retried with backoff (see
+:mod:`langgraph_collab.errors`); one that outlives the retries raises
+:class:`~langgraph_collab.errors.TransientFailure`, which the graph node around a role
+records as the run's ``failure`` (the sample is masked). A permanent error (a wrong key, a
+bug in a callable) raises :class:`~langgraph_collab.errors.PermanentError` at once, naming
+the role and the model, and is never turned into a quiet default.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -15,9 +21,52 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langchain_core.runnables.config import ensure_config, patch_config
 from langgraph.errors import GraphBubbleUp
 
+from langgraph_collab.errors import (
+    DEFAULT_BACKOFF,
+    Backoff,
+    BudgetExhausted,
+    MalformedReply,
+    PermanentError,
+    TransientFailure,
+    cut_by_budget,
+    is_transient,
+)
 
-class MalformedReply(ValueError):
-    """A model answered with something a role cannot use (empty, off-role, unparseable)."""
+__all__ = ["MalformedReply", "Role", "describe_model", "role_node", "text_of", "transcript"]
+
+
+def _inner(runnable: Any) -> Any:
+    """The chat model (or callable) inside bindings, sequences and fallbacks."""
+    for _ in range(8):
+        inner = next(
+            (
+                getattr(runnable, attr)
+                for attr in ("bound", "first", "runnable", "func")
+                if getattr(runnable, attr, None) is not None
+            ),
+            None,
+        )
+        if inner is None:
+            break
+        runnable = inner
+    return runnable
+
+
+def describe_model(runnable: Any) -> str | None:
+    """A readable name of the model a role calls (``gpt-4o-mini``, a GGUF file name, a
+    function's name), for error messages."""
+    inner = _inner(runnable)
+    for attr in ("model_name", "model", "model_path"):
+        value = getattr(inner, attr, None)
+        if isinstance(value, str) and value:
+            return value.rsplit("/", 1)[-1] if attr == "model_path" else value
+    return getattr(inner, "__name__", None) or type(inner).__name__
+
+
+def _sdk_retries(runnable: Any) -> int:
+    """Retries the model's own SDK makes on transient HTTP errors (``max_retries``)."""
+    value = getattr(_inner(runnable), "max_retries", 0)
+    return value if isinstance(value, int) else 0
 
 
 class Role(Runnable[dict, Any]):
@@ -26,7 +75,9 @@ class Role(Runnable[dict, Any]):
 
     One run per role call, with the model call under it: the whole retry loop lives here
     rather than in nested Runnable wrappers, which keeps traces readable and the per-call
-    overhead small (forward sampling makes many short calls).
+    overhead small (forward sampling makes many short calls). ``retries`` extra attempts
+    follow a transient error, waiting as ``backoff`` says; ``chat_model`` names the model
+    inside ``model`` (when it is wrapped) for error messages and for its SDK's own retries.
 
     Example:
         >>> from langchain_core.runnables import RunnableLambda
@@ -44,12 +95,35 @@ class Role(Runnable[dict, Any]):
         prepare: Callable[[dict], Any] = lambda state: state,
         parse: Callable[[Any, dict], Any] = lambda reply, state: reply,
         retries: int = 0,
+        backoff: Backoff = DEFAULT_BACKOFF,
+        chat_model: Any = None,
     ) -> None:
         self.name = name
         self.model = model
         self.prepare = prepare
         self.parse = parse
         self.retries = retries
+        self.backoff = backoff
+        inner = chat_model if chat_model is not None else model
+        self.model_name = describe_model(inner)
+        self._sdk_retries = _sdk_retries(inner)
+
+    def _verdict(self, error: Exception, attempt: int) -> float:
+        """Seconds to wait before the next attempt, or raise: at once for a permanent
+        error, after the last attempt for a transient one. An SDK that already retries
+        HTTP errors itself (``max_retries``) is not retried again on top: only replies the
+        role cannot use are."""
+        if isinstance(error, PermanentError | TransientFailure | BudgetExhausted):
+            raise error  # decided already: by an inner role, or a spent budget
+        if not is_transient(error):
+            raise PermanentError(self.name, error, model=self.model_name) from error
+        own_policy = isinstance(error, MalformedReply) or self._sdk_retries == 0
+        if attempt >= self.retries or not own_policy:
+            attempts = attempt + 1 + (0 if own_policy else self._sdk_retries)
+            raise TransientFailure(
+                self.name, error, attempts=attempts, model=self.model_name
+            ) from error
+        return self.backoff.delay(attempt, error)
 
     def tagged(self, config: RunnableConfig | None) -> RunnableConfig:
         """``config`` with this role's ``role:<name>`` tag added."""
@@ -59,27 +133,27 @@ class Role(Runnable[dict, Any]):
     def respond(self, state: dict, config: RunnableConfig | None = None) -> Any:
         """Run the role without a run of its own (for a graph node named after the role):
         ``config`` should come from :meth:`tagged`."""
-        error: Exception | None = None
-        for _ in range(self.retries + 1):
+        attempt = 0
+        while True:
             try:
                 return self.parse(self.model.invoke(self.prepare(state), config), state)
             except GraphBubbleUp:
                 raise
-            except Exception as failure:
-                error = failure
-        raise error
+            except Exception as error:  # classified: permanent raises, transient waits
+                time.sleep(self._verdict(error, attempt))
+            attempt += 1
 
     async def arespond(self, state: dict, config: RunnableConfig | None = None) -> Any:
         """Async :meth:`respond`."""
-        error: Exception | None = None
-        for _ in range(self.retries + 1):
+        attempt = 0
+        while True:
             try:
                 return self.parse(await self.model.ainvoke(self.prepare(state), config), state)
             except GraphBubbleUp:
                 raise
-            except Exception as failure:
-                error = failure
-        raise error
+            except Exception as error:  # classified: permanent raises, transient waits
+                await asyncio.sleep(self._verdict(error, attempt))
+            attempt += 1
 
     def invoke(self, input: dict, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         def run(state: dict, run_manager: Any, config: RunnableConfig) -> Any:
@@ -125,28 +199,25 @@ def transcript(messages: list[BaseMessage]) -> str:
 
 
 def role_node(role: Role, update: Callable[[dict, Any], dict]) -> RunnableLambda:
-    """A graph node running ``role`` (the node's run is the role's run). A role that still
-    fails after its retries ends the run with ``failure`` recorded in state rather than
-    raising; interrupts pass through."""
+    """A graph node running ``role`` (the node's run is the role's run). A transient
+    failure that outlived the role's retries, or a spent lookahead budget, ends the run
+    with ``failure`` recorded in state; permanent errors and interrupts raise."""
 
-    def failed(error: Exception) -> dict:
-        return {"done": True, "failure": f"{role.name}: {type(error).__name__}: {error}"}
+    def failed(error: TransientFailure | BudgetExhausted) -> dict:
+        reason = cut_by_budget(error) if isinstance(error, BudgetExhausted) else str(error)
+        return {"done": True, "failure": reason}
 
     def run(state: dict, config: RunnableConfig) -> dict:
         try:
             reply = role.respond(state, role.tagged(config))
-        except GraphBubbleUp:
-            raise
-        except Exception as error:
+        except (TransientFailure, BudgetExhausted) as error:
             return failed(error)
         return update(state, reply)
 
     async def arun(state: dict, config: RunnableConfig) -> dict:
         try:
             reply = await role.arespond(state, role.tagged(config))
-        except GraphBubbleUp:
-            raise
-        except Exception as error:
+        except (TransientFailure, BudgetExhausted) as error:
             return failed(error)
         return update(state, reply)
 

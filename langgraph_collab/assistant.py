@@ -20,6 +20,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from langgraph.pregel import Pregel
 
 from langgraph_collab._role import MalformedReply, Role, text_of
+from langgraph_collab.errors import DEFAULT_BACKOFF, Backoff
 from langgraph_collab.models import load_chat_model
 from langgraph_collab.prompts import load_prompt
 
@@ -47,6 +48,7 @@ def create_assistant(
     system_prompt: str | None = None,
     proactive: bool = False,
     retries: int = 1,
+    backoff: Backoff = DEFAULT_BACKOFF,
     name: str = "assistant",
 ) -> Role:
     """Build the assistant role from a chat model, a model spec, a compiled graph or a callable.
@@ -55,7 +57,8 @@ def create_assistant(
     prompt; ``proactive=True`` uses the paper's "Proactive Base" prompt. A compiled
     LangGraph graph (an existing agent, e.g. ``create_react_agent``) is invoked with
     ``{"messages": ...}`` and its last AI message is the reply. A plain callable receives the
-    message list. The assistant never sees the task's hidden goal.
+    message list. The assistant never sees the task's hidden goal. Transient errors and
+    empty replies are retried ``retries`` times, waiting as ``backoff`` says.
 
     Example:
         >>> from langgraph.prebuilt import create_react_agent  # doctest: +SKIP
@@ -82,5 +85,10 @@ def create_assistant(
     else:
         raise TypeError(f"Cannot use {type(model).__name__} as the assistant")
     return Role(
-        name=name, model=runnable, prepare=prepare, parse=parse_assistant_reply, retries=retries
+        name=name,
+        model=runnable,
+        prepare=prepare,
+        parse=parse_assistant_reply,
+        retries=retries,
+        backoff=backoff,
     )

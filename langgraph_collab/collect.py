@@ -7,9 +7,12 @@ best forward sample. It stops on ``[[TERMINATE CHAT]]`` or the message budget (1
 candidate's MR, components and forward samples, and the chosen index, are recorded.
 
 The graph runs under a SQLite checkpointer, one thread per task: a run killed at any moment
-and started again with the same arguments resumes where it stopped (finished turns and
-finished forward samples are not recomputed), and each conversation is appended to
-``records.jsonl`` once, in one write.
+and started again with the same arguments resumes where it stopped (finished turns are not
+recomputed; the forward samples of the turn in flight are, since they are not
+checkpointed), and each conversation is appended to ``records.jsonl`` once, in one write,
+after its thread finished: a finished thread whose record is missing from the file
+(deleted, cut short) is written again on the next run. Usage lives in the checkpointed
+state, so a record counts the calls of every run it took.
 
 Example:
     >>> from langgraph_collab.collect import collect
@@ -24,7 +27,8 @@ import asyncio
 import operator
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -39,7 +43,14 @@ from pydantic import BaseModel
 from tqdm.auto import tqdm
 from typing_extensions import TypedDict
 
+from langgraph_collab._sync import run_sync
 from langgraph_collab.assistant import AssistantLike, create_assistant
+from langgraph_collab.errors import (
+    ScoringError,
+    TransientFailure,
+    describe,
+    error_key,
+)
 from langgraph_collab.judge import Judgement
 from langgraph_collab.records import (
     CandidateRecord,
@@ -53,28 +64,37 @@ from langgraph_collab.records import (
 from langgraph_collab.reward import create_reward_graph
 from langgraph_collab.scoring import ForwardSample, MultiturnReward
 from langgraph_collab.state import Task
+from langgraph_collab.storage import check_checkpoint_db, prepare_out_dir
 from langgraph_collab.tracing import (
     CallGate,
     FeedbackSender,
     RoleUsage,
     UsageLedger,
     tracing_guard,
+    with_callback,
 )
 from langgraph_collab.user import UserLike, create_simulated_user, is_terminal
 
 DEFAULT_MAX_MESSAGES = 14
 
 
+def add_usage(left: dict[str, RoleUsage], right: dict[str, RoleUsage]) -> dict[str, RoleUsage]:
+    """Reducer: usage per role, summed."""
+    roles = {*left, *right}
+    return {role: left.get(role, RoleUsage()) + right.get(role, RoleUsage()) for role in roles}
+
+
 class CollectState(TypedDict, total=False):
     """One task's collection thread: the chosen path, the turn records, the candidates
-    awaiting their scores, and the stop flags."""
+    awaiting their scores, the stop flag and the model usage so far (checkpointed with
+    the rest, so it survives a kill)."""
 
     task: Task
     messages: Annotated[list[AnyMessage], add_messages]
     candidates: list[CandidateRecord]
     turns: Annotated[list[TurnRecord], operator.add]
+    usage: Annotated[dict[str, RoleUsage], add_usage]
     done: bool
-    failure: str | None
     record: ConversationRecord
 
 
@@ -102,15 +122,15 @@ def create_collection_graph(
     candidates: int = 3,
     proactive_share: float = 0.5,
     max_messages: int = DEFAULT_MAX_MESSAGES,
-    records: str | Path | None = None,
-    ledger: UsageLedger | None = None,
     **reward_options: Any,
 ) -> StateGraph:
     """Build (uncompiled) the per-task collection graph: ``simulated_user -> propose ->
-    choose -> ... -> record``. ``record`` puts the :class:`ConversationRecord` in state and,
-    with ``records``, appends it to that JSONL file (``ledger``, grouped by ``task_id``,
-    fills its usage). ``reward_options`` go to :func:`create_reward_graph` (``samples``,
-    ``window``, ``metrics``, ``weights``, ``token_lambda``). Compile it with a checkpointer.
+    choose -> ... -> record``; ``record`` puts the :class:`ConversationRecord` in state
+    (:func:`acollect` appends it to ``records.jsonl``). Each node adds the tokens and calls
+    it spent to ``usage`` in state. A failure that outlived its retries raises out of the
+    node, so the thread stays resumable at that step. ``reward_options`` go to
+    :func:`create_reward_graph` (``samples``, ``window``, ``metrics``, ``weights``,
+    ``token_lambda``). Compile it with a checkpointer.
 
     Example:
         >>> graph = create_collection_graph(user=m, assistant=m, judge=m).compile(
@@ -125,47 +145,57 @@ def create_collection_graph(
     user_role = create_simulated_user(user)
     base, proactive = create_assistant(assistant), create_assistant(assistant, proactive=True)
     n_proactive = round(candidates * proactive_share)
-    reward = create_reward_graph(user=user, assistant=assistant, judge=judge, **reward_options)
+    # Forward samples are not checkpointed: a resumed turn (after a kill or a failure that
+    # stopped it) redoes its samples, failed ones included, rather than replaying them,
+    # and a collection writes one checkpoint per step instead of one per sample step.
+    reward = create_reward_graph(
+        user=user, assistant=assistant, judge=judge, checkpointer=False, **reward_options
+    )
     feedback = FeedbackSender()
 
-    def turn_config(state: CollectState, config: RunnableConfig, **extra: Any) -> RunnableConfig:
+    def turn_config(
+        state: CollectState, config: RunnableConfig, ledger: UsageLedger, **extra: Any
+    ) -> RunnableConfig:
         metadata = {**config.get("metadata", {}), "task_id": state["task"].id}
         metadata["turn"] = len(state.get("turns") or [])
+        config = with_callback(config, ledger)
         return {**config, "metadata": {**metadata, **extra}}
 
     async def simulated_user(state: CollectState, config: RunnableConfig) -> dict:
-        try:
-            message = await user_role.ainvoke(state, turn_config(state, config))
-        except Exception as error:
-            return {"done": True, "failure": f"simulated_user: {type(error).__name__}: {error}"}
-        return {"messages": [message], "done": is_terminal(message)}
+        ledger = UsageLedger()
+        message = await user_role.ainvoke(state, turn_config(state, config, ledger))
+        return {"messages": [message], "done": is_terminal(message), "usage": ledger.by_role()}
 
     async def propose(state: CollectState, config: RunnableConfig) -> dict:
-        async def one(k: int) -> CandidateRecord | None:
+        ledger = UsageLedger()
+
+        async def one(k: int) -> CandidateRecord | str:
             role = proactive if k < n_proactive else base
             run_id = uuid.uuid4()
-            child = {**turn_config(state, config, candidate_index=k), "run_id": run_id}
+            child = {**turn_config(state, config, ledger, candidate_index=k), "run_id": run_id}
             try:
                 reply = await role.ainvoke(state, child)
-            except Exception:
-                return None
+            except TransientFailure as error:  # the other candidates may still do
+                return str(error)
             return CandidateRecord(
                 content=reply.text, proactive=role is proactive, run_id=str(run_id)
             )
 
-        drafts = [c for c in await asyncio.gather(*map(one, range(candidates))) if c]
+        results = await asyncio.gather(*map(one, range(candidates)))
+        drafts = [c for c in results if isinstance(c, CandidateRecord)]
         if not drafts:
-            return {"done": True, "failure": "assistant: every candidate failed"}
-        return {"candidates": drafts}
+            raise ScoringError("assistant: every candidate failed", results)
+        return {"candidates": drafts, "usage": ledger.by_role()}
 
-    async def choose_(state: CollectState, config: RunnableConfig) -> dict:
+    async def choose_best(state: CollectState, config: RunnableConfig) -> dict:
+        ledger = UsageLedger()
         drafts = state["candidates"]
         inputs = {
             "messages": state["messages"],
             "candidates": [AIMessage(c.content) for c in drafts],
             "task": state["task"],
         }
-        rewards = (await reward.ainvoke(inputs, turn_config(state, config)))["rewards"]
+        rewards = (await reward.ainvoke(inputs, turn_config(state, config, ledger)))["rewards"]
         scored = [
             CandidateRecord.from_reward(r, proactive=c.proactive, run_id=c.run_id)
             for r, c in zip(rewards, drafts, strict=True)
@@ -185,33 +215,25 @@ def create_collection_graph(
         done = (follow is not None and is_terminal(follow)) or (
             len(state["messages"]) + len(added) >= max_messages
         )
-        return {"messages": added, "turns": [turn], "candidates": [], "done": done}
+        return {
+            "messages": added,
+            "turns": [turn],
+            "candidates": [],
+            "done": done,
+            "usage": ledger.by_role(),
+        }
 
-    recorded: set[str] = set()  # ids in the records file, read once, then kept up to date
-
-    async def record(state: CollectState) -> dict:
-        task = state["task"]
+    def record(state: CollectState) -> dict:
         done = ConversationRecord(
-            task=task,
+            task=state["task"],
             messages=to_dicts(state.get("messages") or []),
             turns=state.get("turns") or [],
-            usage=ledger.by_role(group=task.id) if ledger is not None else {},
-            failure=state.get("failure"),
+            usage=state.get("usage") or {},
         )
-        if records is not None:
-            if not recorded:
-                recorded.update(recorded_task_ids(records) or {""})
-            # A kill between this write and the checkpoint reruns this node: write once.
-            if task.id not in recorded:
-                append_record(records, done)
-                recorded.add(task.id)
         return {"record": done}
 
     def after_open(state: CollectState) -> str:
         return "record" if state.get("done") else "propose"
-
-    def after_propose(state: CollectState) -> str:
-        return "record" if state.get("done") else "choose"
 
     def after_choose(state: CollectState) -> str:
         if state.get("done"):
@@ -226,18 +248,19 @@ def create_collection_graph(
     builder = StateGraph(CollectState)
     builder.add_node("simulated_user", simulated_user)
     builder.add_node("propose", propose)
-    builder.add_node("choose", choose_)
+    builder.add_node("choose", choose_best)
     builder.add_node("record", record)
     builder.add_conditional_edges(START, first, ["simulated_user", "propose"])
     builder.add_conditional_edges("simulated_user", after_open, ["propose", "record"])
-    builder.add_conditional_edges("propose", after_propose, ["choose", "record"])
+    builder.add_edge("propose", "choose")
     builder.add_conditional_edges("choose", after_choose, ["propose", "simulated_user", "record"])
     builder.add_edge("record", END)
     return builder
 
 
 class CollectionSummary(BaseModel):
-    """What a collection run did: tasks, records, turns, calls, tokens and cost per role."""
+    """What a collection run did: tasks, records written, tasks that failed (with why),
+    turns, calls, tokens and cost per role."""
 
     tasks: int
     recorded: int
@@ -250,6 +273,7 @@ class CollectionSummary(BaseModel):
     cost_usd: dict[str, float]
     wall_s: float
     records_path: str
+    errors: dict[str, str] = {}
 
     @property
     def records_per_s(self) -> float:
@@ -271,6 +295,20 @@ def _cost(usage: Mapping[str, RoleUsage], prices: Mapping[str, tuple[float, floa
     }
 
 
+async def _all_or_abort(coroutines: Sequence[Coroutine[Any, Any, None]]) -> None:
+    """Run ``coroutines`` together; the first one to raise cancels the rest (and waits
+    for them to stop) before its error propagates."""
+    tasks = [asyncio.ensure_future(c) for c in coroutines]
+    if not tasks:
+        return
+    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    for task in done:
+        task.result()
+
+
 async def acollect(
     tasks: Sequence[Task],
     *,
@@ -280,6 +318,7 @@ async def acollect(
     out_dir: str | Path,
     max_concurrent_tasks: int = 4,
     max_model_calls: int = 16,
+    max_repeated_failures: int = 3,
     prices: Mapping[str, tuple[float, float]] | None = None,
     progress: bool = True,
     **options: Any,
@@ -288,52 +327,83 @@ async def acollect(
 
     Runs up to ``max_concurrent_tasks`` task threads at once under one SQLite checkpointer
     (``out_dir/checkpoints.sqlite``), with at most ``max_model_calls`` model calls in flight
-    across all of them. Started again after a kill, it skips recorded tasks and resumes the
-    others from their last checkpoint. ``options`` go to :func:`create_collection_graph`
-    (``candidates``, ``proactive_share``, ``max_messages``, ``samples``, ``window``...);
-    ``prices`` are USD per million input/output tokens per role, for the cost ledger.
-    Writes ``out_dir/summary.json``.
+    across all of them. Started again after a kill, it skips recorded tasks, writes the
+    record of a finished thread the records file lacks, and resumes the others from their
+    last checkpoint. ``options`` go to :func:`create_collection_graph` (``candidates``,
+    ``proactive_share``, ``max_messages``, ``samples``, ``window``...); ``prices`` are USD
+    per million input/output tokens per role, for the cost ledger. Writes
+    ``out_dir/summary.json``.
+
+    Failures: a permanent error (a wrong key, a bug in a callable) stops the run at once. A
+    task whose transient failure outlived its retries is left unrecorded, resumable (the
+    next run retries it from its last checkpoint), and listed in ``errors``; the same
+    failure in ``max_repeated_failures`` tasks, or in every task, stops the run with a
+    :class:`~langgraph_collab.errors.ScoringError`.
     """
+    if isinstance(tasks, Task) or not all(isinstance(task, Task) for task in tasks):
+        raise TypeError("`tasks` must be a list of langgraph_collab.Task (see load_tasks)")
     if len({task.id for task in tasks}) != len(tasks):
         raise ValueError("Task ids must be unique: each task is one checkpointed thread")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_out_dir(out_dir)
+    check_checkpoint_db(out / "checkpoints.sqlite")
     records_path = out / "records.jsonl"
     ledger, gate = UsageLedger(group_by="task_id"), CallGate(max_model_calls)
-    builder = create_collection_graph(
-        user=user, assistant=assistant, judge=judge, records=records_path, ledger=ledger, **options
-    )
-    done_before = recorded_task_ids(records_path)
-    todo = [task for task in tasks if task.id not in done_before]
+    builder = create_collection_graph(user=user, assistant=assistant, judge=judge, **options)
+    recorded = recorded_task_ids(records_path)
+    todo = [task for task in tasks if task.id not in recorded]
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), disable=not progress, unit="task")
-    lanes, failed, turns = asyncio.Semaphore(max_concurrent_tasks), 0, 0
+    lanes = asyncio.Semaphore(max_concurrent_tasks)
+    errors: dict[str, str] = {}
+    written = turns = 0
     start = time.perf_counter()
+
+    def failed(task: Task, error: Exception) -> None:
+        errors[task.id] = describe("collect", error)
+        keys = [error_key(e) for e in errors.values()]
+        if keys.count(error_key(errors[task.id])) >= max_repeated_failures:
+            raise ScoringError(
+                f"collect stopped: the same failure in {max_repeated_failures} tasks",
+                errors.values(),
+            ) from error
+
     with tracing_guard():
         async with AsyncSqliteSaver.from_conn_string(str(out / "checkpoints.sqlite")) as saver:
             saver.serde = _serde()
             graph = builder.compile(checkpointer=saver, name="collection")
 
             async def run(task: Task) -> None:
-                nonlocal failed, turns
+                nonlocal written, turns
                 config = {"configurable": {"thread_id": task.id}, "callbacks": [ledger, gate]}
                 config["recursion_limit"] = 8 * options.get("max_messages", DEFAULT_MAX_MESSAGES)
                 async with lanes:
                     snapshot = await graph.aget_state(config)
-                    fresh = not snapshot.values
-                    result = await graph.ainvoke({"task": task} if fresh else None, config)
-                failed += result.get("failure") is not None
+                    if snapshot.values.get("record") is not None and not snapshot.next:
+                        result = snapshot.values  # finished before; its record may be missing
+                    else:
+                        try:
+                            fresh = {"task": task} if not snapshot.values else None
+                            result = await graph.ainvoke(fresh, config)
+                        except (TransientFailure, ScoringError) as error:
+                            bar.update(1)
+                            return failed(task, error)
+                if task.id not in recorded:
+                    append_record(records_path, result["record"])
+                    recorded.add(task.id)
+                    written += 1
                 turns += len(result.get("turns") or [])
                 bar.update(1)
                 bar.set_postfix(turns=turns, calls=gate.calls, tokens=gate.tokens, refresh=False)
 
-            await asyncio.gather(*map(run, todo))
-    bar.close()
+            try:
+                await _all_or_abort([run(task) for task in todo])
+            finally:
+                bar.close()
     usage = ledger.by_role()
     summary = CollectionSummary(
         tasks=len(tasks),
-        recorded=len(todo),
+        recorded=written,
         skipped=len(tasks) - len(todo),
-        failed=failed,
+        failed=len(errors),
         turns=turns,
         calls=gate.calls,
         peak_calls_in_flight=gate.peak,
@@ -341,11 +411,21 @@ async def acollect(
         cost_usd=_cost(usage, prices or {}),
         wall_s=time.perf_counter() - start,
         records_path=str(records_path),
+        errors=errors,
     )
     (out / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
+    if todo and len(errors) == len(todo):
+        raise ScoringError(f"collect: every one of {len(todo)} tasks failed", errors.values())
+    if errors:
+        warnings.warn(
+            f"collect: {len(errors)} of {len(todo)} tasks failed and are left unrecorded (run "
+            f"again to retry them); first: {next(iter(errors.values()))}",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return summary
 
 
 def collect(tasks: Sequence[Task], **options: Any) -> CollectionSummary:
-    """Sync :func:`acollect` (runs its own event loop)."""
-    return asyncio.run(acollect(tasks, **options))
+    """Sync :func:`acollect` (also from inside a running event loop)."""
+    return run_sync(acollect(tasks, **options))

@@ -37,19 +37,23 @@ from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, Field
 from tqdm.auto import tqdm
 
+from langgraph_collab._sync import run_sync
 from langgraph_collab.assistant import AssistantLike, create_assistant
 from langgraph_collab.conversation import (
     DEFAULT_MAX_TURNS,
     create_conversation_graph,
     recursion_limit,
 )
+from langgraph_collab.errors import TransientFailure
 from langgraph_collab.judge import create_judge, paper_itr
-from langgraph_collab.metrics import Metric, MetricInput, resolve_metrics
+from langgraph_collab.metrics import Metric, MetricError, MetricInput, resolve_metrics
 from langgraph_collab.metrics.clarification import asks_for_clarification
 from langgraph_collab.metrics.tokens import TokenCounter, count_tokens
 from langgraph_collab.records import to_dicts
+from langgraph_collab.scoring import measure
 from langgraph_collab.state import Task
 from langgraph_collab.tasks.kinds import task_kind
+from langgraph_collab.tracing import tracing_guard
 from langgraph_collab.user import UserLike, sounds_like_assistant
 
 KIND_ORDER = ("document", "code", "math", "ambiguity")
@@ -298,12 +302,13 @@ def _score(
     metric: tuple[str, Metric],
     counter: TokenCounter | None,
 ) -> dict[str, float]:
-    """The metrics of one judged conversation; raises when one cannot be computed."""
+    """The metrics of one judged conversation; raises ``MetricError`` when one cannot be
+    computed (the row is then a counted failure), ``PermanentError`` for a metric's bug."""
     name, fn = metric
     if judgement.grade is None and judgement.interactivity is None:
-        raise ValueError("the judge gave no interactivity grade")
+        raise MetricError("the judge gave no interactivity grade")
     sample = MetricInput(task=task, conversation=messages, window=messages, judgement=judgement)
-    values = {name: float(fn(sample))}
+    values = {name: measure(name, fn, sample)}
     values["tokens_k"] = count_tokens(messages, counter=counter) / 1000
     values["interactivity"] = float(judgement.interactivity)
     # The paper's scale; a custom judge's bare 0..1 score maps onto it linearly (1 -> 1, 0 -> -3).
@@ -315,7 +320,7 @@ def _score(
     if isinstance(task.metadata.get("ambiguous"), bool):
         replies = [m for m in messages if isinstance(m, AIMessage) and m.text]
         if not replies:
-            raise ValueError("no assistant reply to read the ask from")
+            raise MetricError("no assistant reply to read the ask from")
         values["asked"] = float(asks_for_clarification(replies[0].text))
     if not all(math.isfinite(v) for v in values.values()):
         raise ValueError(f"non-finite metric value in {values}")
@@ -365,24 +370,21 @@ async def aevaluate(
             "tags": [*base.get("tags", []), "evaluate", f"model:{model}"],
         }
         state = {"messages": [], "task": task, "turn": 0, "max_turns": max_turns}
-        try:
-            out = await graphs[model].ainvoke(state, run_config)
-        except Exception as error:
-            return f"conversation: {type(error).__name__}: {error}"
+        out = await graphs[model].ainvoke(state, run_config)  # permanent errors raise
         messages = list(out.get("messages") or [])
         row.messages, row.turns = to_dicts(messages), out.get("turn", 0)
         if out.get("failure"):
             return out["failure"]
         try:
             judgement = await judge_role.ainvoke({"messages": messages, "task": task}, run_config)
-        except Exception as error:
-            return f"judge: {type(error).__name__}: {error}"
+        except TransientFailure as error:
+            return str(error)
         row.grade = judgement.grade
         try:  # in a thread: pass_rate waits on a sandboxed process
             args = (task, messages, judgement, metrics[task.kind], token_counter)
             row.metrics = await asyncio.to_thread(_score, *args)
-        except Exception as error:
-            return f"metric: {type(error).__name__}: {error}"
+        except MetricError as error:
+            return f"metric: MetricError: {error}"
         return None
 
     async def run(model: str, task: Task) -> ConversationResult:
@@ -398,7 +400,8 @@ async def aevaluate(
         return row
 
     try:
-        rows = await asyncio.gather(*(run(model, task) for model in graphs for task in tasks))
+        with tracing_guard():
+            rows = await asyncio.gather(*(run(model, task) for model in graphs for task in tasks))
     finally:
         bar.close()
     wall_s = time.perf_counter() - start
@@ -432,6 +435,19 @@ def evaluate(
         config: A base run config (callbacks, tags, metadata) for every conversation.
         progress: Show a progress bar.
 
-    Runs its own event loop; inside a running loop, await :func:`aevaluate`.
+    Works from sync code and inside a running event loop (Jupyter); async code can
+    await :func:`aevaluate`.
     """
-    return asyncio.run(aevaluate(**locals()))  # every argument, as given
+    return run_sync(
+        aevaluate(
+            tasks,
+            assistants=assistants,
+            user=user,
+            judge=judge,
+            max_turns=max_turns,
+            max_concurrency=max_concurrency,
+            token_counter=token_counter,
+            config=config,
+            progress=progress,
+        )
+    )

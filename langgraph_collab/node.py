@@ -70,11 +70,11 @@ from langgraph_collab._lookahead import (
     Forks,
     Gate,
     as_graph,
-    bridge,
     detached,
     gather_kept,
     with_handler,
 )
+from langgraph_collab._sync import run_sync
 from langgraph_collab.assistant import proactive_prompt
 from langgraph_collab.judge import create_judge
 from langgraph_collab.reward import ascore_candidates
@@ -243,7 +243,7 @@ def create_collaborative_node(
         return {"prefix": forks.prefix, "n": n, "keys": keys, "values": values, "candidates": found}
 
     def sample_sync(state: dict, host: RunnableConfig, forks: Forks, n: int) -> dict:
-        return bridge(sample(state, host, forks, n))
+        return run_sync(sample(state, host, forks, n))
 
     durable_sample = durable_task(name="collab_candidates")(sample)
     durable_sample_sync = durable_task(name="collab_candidates")(sample_sync)
@@ -351,21 +351,21 @@ def create_collaborative_node(
         n = candidates if ends_with_user(state) else 1
         return forks, with_handler(config, forks.gate), n
 
-    def run_sync(state: dict, config: RunnableConfig) -> dict:
+    def run_blocking(state: dict, config: RunnableConfig) -> dict:
         if mode == "proactive":
             values = inputs(state, system_prompt)
             return {"messages": new_messages(values, graph.invoke(values, config))}
         forks, config, n = open_turn(state, config, sync=True)
         try:  # the durable task and interrupt() run in the node's own thread
             if not human:
-                found = bridge(sample(state, config, forks, n))
-                return bridge(finish(state, config, forks, found, None))
+                found = run_sync(sample(state, config, forks, n))
+                return run_sync(finish(state, config, forks, found, None))
             found = durable_sample_sync(state, config, forks, n).result()
             forks.restore(found)
             replies = ask_human(forks, found) if ends_with_user(state) else None
-            return bridge(finish(state, config, forks, found, replies))
+            return run_sync(finish(state, config, forks, found, replies))
         finally:
-            bridge(forks.close(keep_forks))
+            run_sync(forks.close(keep_forks))
 
     async def run_async(state: dict, config: RunnableConfig) -> dict:
         if mode == "proactive":
@@ -381,4 +381,4 @@ def create_collaborative_node(
         finally:
             await forks.close(keep_forks)
 
-    return RunnableLambda(run_sync, afunc=run_async, name=name)
+    return RunnableLambda(run_blocking, afunc=run_async, name=name)

@@ -9,8 +9,12 @@ reference code counts the whole history and never clamps; we do neither).
 
 The reward graph fans all candidates x S futures out at once with ``Send``; each future is a
 ``sample`` subgraph (``forward``: the conversation graph bounded to ``w`` turns, then
-``score``: judge + metrics). A future whose roles or judge fail after their retries is
-masked and counted (``n_failed``), never averaged in as zero and never raised.
+``score``: judge + metrics). A future whose roles or judge fail with a transient error
+that outlives their retries, or whose metric raises ``MetricError``, is masked and counted
+(``n_failed``), never averaged in as zero. A permanent error (a wrong API key, a bug in a
+callable or metric) raises at once (:class:`~langgraph_collab.errors.PermanentError`), and
+when every sample fails or one failure keeps repeating the call raises
+:class:`~langgraph_collab.errors.ScoringError` listing the distinct errors.
 
 Example:
     >>> from langgraph_collab import Task, multiturn_aware_reward
@@ -29,7 +33,6 @@ import operator
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
-from langchain_core.callbacks import BaseCallbackManager
 from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage
 from langchain_core.messages.utils import convert_to_messages
 from langchain_core.runnables import RunnableConfig, RunnableLambda
@@ -40,6 +43,13 @@ from typing_extensions import TypedDict
 
 from langgraph_collab.assistant import AssistantLike
 from langgraph_collab.conversation import create_conversation_graph, recursion_limit
+from langgraph_collab.errors import (
+    BudgetExhausted,
+    TransientFailure,
+    check_failures,
+    cut_by_budget,
+    is_budget_cut,
+)
 from langgraph_collab.judge import Judgement, create_judge
 from langgraph_collab.metrics import (
     Metric,
@@ -56,7 +66,7 @@ from langgraph_collab.scoring import (
 )
 from langgraph_collab.state import Task
 from langgraph_collab.tasks.kinds import task_kind
-from langgraph_collab.tracing import UsageLedger
+from langgraph_collab.tracing import UsageLedger, tracing_guard, with_callback
 from langgraph_collab.user import UserLike
 
 
@@ -96,6 +106,7 @@ def create_reward_graph(
     token_lambda: float | None = None,
     token_counter: TokenCounter | None = None,
     name: str = "multiturn_aware_reward",
+    checkpointer: bool | None = None,
 ) -> CompiledStateGraph:
     """Build the reward graph: every candidate x ``samples`` futures in parallel, then MR.
 
@@ -110,6 +121,10 @@ def create_reward_graph(
         token_lambda: lambda of the token penalty; default: the task kind's (paper: 5e-4
             for math and code, 1e-4 for documents).
         token_counter: ``str -> int``; default tiktoken ``cl100k_base`` (offline).
+        checkpointer: As a subgraph, None inherits the parent graph's checkpointer (each
+            finished forward sample is saved and survives a kill); False never checkpoints
+            (a resumed parent redoes the whole step, failed samples included, with far
+            fewer checkpoint writes).
 
     Example:
         >>> graph = create_reward_graph(user=m, assistant=m, judge=m)  # doctest: +SKIP
@@ -171,8 +186,10 @@ def create_reward_graph(
             judgement = judge_role.invoke(
                 {"messages": out["messages"], "task": state["task"]}, config
             )
-        except Exception as error:
-            return finish(state, out, None, f"judge: {type(error).__name__}: {error}")
+        except TransientFailure as error:
+            return finish(state, out, None, str(error))
+        except BudgetExhausted as error:
+            return finish(state, out, None, cut_by_budget(error))
         return finish(state, out, judgement, None)
 
     async def asample(state: SampleInput, config: RunnableConfig) -> dict:
@@ -183,8 +200,10 @@ def create_reward_graph(
         try:
             judged = {"messages": out["messages"], "task": state["task"]}
             judgement = await judge_role.ainvoke(judged, config)
-        except Exception as error:
-            return finish(state, out, None, f"judge: {type(error).__name__}: {error}")
+        except TransientFailure as error:
+            return finish(state, out, None, str(error))
+        except BudgetExhausted as error:
+            return finish(state, out, None, cut_by_budget(error))
         # Metrics may block (a sandboxed test run, sympy): keep them off the event loop.
         return await asyncio.to_thread(finish, state, out, judgement, None)
 
@@ -192,7 +211,13 @@ def create_reward_graph(
         history = list(convert_to_messages(state.get("messages") or []))
         if not history or not isinstance(history[-1], HumanMessage):
             raise ValueError("The conversation to score must end with the user's message")
-        if not state.get("candidates"):
+        candidates = state.get("candidates")
+        if isinstance(candidates, str | BaseMessage):
+            raise TypeError(
+                "`candidates` must be a list of replies, not one "
+                f"{type(candidates).__name__}: write [reply] to score a single reply"
+            )
+        if not candidates:
             raise ValueError("Give at least one candidate reply to score")
         if not isinstance(state.get("task"), Task):
             raise ValueError("The reward graph needs a `task` (a langgraph_collab.Task)")
@@ -212,7 +237,9 @@ def create_reward_graph(
             for s in range(samples)
         ]
 
-    def collect(state: RewardState) -> dict:
+    def aggregate_all(state: RewardState) -> dict:
+        samples = [s for s in state["samples"] if not is_budget_cut(s.error)]
+        check_failures("MR forward samples", [s.error for s in samples])
         by_candidate = [
             aggregate(
                 as_candidate(candidate), [s for s in state["samples"] if s.candidate_index == k]
@@ -223,30 +250,33 @@ def create_reward_graph(
 
     builder = StateGraph(RewardState)
     builder.add_node("sample", RunnableLambda(sample, afunc=asample, name="sample"))
-    builder.add_node("aggregate", collect)
+    builder.add_node("aggregate", aggregate_all)
     builder.add_conditional_edges(START, fan_out, ["sample"])
     builder.add_edge("sample", "aggregate")
     builder.add_edge("aggregate", END)
-    return builder.compile(name=name)
+    return builder.compile(name=name, checkpointer=checkpointer)
 
 
 def _inputs(
     conversation: Sequence[Any], candidates: Sequence[str | BaseMessage], task: Task
 ) -> dict:
+    if isinstance(candidates, str | BaseMessage):
+        raise TypeError(
+            f"`candidates` must be a list of replies, not one {type(candidates).__name__}: "
+            "write [reply] to score a single reply (or use multiturn_aware_reward)"
+        )
+    if isinstance(conversation, str | BaseMessage):
+        raise TypeError(
+            "`conversation` must be a list of messages, e.g. [('user', 'Hi')], not one "
+            f"{type(conversation).__name__}"
+        )
     return {"messages": list(conversation), "candidates": list(candidates), "task": task}
 
 
 def _run_config(
     ledger: UsageLedger, max_concurrency: int | None, config: RunnableConfig | None
 ) -> RunnableConfig:
-    config = dict(config or {})
-    callbacks = config.get("callbacks")
-    if isinstance(callbacks, BaseCallbackManager):
-        callbacks = callbacks.copy()
-        callbacks.add_handler(ledger, inherit=True)
-    else:
-        callbacks = [*(callbacks or []), ledger]
-    config["callbacks"] = callbacks
+    config = with_callback(config, ledger)
     if max_concurrency is not None:
         config["max_concurrency"] = max_concurrency
     return config
@@ -282,11 +312,11 @@ def score_candidates(
     """
     graph = create_reward_graph(user=user, assistant=assistant, judge=judge, **options)
     ledger = UsageLedger()
+    inputs = _inputs(conversation, candidates, task)
     # Sync runs fan out on a thread pool, sized by max_concurrency: let every future run.
-    threads = max_concurrency or max(1, len(candidates) * options.get("samples", 3))
-    out = graph.invoke(
-        _inputs(conversation, candidates, task), _run_config(ledger, threads, config)
-    )
+    threads = max_concurrency or max(1, len(inputs["candidates"]) * options.get("samples", 3))
+    with tracing_guard():
+        out = graph.invoke(inputs, _run_config(ledger, threads, config))
     return _with_usage(out["rewards"], ledger)
 
 
@@ -305,9 +335,9 @@ async def ascore_candidates(
     """Async :func:`score_candidates`."""
     graph = create_reward_graph(user=user, assistant=assistant, judge=judge, **options)
     ledger = UsageLedger()
-    out = await graph.ainvoke(
-        _inputs(conversation, candidates, task), _run_config(ledger, max_concurrency, config)
-    )
+    inputs = _inputs(conversation, candidates, task)
+    with tracing_guard():
+        out = await graph.ainvoke(inputs, _run_config(ledger, max_concurrency, config))
     return _with_usage(out["rewards"], ledger)
 
 

@@ -14,8 +14,9 @@ from collections.abc import Mapping, Sequence
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage
 from pydantic import BaseModel, Field
 
+from langgraph_collab.errors import PermanentError
 from langgraph_collab.judge import Judgement
-from langgraph_collab.metrics import Metric, MetricInput
+from langgraph_collab.metrics import Metric, MetricError, MetricInput
 from langgraph_collab.metrics.tokens import TokenCounter, count_tokens
 from langgraph_collab.state import Task
 from langgraph_collab.tracing import RoleUsage
@@ -72,14 +73,29 @@ def weighted_components(
 
     Components: every metric, ``tokens`` (the window's count) and
     ``token_penalty = -min(token_lambda * tokens, 1)``; weights as :func:`reward_weights`.
+    A metric that raises :class:`MetricError` (or returns a non-finite value) raises
+    ``MetricError``: the sample is masked. Any other error in a metric is a bug, raised at
+    once as :class:`~langgraph_collab.errors.PermanentError` naming the metric.
     """
     full = reward_weights(list(metrics), weights)
-    components = {name: float(metric(sample)) for name, metric in metrics.items()}
+    components = {name: measure(name, metric, sample) for name, metric in metrics.items()}
     components["tokens"] = float(count_tokens(sample.window, counter=counter))
     components["token_penalty"] = -min(token_lambda * components["tokens"], 1.0)
-    if not all(math.isfinite(value) for value in components.values()):
-        raise ValueError(f"non-finite metric value in {components}")
     return components, sum(full[name] * value for name, value in components.items())
+
+
+def measure(name: str, metric: Metric, sample: MetricInput) -> float:
+    """``metric(sample)`` as a finite float: ``MetricError`` for a value it cannot give,
+    :class:`~langgraph_collab.errors.PermanentError` naming the metric for its bugs."""
+    try:
+        value = float(metric(sample))
+    except MetricError:
+        raise
+    except Exception as error:  # a bug in the metric: never a quiet 0 or a masked sample
+        raise PermanentError(f"metric {name!r}", error) from error
+    if not math.isfinite(value):
+        raise MetricError(f"metric {name!r} returned {value}")
+    return value
 
 
 def score_sample(
@@ -97,7 +113,8 @@ def score_sample(
     counter: TokenCounter | None = None,
 ) -> ForwardSample:
     """A scored :class:`ForwardSample` for a conversation whose candidate reply sits at
-    index ``start``; a role, judge or metric failure gives ``reward=None`` and ``error``."""
+    index ``start``; a failed role or judge (``error``) or a :class:`MetricError` gives
+    ``reward=None`` and ``error`` (the sample is masked)."""
     sample = ForwardSample(
         candidate_index=candidate_index,
         sample_index=sample_index,
@@ -114,8 +131,8 @@ def score_sample(
         sample.components, sample.reward = weighted_components(
             scored, metrics, weights=weights, token_lambda=token_lambda, counter=counter
         )
-    except Exception as metric_error:
-        sample.error = f"metric: {type(metric_error).__name__}: {metric_error}"
+    except MetricError as metric_error:
+        sample.error = f"metric: MetricError: {metric_error}"
     return sample
 
 

@@ -31,10 +31,12 @@ from langchain_core.load import load
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.messages.utils import convert_to_messages
 
+from langgraph_collab._sync import run_sync
 from langgraph_collab.assistant import AssistantLike, create_assistant
 from langgraph_collab.records import CandidateRecord, ConversationRecord, TurnRecord, to_dicts
 from langgraph_collab.reward import ascore_candidates
 from langgraph_collab.state import Task
+from langgraph_collab.tracing import tracing_guard
 from langgraph_collab.user import UserLike
 
 REPLAY_DESCRIPTION = (
@@ -111,7 +113,7 @@ def runs_from_langsmith(
     ``start_time``, ``run_type``...)."""
     from langsmith import Client
 
-    client = client or Client()
+    client = client or Client(auto_batch_tracing=False)  # a reader: no upload threads
     return list(client.list_runs(project_name=project, is_root=True, limit=limit, **filters))
 
 
@@ -210,9 +212,10 @@ async def arescore(
         turns = [await turn(record, index, number) for number, index in enumerate(replies)]
         return record.model_copy(update={"turns": turns})
 
-    return list(await asyncio.gather(*map(one, records)))
+    with tracing_guard():
+        return list(await asyncio.gather(*map(one, records)))
 
 
 def rescore(records: Sequence[ConversationRecord], **options: Any) -> list[ConversationRecord]:
-    """Sync :func:`arescore`."""
-    return asyncio.run(arescore(records, **options))
+    """Sync :func:`arescore` (also from inside a running event loop)."""
+    return run_sync(arescore(records, **options))

@@ -16,18 +16,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import http.client
+import os
 import threading
 import urllib.request
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
-from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
+from langchain_core.callbacks import (
+    AsyncCallbackHandler,
+    BaseCallbackHandler,
+    BaseCallbackManager,
+)
 from langchain_core.outputs import LLMResult
-from langsmith import Client
+from langchain_core.runnables import RunnableConfig
+from langsmith import run_trees
 from langsmith.run_helpers import tracing_context
-from langsmith.utils import tracing_is_enabled
+from langsmith.utils import get_api_url, tracing_is_enabled
 from pydantic import BaseModel
 
 
@@ -114,6 +122,25 @@ class UsageLedger(BaseCallbackHandler):
         return totals
 
 
+def with_callback(config: RunnableConfig | None, handler: BaseCallbackHandler) -> RunnableConfig:
+    """``config`` with ``handler`` added to its callbacks (a list or, inside a graph, a
+    callback manager), inherited by every child run.
+
+    Example:
+        >>> with_callback({}, UsageLedger())["callbacks"]  # doctest: +ELLIPSIS
+        [<langgraph_collab.tracing.UsageLedger object at ...>]
+    """
+    config = dict(config or {})
+    callbacks = config.get("callbacks")
+    if isinstance(callbacks, BaseCallbackManager):
+        callbacks = callbacks.copy()
+        callbacks.add_handler(handler, inherit=True)
+    else:
+        callbacks = [*(callbacks or []), handler]
+    config["callbacks"] = callbacks
+    return config  # type: ignore[return-value]
+
+
 class CallGate(AsyncCallbackHandler):
     """A global cap on chat-model calls in flight, for async runs: every call waits for a
     permit in ``on_chat_model_start`` (awaited before the model runs) and gives it back when
@@ -157,25 +184,112 @@ class CallGate(AsyncCallbackHandler):
         self._release(run_id)
 
 
-def langsmith_reachable(timeout: float = 3.0) -> bool:
-    """Whether the configured LangSmith endpoint answers ``/info`` within ``timeout``."""
+PROBE_TIMEOUT_S = 2.0
+"""How long the tracing guard waits for LangSmith's ``/info`` before tracing nothing."""
+FLUSH_TIMEOUT_S = 10.0
+"""How long an entry point waits at its end for traces still being uploaded."""
+
+
+def _seconds(variable: str, default: float) -> float:
+    value = os.environ.get(variable)
+    if value is None:
+        return default
     try:
-        with urllib.request.urlopen(f"{Client().api_url}/info", timeout=timeout) as response:
+        return max(0.0, float(value))
+    except ValueError as error:
+        raise ValueError(f"{variable}={value!r}: expected a number of seconds") from error
+
+
+def langsmith_reachable(timeout: float | None = None) -> bool:
+    """Whether the configured LangSmith endpoint answers ``/info`` within ``timeout``
+    seconds (default ``LANGGRAPH_COLLAB_LANGSMITH_PROBE_S``, else 2). Reads the URL from
+    the environment as the SDK does, without building a client (whose upload threads
+    would keep the process alive)."""
+    if timeout is None:
+        timeout = _seconds("LANGGRAPH_COLLAB_LANGSMITH_PROBE_S", PROBE_TIMEOUT_S)
+    try:
+        with urllib.request.urlopen(f"{get_api_url(None)}/info", timeout=timeout) as response:
             return response.status < 500
-    except Exception:
+    except (OSError, ValueError, http.client.HTTPException):  # refused, timed out, bad URL
         return False
 
 
-def tracing_guard() -> contextlib.AbstractContextManager:
-    """A context for a long run: when tracing is on but LangSmith does not answer, warn
-    once and trace nothing in it, instead of failing every upload for the whole run."""
-    if tracing_is_enabled() and not langsmith_reachable():
+@contextlib.contextmanager
+def _daemon_uploads() -> Iterator[None]:
+    """Build the SDK's shared client, if none exists yet, with daemon upload threads: a
+    LangSmith endpoint that hangs can then never keep the process from exiting."""
+    if run_trees._CLIENT is None:
+        previous = os.environ.get("LANGSMITH_USE_DAEMON")
+        os.environ["LANGSMITH_USE_DAEMON"] = "true"
+        try:
+            run_trees.get_cached_client()
+        finally:
+            if previous is None:
+                del os.environ["LANGSMITH_USE_DAEMON"]
+            else:
+                os.environ["LANGSMITH_USE_DAEMON"] = previous
+    yield
+
+
+def flush_traces(timeout: float | None = None) -> bool:
+    """Wait at most ``timeout`` seconds (default ``LANGGRAPH_COLLAB_FLUSH_S``, else 10) for
+    traces still being uploaded; warn and return False when some are left behind."""
+    timeout = _seconds("LANGGRAPH_COLLAB_FLUSH_S", FLUSH_TIMEOUT_S) if timeout is None else timeout
+    client = run_trees._CLIENT
+    queue = getattr(client, "tracing_queue", None)
+    if client is None:
+        return True
+    client.flush(timeout=timeout)
+    left = getattr(queue, "unfinished_tasks", 0)
+    if left:
         warnings.warn(
-            f"LangSmith at {Client().api_url} does not answer: tracing is off for this run",
+            f"LangSmith did not take {left} trace batches within {timeout:g} s; they are "
+            "dropped (set LANGGRAPH_COLLAB_FLUSH_S to wait longer)",
             stacklevel=2,
         )
-        return tracing_context(enabled=False)
-    return contextlib.nullcontext()
+    return not left
+
+
+@contextlib.contextmanager
+def tracing_guard() -> Iterator[None]:
+    """The context every public entry point runs in. With tracing on: when LangSmith does
+    not answer, warn once and trace nothing in it (never one failed upload per call, never
+    a process that cannot exit); when it does, upload with daemon threads and wait a bounded
+    time for the last traces at the end. With tracing off: nothing.
+
+    Example:
+        >>> with tracing_guard():
+        ...     pass
+    """
+    if not tracing_is_enabled() or _GUARDED.get():
+        yield
+        return
+    token = _GUARDED.set(True)
+    try:
+        with _guarded():
+            yield
+    finally:
+        _GUARDED.reset(token)
+
+
+_GUARDED: contextvars.ContextVar[bool] = contextvars.ContextVar("collab_guarded", default=False)
+
+
+@contextlib.contextmanager
+def _guarded() -> Iterator[None]:
+    if not langsmith_reachable():
+        warnings.warn(
+            f"LangSmith at {get_api_url(None)} does not answer: tracing is off for this run",
+            stacklevel=4,
+        )
+        with tracing_context(enabled=False):
+            yield
+        return
+    with _daemon_uploads():
+        try:
+            yield
+        finally:
+            flush_traces()
 
 
 class FeedbackSender:
@@ -206,7 +320,7 @@ class FeedbackSender:
             return 0
         sent = 0
         try:
-            self.client = self.client or Client()
+            self.client = self.client or run_trees.get_cached_client()
             where = {}
             if trace is not None:
                 where["trace_id"] = trace.trace_id

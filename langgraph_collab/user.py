@@ -21,6 +21,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
 from langgraph_collab._role import MalformedReply, Role, text_of
+from langgraph_collab.errors import DEFAULT_BACKOFF, Backoff
 from langgraph_collab.models import load_chat_model
 from langgraph_collab.prompts import load_prompt, render
 from langgraph_collab.state import TERMINATE, Task
@@ -98,6 +99,7 @@ def create_simulated_user(
     prompt: str | None = None,
     temperature: float | None = 1.0,
     retries: int = 2,
+    backoff: Backoff = DEFAULT_BACKOFF,
     name: str = "simulated_user",
 ) -> Role:
     """Build the simulated user from a chat model, a model spec, or any Runnable/callable.
@@ -113,7 +115,8 @@ def create_simulated_user(
         prompt: A template with ``{goal}``, ``{context}`` and ``{terminate}`` fields.
         temperature: Sampling temperature bound to the model (the paper uses 1.0); None
             leaves the model's own.
-        retries: Extra attempts after an empty, off-role or failed reply.
+        retries: Extra attempts after an empty or off-role reply or a transient error.
+        backoff: How long to wait between attempts (:class:`~langgraph_collab.errors.Backoff`).
         name: Run name and ``role:`` tag in traces.
 
     Example:
@@ -134,10 +137,13 @@ def create_simulated_user(
             prepare=lambda state: user_view(state, template),
             parse=parse_user_reply,
             retries=retries,
+            backoff=backoff,
         )
     if isinstance(model, Runnable) or callable(model):
         runnable = model if isinstance(model, Runnable) else RunnableLambda(model)
-        return SimulatedUser(name=name, model=runnable, parse=parse_user_reply, retries=retries)
+        return SimulatedUser(
+            name=name, model=runnable, parse=parse_user_reply, retries=retries, backoff=backoff
+        )
     raise TypeError(f"Cannot play the user with {type(model).__name__}")
 
 

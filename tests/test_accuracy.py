@@ -21,7 +21,11 @@ TABLE = [
     ("(1, 2)", "(1, 2)", True),
     ("[0, 1)", "[0, 1)", True),
     ("\\text{Monday}", "\\text{Monday}", True),
-    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}", True),
+    (
+        "\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}",
+        "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}",
+        True,
+    ),
     # equal forms
     ("$09:00$", "9:00", True),
     ("2^{10}", "1024", True),
@@ -76,7 +80,11 @@ TABLE = [
     ("50\\%", "40", False),
     ("90^\\circ", "45^\\circ", False),
     ("\\{1, 2, 3\\}", "\\{1, 2, 4\\}", False),
-    ("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "\\begin{pmatrix}1&2\\\\4&3\\end{pmatrix}", False),
+    (
+        "\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}",
+        "\\begin{pmatrix}1&2\\\\4&3\\end{pmatrix}",
+        False,
+    ),
     ("(3, -4)", "(3, 4)", False),
     ("-1", "1", False),
     ("36\\pi", "36", False),

@@ -103,18 +103,84 @@ def test_the_global_call_cap_holds_across_tasks(tmp_path):
     assert summary.calls == sum(u.calls for u in summary.usage.values())
 
 
-def test_failures_are_recorded_not_raised(tmp_path):
-    judge = ScriptedChatModel(script=["not json at all"])
-    summary = collect(
-        load_tasks("math", limit=1),
-        user=ScriptedChatModel(script=[""]),
-        assistant=make_assistant(),
-        judge=judge,
-        out_dir=tmp_path,
-        progress=False,
-    )
+def test_failures_outliving_retries_are_left_unrecorded_and_reported(tmp_path):
+    from langgraph_collab import Backoff, ScoringError, create_simulated_user
+
+    user = create_simulated_user(ScriptedChatModel(script=[""]), backoff=Backoff(base=0.001))
+    with pytest.raises(ScoringError, match=r"every one of 1 tasks failed.*simulated_user"):
+        collect(
+            load_tasks("math", limit=1),
+            user=user,
+            assistant=make_assistant(),
+            judge=make_judge(),
+            out_dir=tmp_path,
+            progress=False,
+        )
+    assert not (tmp_path / "records.jsonl").exists()  # a re-run retries the task
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["failed"] == 1 and "empty message" in next(iter(summary["errors"].values()))
+
+
+def _resume_kwargs(tmp_path, user, assistant, judge):
+    return dict(
+        user=user, assistant=assistant, judge=judge, out_dir=tmp_path, candidates=2,
+        samples=2, window=1, progress=False,
+    )  # fmt: skip
+
+
+def _refusing() -> ScriptedChatModel:
+    def script(messages):
+        raise AssertionError("a finished thread must not call its models again")
+
+    return ScriptedChatModel(script=script)
+
+
+@pytest.mark.parametrize("damage", ["delete", "cut_last_line", "torn_last_line"])
+def test_records_lost_after_the_fact_are_written_again_from_checkpoints(tmp_path, damage):
+    tasks = load_tasks("math", limit=3)
+    collect(tasks, **_resume_kwargs(tmp_path, make_user(stop_after=1), make_assistant(),
+                                    make_judge()))  # fmt: skip
+    path = tmp_path / "records.jsonl"
+    original = {r.task.id: r for r in read_records(path)}
+    lines = path.read_text().splitlines(keepends=True)
+    if damage == "delete":
+        path.unlink()
+    elif damage == "cut_last_line":
+        path.write_text("".join(lines[:-1]))
+    else:
+        path.write_text("".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2])
+    again = collect(tasks, **_resume_kwargs(tmp_path, _refusing(), _refusing(), _refusing()))
+    records = read_records(path)
+    assert sorted(r.task.id for r in records) == sorted(t.id for t in tasks)  # once each
+    assert again.recorded == (3 if damage == "delete" else 1)  # counted from real writes
+    for record in records:
+        assert record.model_dump() == original[record.task.id].model_dump()
+
+
+def test_usage_lives_in_checkpointed_state_and_survives_a_resume(tmp_path):
+    from langgraph_collab import Backoff, ScoringError, create_assistant
+
+    tasks = load_tasks("math", limit=1)
+    failing = {"on": True}
+
+    def script(messages):
+        if failing["on"] and sum(m.type == "ai" for m in messages) >= 1:
+            raise TimeoutError("the second turn times out")  # a transient failure mid-run
+        return f"reply {len(messages)}"
+
+    flaky = create_assistant(ScriptedChatModel(script=script), backoff=Backoff(base=0.001))
+    kwargs = _resume_kwargs(tmp_path, make_user(stop_after=2), flaky, make_judge())
+    with pytest.raises(ScoringError):
+        collect(tasks, **kwargs)
+    failing["on"] = False
+    collect(tasks, **kwargs)
     (record,) = read_records(tmp_path / "records.jsonl")
-    assert summary.failed == 1 and record.failure.startswith("simulated_user")
+    clean = tmp_path / "clean"
+    collect(tasks, **{**kwargs, "out_dir": clean})
+    (reference,) = read_records(clean / "records.jsonl")
+    # The first run's finished turn is in the record's usage, not only the second run's.
+    assert record.usage["assistant"].calls >= reference.usage["assistant"].calls
+    assert record.usage["judge"].calls == reference.usage["judge"].calls
 
 
 def test_bad_options_are_clear_errors():
@@ -179,7 +245,7 @@ def test_sigkill_at_several_points_then_resume_loses_and_doubles_nothing(tmp_pat
     for record in records:
         assert record.messages == by_id[record.task.id].messages
         assert [t.chosen for t in record.turns] == [t.chosen for t in by_id[record.task.id].turns]
-    # Finished turns and samples are not redone: only calls in flight at each kill repeat
+    # Finished turns are not redone: only the turn in flight at each kill repeats
     # (at most 2 tasks x one turn of 2 candidates x 2 samples x 3 calls + 2 proposals).
     total_calls = len((killed / "calls.log").read_text().splitlines())
     assert clean_calls <= total_calls <= clean_calls + kills * 2 * 14, (total_calls, clean_calls)

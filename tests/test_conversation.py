@@ -1,3 +1,4 @@
+import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
 from langgraph_collab import TERMINATE, Task, create_conversation_graph
@@ -90,14 +91,30 @@ def test_a_user_that_answers_as_the_assistant_is_retried():
     assert out["messages"][0].content == "I need a plan"
 
 
-def test_a_raising_assistant_ends_the_run_with_a_failure():
-    def broken(messages):
+def test_a_transient_failure_past_its_retries_ends_the_run_with_a_failure():
+    from langgraph_collab import Backoff, create_assistant
+
+    def timing_out(messages):
         raise TimeoutError("model timed out")
 
-    graph = create_conversation_graph(user=make_user(), assistant=broken)
+    assistant = create_assistant(timing_out, backoff=Backoff(base=0.001))
+    graph = create_conversation_graph(user=make_user(), assistant=assistant)
     out = graph.invoke({"messages": [], "task": TASK})
-    assert out["failure"].startswith("assistant: TimeoutError")
+    assert (
+        out["failure"] == "assistant (timing_out): TimeoutError: model timed out (after 2 attempts)"
+    )
     assert len(out["messages"]) == 1
+
+
+def test_a_bug_in_the_assistant_raises_instead_of_ending_quietly():
+    from langgraph_collab import PermanentError
+
+    def buggy(messages):
+        return messages.no_such_method()
+
+    graph = create_conversation_graph(user=make_user(), assistant=buggy)
+    with pytest.raises(PermanentError, match=r"assistant \(buggy\): AttributeError"):
+        graph.invoke({"messages": [], "task": TASK})
 
 
 async def test_async_runs_the_same_cycle():

@@ -21,7 +21,7 @@ from langgraph_collab.evaluate import (
 from langgraph_collab.metrics.tokens import count_tokens
 from langgraph_collab.tasks import load_tasks
 from langgraph_collab.testing import ScriptedChatModel
-from tests.conftest import judge_json, make_assistant, make_user
+from tests.conftest import judge_json, make_assistant, make_judge, make_user
 
 # make_user(stop_after=1) + make_assistant(): the conversation every non-opening task gets.
 CHAT = ["user message 0", "reply to: user message 0", "Great, thanks! [[TERMINATE CHAT]]"]
@@ -142,7 +142,7 @@ def test_failed_conversations_are_counted_not_scored_as_zero():
 
     def user(messages):
         if user_fails.request in messages[0].text:
-            raise RuntimeError("user model down")
+            raise ConnectionError("user model down")  # transient: retried, then a failure
         return "Great, thanks! [[TERMINATE CHAT]]" if len(messages) > 2 else "hi"
 
     judge = judge_by_request(
@@ -155,8 +155,13 @@ def test_failed_conversations_are_counted_not_scored_as_zero():
     report = run(tasks, judge, user=ScriptedChatModel(script=user))
     failures = {r.task_id: r.failure for r in report.rows}
     assert failures[ok.id] is None
-    assert failures[user_fails.id].startswith("simulated_user: RuntimeError: user model down")
-    assert failures[judge_fails.id].startswith("judge: MalformedReply")
+    assert failures[user_fails.id] == (
+        "simulated_user (ScriptedChatModel): ConnectionError: user model down (after 3 attempts)"
+    )
+    assert (
+        failures[judge_fails.id].startswith("judge (")
+        and "MalformedReply" in failures[judge_fails.id]
+    )
     assert failures[no_tests.id].startswith("metric: MetricError")  # no hidden tests to run
     assert report.n_failed == 3
     assert report.failed == {"base": {"code": 1, "math": 2}}
@@ -322,3 +327,17 @@ def test_simulated_user_drift_is_measured_as_a_fidelity_check():
     assert "Simulated-user drift" in report.to_markdown() and "base 100%" in report.to_markdown()
     steady = run([task], ScriptedChatModel(script=[judge_json()]))
     assert steady.stat("base", "math", "user_drift").mean == 0.0
+
+
+def test_a_bug_in_a_role_stops_the_evaluation_instead_of_failing_rows_quietly():
+    from langgraph_collab import PermanentError
+
+    def user(messages):
+        raise RuntimeError("a bug, not an outage")
+
+    with pytest.raises(PermanentError, match=r"simulated_user.*RuntimeError: a bug"):
+        run(
+            load_tasks("math", split="test", limit=2),
+            make_judge(),
+            user=ScriptedChatModel(script=user),
+        )

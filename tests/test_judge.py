@@ -4,7 +4,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableLambda
 
 from langgraph_collab import Judgement, Task, create_judge, paper_itr
-from langgraph_collab._role import MalformedReply
+from langgraph_collab.errors import MalformedReply, TransientFailure
 from langgraph_collab.judge import JudgeReply, tolerant_parse
 from langgraph_collab.testing import ScriptedChatModel
 from tests.conftest import judge_json
@@ -63,10 +63,13 @@ class StructuredFake(BaseChatModel):
     def _generate(self, *args, **kwargs):
         raise AssertionError("the structured path must be used")
 
-    def with_structured_output(self, schema, **kwargs):
-        return RunnableLambda(
-            lambda _: schema(thought="ok", final_artifact="4", interactivity="A", correct=False)
-        )
+    def with_structured_output(self, schema, *, include_raw=False, **kwargs):
+        def answer(_):
+            parsed = schema(thought="ok", final_artifact="4", interactivity="A", correct=False)
+            raw = AIMessage(parsed.model_dump_json())
+            return {"raw": raw, "parsed": parsed, "parsing_error": None} if include_raw else parsed
+
+        return RunnableLambda(answer)
 
 
 def test_structured_output_is_used_where_the_model_supports_it():
@@ -77,8 +80,9 @@ def test_structured_output_is_used_where_the_model_supports_it():
 def test_a_custom_callable_replaces_the_judge_and_bad_returns_are_errors():
     judge = create_judge(lambda state: {"artifact": "x", "grade": "C"}, retries=0)
     assert judge.invoke(STATE).interactivity == 0.0
-    with pytest.raises(MalformedReply):
+    with pytest.raises(TransientFailure, match="after 1 attempts") as raised:
         create_judge(lambda state: 42, retries=0).invoke(STATE)
+    assert isinstance(raised.value.__cause__, MalformedReply)  # masked, like any bad reply
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableLambda
 
 from langgraph_collab import (
+    Backoff,
     Judgement,
     Task,
     ascore_candidates,
@@ -15,7 +16,9 @@ from langgraph_collab import (
     score_candidates,
 )
 from langgraph_collab.testing import ScriptedChatModel
-from tests.conftest import make_assistant, make_judge, make_user
+from tests.conftest import judge_json, make_assistant, make_judge, make_user
+
+FAST = Backoff(base=0.001)
 
 HISTORY = [("user", "what is 2+2")]
 
@@ -176,9 +179,11 @@ def test_calls_per_mr_combined_judge_15_separate_judges_21(math_task):
 
 
 def test_failed_samples_are_masked_and_counted_not_zeroed(math_task):
+    from langgraph_collab import create_judge
+
     def judge(state, config):
         if config["metadata"]["sample_index"] == 1:
-            raise RuntimeError("judge down")
+            raise ConnectionError("judge down")
         return Judgement(artifact="4", grade="A", accuracy=1.0)
 
     result = multiturn_aware_reward(
@@ -187,7 +192,7 @@ def test_failed_samples_are_masked_and_counted_not_zeroed(math_task):
         task=math_task,
         user=make_user(stop_after=1),
         assistant=make_assistant(),
-        judge=RunnableLambda(judge),
+        judge=create_judge(RunnableLambda(judge), backoff=FAST),
     )
     assert result.n_failed == 1 and result.n_valid == 2
     valid = [s for s in result.samples if s.reward is not None]
@@ -196,32 +201,34 @@ def test_failed_samples_are_masked_and_counted_not_zeroed(math_task):
     assert "judge down" in result.samples[1].error
 
 
-def test_a_user_that_keeps_failing_masks_every_sample(math_task):
-    result = multiturn_aware_reward(
-        HISTORY,
-        "Four.",
-        task=math_task,
-        user=ScriptedChatModel(script=[""]),
-        assistant=make_assistant(),
-        judge=make_judge(),
-    )
-    assert result.mean is None and result.n_failed == 3
-    assert all(s.error.startswith("simulated_user") for s in result.samples)
+def test_a_user_that_keeps_failing_raises_a_scoring_error_not_a_silent_none(math_task):
+    from langgraph_collab import ScoringError, create_simulated_user
+
+    user = create_simulated_user(ScriptedChatModel(script=[""]), backoff=FAST)
+    with pytest.raises(ScoringError, match="every one of 3 samples failed") as raised:
+        multiturn_aware_reward(
+            HISTORY, "Four.", task=math_task, user=user, assistant=make_assistant(),
+            judge=make_judge(),
+        )  # fmt: skip
+    (error,) = raised.value.errors
+    assert error.startswith("simulated_user") and "empty message" in error
+    assert raised.value.errors[error] == 3
 
 
 def test_garbage_from_the_judge_is_retried_then_masked(math_task):
-    judge = ScriptedChatModel(script=["I cannot decide."])
-    result = multiturn_aware_reward(
-        HISTORY,
-        "Four.",
-        task=math_task,
-        user=make_user(stop_after=1),
-        assistant=make_assistant(),
-        judge=judge,
-        samples=1,
-    )
-    assert result.n_failed == 1 and "MalformedReply" in result.samples[0].error
-    assert judge.calls == 3
+    from langgraph_collab import create_judge
+
+    def script(messages):
+        return "I cannot decide." if "Four." in messages[-1].text else judge_json()
+
+    judge = ScriptedChatModel(script=script)
+    good, bad = score_candidates(
+        HISTORY, ["4", "Four."], task=math_task, user=make_user(stop_after=1),
+        assistant=make_assistant(), judge=create_judge(judge, backoff=FAST), samples=1,
+    )  # fmt: skip
+    assert good.n_failed == 0 and bad.n_failed == 1 and bad.mean is None
+    assert "MalformedReply" in bad.samples[0].error and "after 3 attempts" in bad.samples[0].error
+    assert judge.calls == 1 + 3
 
 
 def test_custom_callable_user_judge_and_metric():

@@ -111,7 +111,7 @@ def test_mr_reward_scores_each_completion_with_fake_roles():
 
 def test_mr_reward_failure_is_neutral_with_a_warning():
     def broken(messages):
-        raise RuntimeError("judge down")
+        raise ConnectionError("judge down")  # transient, outlives the retries: MR fails
 
     roles = {**fake_roles(), "judge": ScriptedChatModel(script=broken)}
     reward = mr_reward_function(**roles, samples=1, window=1, neutral=0.25)

@@ -14,14 +14,15 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import json
 import math
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from langgraph_collab._sync import run_sync
+from langgraph_collab.errors import ScoringError
 from langgraph_collab.models import load_chat_model
 from langgraph_collab.reward import ascore_candidates
 from langgraph_collab.state import Task
@@ -74,16 +75,6 @@ def _eval_mode(model: Any) -> Iterator[None]:
             model.train()
 
 
-def _run_sync(make: Callable[[], Any]) -> Any:
-    """Run the coroutine ``make()`` to completion, also from inside a running event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(make())
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(lambda: asyncio.run(make())).result()
-
-
 class MRReward:
     """A TRL reward function: the Multiturn-aware Reward of each completion as a reply to its
     prompt. Completions of one prompt are scored together (their futures run at once, a
@@ -120,7 +111,7 @@ class MRReward:
                 judge=self.judge, samples=self.samples, window=self.window,
                 max_concurrency=self.max_concurrency, **self.options,
             )  # fmt: skip
-        except Exception as error:
+        except ScoringError as error:  # every future failed: masked below, counted, warned
             warnings.warn(f"MR failed for task {task.id!r}: {error}", RuntimeWarning, stacklevel=2)
             return [None] * len(texts)
         return [r.mean if r.mean is not None and math.isfinite(r.mean) else None for r in rewards]
@@ -146,7 +137,7 @@ class MRReward:
             return await asyncio.gather(*jobs)
 
         with _eval_mode(self.policy):
-            scored = _run_sync(score_all)
+            scored = run_sync(score_all())
         rewards, failed = [self.neutral] * len(prompts), 0
         for group, names, values in zip(groups.values(), unique, scored, strict=True):
             valid = [v for v in values if v is not None]
