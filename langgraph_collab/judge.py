@@ -2,8 +2,9 @@
 
 The default judge does all three in one structured call per forward sample (15 model
 calls per MR at S=3, w=2, against the reference code's 18, or 21 with extraction);
-``combined=False`` runs one call per question instead. Structured output is used where the
-model supports it, with a tolerant JSON/regex parse as the fallback. Any callable
+``combined=False`` runs one call per question instead. Structured output goes by the first
+method the server honours (json_schema, function calling, json mode, then tolerantly parsed
+text; :mod:`langgraph_collab.structured`), or by ``method=``. Any callable
 ``state -> Judgement | dict`` can replace a judge.
 
 Interactivity scales: the judge grades A/B/C. The reward uses the reference code's scale
@@ -19,21 +20,20 @@ Example:
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable
 from typing import Any, Literal
 
-from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda, RunnableParallel
+from langchain_core.runnables import Runnable, RunnableLambda, RunnableParallel
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from langgraph_collab._role import MalformedReply, Role, text_of, transcript
+from langgraph_collab._role import MalformedReply, Role, transcript
 from langgraph_collab.errors import DEFAULT_BACKOFF, Backoff
 from langgraph_collab.models import load_chat_model
 from langgraph_collab.prompts import load_prompt, render
 from langgraph_collab.state import Task
+from langgraph_collab.structured import Method, StructuredOutput
+from langgraph_collab.structured import tolerant_parse as tolerant_parse  # re-exported
 
 Grade = Literal["A", "B", "C"]
 REFERENCE_SCALE: dict[str, float] = {"A": 1.0, "B": 0.5, "C": 0.0}
@@ -102,29 +102,6 @@ class AccuracyReply(BaseModel):
     correct: bool
 
 
-_GRADE = re.compile(r"interactivity\W{0,4}([ABC])\b", re.IGNORECASE)
-_CORRECT = re.compile(r"correct\W{0,4}(true|false|yes|no)\b", re.IGNORECASE)
-
-
-def tolerant_parse(text: str, schema: type[BaseModel]) -> BaseModel:
-    """Parse ``schema`` from free text: the last JSON object in it, else ``key: value``
-    patterns. Raises :class:`MalformedReply` when neither yields a valid object."""
-    for match in reversed(list(re.finditer(r"\{.*\}", text, re.DOTALL))):
-        try:
-            return schema.model_validate(json.loads(match.group(0)))
-        except ValueError:
-            continue
-    fields: dict[str, Any] = {"thought": "", "final_artifact": ""}
-    if grade := _GRADE.search(text):
-        fields["interactivity"] = grade.group(1).upper()
-    if correct := _CORRECT.search(text):
-        fields["correct"] = correct.group(1).lower() in ("true", "yes")
-    try:
-        return schema.model_validate(fields)
-    except ValueError as error:
-        raise MalformedReply(f"could not read a {schema.__name__} from: {text[:200]!r}") from error
-
-
 def _asks_accuracy(task: Task) -> bool:
     return task.kind in ACCURACY_KINDS and bool(task.reference)
 
@@ -145,58 +122,16 @@ def _fields(state: dict) -> dict[str, str]:
     }
 
 
-def _coerce(reply: Any, schema: type[BaseModel]) -> BaseModel:
-    """``reply`` as ``schema``: as is from structured output, else tolerantly parsed text."""
-    return reply if isinstance(reply, schema) else tolerant_parse(text_of(reply), schema)
-
-
-_REPLY_PARSE_ERRORS = (ValidationError, json.JSONDecodeError, OutputParserException)
-
-
-def _parsed_or_raw(output: dict) -> Any:
-    return output["parsed"] if output.get("parsed") is not None else output["raw"]
-
-
-def _structured(model: BaseChatModel, schema: type[BaseModel]) -> Runnable:
-    """``model`` answering ``schema`` by structured output where it supports it, else plain
-    text. One request per attempt: a reply the structured parser rejects comes back as the
-    raw message, for :func:`_coerce` to read tolerantly or reject as a ``MalformedReply``;
-    an SDK that validates the reply inside the call (OpenAI's ``json_schema``) has its
-    validation error turned into a ``MalformedReply`` too. The role retries either: one
-    retry policy, and a failed call's real error is never hidden behind a fallback's."""
-    try:
-        structured = model.with_structured_output(schema, include_raw=True)
-    except NotImplementedError:
-        return model
-
-    def call(messages: Any, config: RunnableConfig) -> Any:
-        try:
-            return _parsed_or_raw(structured.invoke(messages, config))
-        except _REPLY_PARSE_ERRORS as error:
-            raise MalformedReply(
-                f"the {schema.__name__} reply did not validate: {error}"
-            ) from error
-
-    async def acall(messages: Any, config: RunnableConfig) -> Any:
-        try:
-            return _parsed_or_raw(await structured.ainvoke(messages, config))
-        except _REPLY_PARSE_ERRORS as error:
-            raise MalformedReply(
-                f"the {schema.__name__} reply did not validate: {error}"
-            ) from error
-
-    return RunnableLambda(call, afunc=acall, name=f"structured_{schema.__name__}")
-
-
-def _ask(model: BaseChatModel, schema: type[BaseModel]) -> Runnable:
-    return _structured(model, schema) | RunnableLambda(lambda reply: _coerce(reply, schema))
-
-
 def _combined(
-    model: BaseChatModel, template: str, *, name: str, retries: int, backoff: Backoff
+    model: BaseChatModel,
+    template: str,
+    *,
+    method: Method,
+    name: str,
+    retries: int,
+    backoff: Backoff,
 ) -> Role:
-    def to_judgement(reply: Any, state: dict) -> Judgement:
-        reply = _coerce(reply, JudgeReply)
+    def to_judgement(reply: JudgeReply, state: dict) -> Judgement:
         return Judgement(
             artifact=reply.final_artifact,
             grade=reply.interactivity,
@@ -206,7 +141,7 @@ def _combined(
 
     return Role(
         name=name,
-        model=_structured(model, JudgeReply),
+        model=StructuredOutput(model, JudgeReply, method=method),
         prepare=lambda state: render(template, **_fields(state)),
         parse=to_judgement,
         retries=retries,
@@ -215,13 +150,13 @@ def _combined(
     )
 
 
-def _separate(model: BaseChatModel) -> Runnable:
+def _separate(model: BaseChatModel, method: Method) -> Runnable:
     def prompted(name: str, schema: type[BaseModel]) -> Runnable:
-        return RunnableLambda(lambda s: render(load_prompt(name), **_fields(s))) | _ask(
-            model, schema
+        return RunnableLambda(lambda s: render(load_prompt(name), **_fields(s))) | StructuredOutput(
+            model, schema, method=method
         )
 
-    accuracy = _ask(model, AccuracyReply)
+    accuracy = StructuredOutput(model, AccuracyReply, method=method)
 
     def merge(parts: dict) -> Judgement | Runnable:
         task: Task = parts["state"]["task"]
@@ -271,6 +206,7 @@ def create_judge(
     *,
     combined: bool = True,
     prompt: str | None = None,
+    method: Method = "auto",
     retries: int = 2,
     backoff: Backoff = DEFAULT_BACKOFF,
     name: str = "judge",
@@ -284,6 +220,11 @@ def create_judge(
             False runs the extraction, interactivity and accuracy judges separately.
         prompt: The combined judge's template (fields ``goal``, ``reference``, ``accuracy``,
             ``transcript``).
+        method: How an LLM judge is asked for structured output: ``"auto"`` (the first of
+            json_schema, function calling, json mode and tolerantly parsed text that the
+            server honours, kept per model), or one of ``"json_schema"``,
+            ``"function_calling"``, ``"json_mode"``, ``"text"``
+            (:mod:`langgraph_collab.structured`). ``judge.model.chosen`` tells which is used.
         retries: Extra attempts after an unparseable reply or a transient error.
         backoff: How long to wait between attempts (:class:`~langgraph_collab.errors.Backoff`).
         name: Run name and ``role:`` tag in traces.
@@ -297,10 +238,14 @@ def create_judge(
         chat = load_chat_model(model)
         if combined:
             template = prompt or load_prompt("judge")
-            return _combined(chat, template, name=name, retries=retries, backoff=backoff)
+            return _combined(
+                chat, template, method=method, name=name, retries=retries, backoff=backoff
+            )
         if prompt is not None:
             raise ValueError("prompt= applies to the combined judge only")
-        runnable = _separate(chat)
+        runnable = _separate(chat, method)
+    elif method != "auto":
+        raise ValueError("method= applies to a chat model judge only")
     elif isinstance(model, Runnable) or callable(model):
         runnable = chat = model if isinstance(model, Runnable) else RunnableLambda(model)
     else:

@@ -300,10 +300,18 @@ class ChatLlamaCpp(BlockingChatModel):
 
 def load_local_model(path: str | Path | None = None, **options: Any) -> ChatLlamaCpp:
     """A ``ChatLlamaCpp`` for ``path``, or for the embedded model when ``path`` is None.
+    An option it does not take (``timeout``, ``extra_body``: a server's) is a ``TypeError``,
+    never dropped.
 
     Example:
         >>> model = load_local_model(max_tokens=64)  # doctest: +SKIP
     """
+    unknown = sorted(set(options) - set(ChatLlamaCpp.model_fields))
+    if unknown:
+        raise TypeError(
+            f"The local model does not take {unknown}; it takes "
+            f"{sorted(set(ChatLlamaCpp.model_fields) - set(BaseChatModel.model_fields))}"
+        )
     return ChatLlamaCpp(model_path=str(path or embedded_model_path()), **options)
 
 

@@ -3,7 +3,8 @@
 connections) at the roles.
 
 ``responder(request_json) -> Reply`` decides each answer; every request is logged with its
-arrival time (``server.requests``).
+arrival time (``server.requests``). :func:`asks_by` tells which structured-output method a
+request used, for responders that play a server honouring only some of them.
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ from typing import Any
 
 @dataclass
 class Reply:
-    """One answer: a chat completion with ``content``, or an HTTP error ``status`` (with
-    ``headers``), or ``drop=True`` to close the connection without answering."""
+    """One answer: a chat completion with ``content`` (and a ``tool_call``, ``{"name",
+    "arguments"}``, if given), or an HTTP error ``status`` (with ``headers``), or
+    ``drop=True`` to close the connection without answering."""
 
     content: str = ""
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
+    tool_call: dict[str, Any] | None = None
 
 
 @dataclass
@@ -35,8 +38,22 @@ class Logged:
     reply: Reply
 
 
-def completion(content: str, model: str) -> dict[str, Any]:
+def completion(content: str, model: str, tool_call: dict[str, Any] | None = None) -> dict[str, Any]:
     words = len(content.split())
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if tool_call is not None:
+        arguments = tool_call["arguments"]
+        message["content"] = content or None
+        message["tool_calls"] = [
+            {
+                "id": "call_fake",
+                "type": "function",
+                "function": {
+                    "name": tool_call["name"],
+                    "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments),
+                },
+            }
+        ]
     return {
         "id": "chatcmpl-fake",
         "object": "chat.completion",
@@ -45,8 +62,8 @@ def completion(content: str, model: str) -> dict[str, Any]:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": content},
-                "finish_reason": "stop",
+                "message": message,
+                "finish_reason": "tool_calls" if tool_call is not None else "stop",
             }
         ],
         "usage": {"prompt_tokens": 10, "completion_tokens": words, "total_tokens": 10 + words},
@@ -79,7 +96,7 @@ class FakeOpenAI:
                     self.connection.close()
                     return
                 if reply.status == 200:
-                    payload = completion(reply.content, body.get("model", "fake"))
+                    payload = completion(reply.content, body.get("model", "fake"), reply.tool_call)
                 else:
                     payload = {"error": {"message": reply.content or "fake error", "type": "x"}}
                 data = json.dumps(payload).encode()
@@ -125,3 +142,19 @@ def role_of(body: dict[str, Any]) -> str:
     if first.startswith("You are playing a human user"):
         return "simulated_user"
     return "assistant"
+
+
+def asks_by(body: dict[str, Any]) -> str:
+    """The structured-output method a request used: ``json_schema`` or ``json_mode`` (its
+    ``response_format``), ``function_calling`` (``tools``), else ``text``."""
+    kind = (body.get("response_format") or {}).get("type")
+    if kind == "json_schema":
+        return "json_schema"
+    if kind == "json_object":
+        return "json_mode"
+    return "function_calling" if body.get("tools") else "text"
+
+
+def tool_name(body: dict[str, Any]) -> str:
+    """The name of the (first) tool a request offers."""
+    return body["tools"][0]["function"]["name"]
