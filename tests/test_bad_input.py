@@ -200,6 +200,12 @@ YAML_CASES = [
     ("unknown-method", "method: dop\n", ["method='dop'", "did you mean 'dpo'"]),
     ("bad-stage", "stages: [collect, trian]\n", ["unknown ['trian']", "did you mean 'train'"]),
     ("zero-limit", "train_limit: 0\n", ["train_limit=0: must be at least 1, or none"]),
+    ("misspelt-trl-field", "lr_sheduler_type: cosine\n",
+     ["unknown key 'lr_sheduler_type'", "did you mean 'lr_scheduler_type'", "--help"]),
+    ("bad-trl-choice", "lr_scheduler_type: cosin\n",
+     ["TRL option 'lr_scheduler_type' (DPOConfig): expected one of", "did you mean 'cosine'"]),
+    ("misspelt-role-option", "judge_methd: text\n", ["did you mean 'judge_method'"]),
+    ("nested-roles", "roles:\n  judge: {method: text}\n", ["sections are not nested"]),
 ]  # fmt: skip
 
 
@@ -248,6 +254,8 @@ FLAG_CASES = [
     (["--dataset", "d.jsonl", "--stages", "collect,export"],
      "--dataset replaces the collect and export stages"),
     (["--eval-limit", "0"], "eval_limit=0: must be at least 1, or none"),
+    (["--warmup-ratio", "0.1"], "unknown option --warmup-ratio (did you mean '--warmup-steps'?)"),
+    (["--judge-max-tokens", "0"], "judge_max_tokens=0: must be at least 1"),
 ]  # fmt: skip
 
 

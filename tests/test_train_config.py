@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -184,13 +185,182 @@ def test_importing_the_config_imports_no_torch():
 
 
 def test_every_example_config_loads_and_validates():
-    from pathlib import Path
-
-    from langgraph_collab.train.config import config_from_yaml
-
     configs = sorted((Path(__file__).resolve().parents[1] / "examples" / "configs").glob("*.yaml"))
     assert len(configs) >= 5
     methods = {config_from_yaml(path).validate().method for path in configs}
     kinds = {config_from_yaml(path).tasks for path in configs}
     assert methods == {"sft", "dpo", "grpo", "online_dpo"}
     assert {"math", "code", "document", "ambiguity"} <= kinds
+
+
+# ------------------------------------------------------------------ TRL options and roles
+
+TRL_YAML = """
+method: dpo
+lr_scheduler_type: cosine
+warmup_steps: 0.1            # transformers 5 folded warmup_ratio into warmup_steps
+beta: 0.2
+loss_type: ipo               # one item for a list field, as TRL's CLI reads it
+weight_decay: 0.01
+per_device_train_batch_size: 4
+judge_method: function_calling
+judge_max_tokens: 512
+"""
+
+
+def test_trl_options_in_yaml_reach_the_built_dpo_config(tmp_path):
+    from langgraph_collab.train.trl_args import trainer_args
+
+    path = tmp_path / "run.yaml"
+    path.write_text(TRL_YAML)
+    config = load_config(["--config", str(path), "--max-grad-norm", "0.5"])
+    assert config.trl == {"lr_scheduler_type": "cosine", "warmup_steps": 0.1, "loss_type": ["ipo"],
+                          "weight_decay": 0.01, "max_grad_norm": 0.5}  # fmt: skip
+    args = trainer_args(config, output_dir=tmp_path / "train")
+    assert type(args).__name__ == "DPOConfig"
+    assert args.lr_scheduler_type.value == "cosine" and args.warmup_steps == 0.1
+    assert args.beta == 0.2 and args.loss_type == ["ipo"] and args.weight_decay == 0.01
+    assert args.max_grad_norm == 0.5 and args.per_device_train_batch_size == 4  # user wins
+    assert args.learning_rate == 1e-4 and args.max_steps == 6  # ours win over TRL's
+    assert args.report_to == [] and args.output_dir == str(tmp_path / "train")
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("warmup_ratio: 0.1\n", "unknown key 'warmup_ratio'; did you mean 'warmup_steps'?"),
+        ("lr_sheduler_type: cosine\n", "did you mean 'lr_scheduler_type'?"),
+        ("lr_scheduler_type: cosin\n", "expected one of ['linear', 'cosine'"),
+        ("num_iterations: 2\n", "not a pipeline option nor a field of DPOConfig for method dpo"),
+        ("weight_decay: heavy\n", "TRL option 'weight_decay' (DPOConfig): expected float"),
+        (["--lr-sheduler-type", "cosine"], "did you mean '--lr-scheduler-type'?"),
+        (["--method", "grpo", "--num-iteration", "2"], "did you mean '--num-iterations'?"),
+        (["--lr-scheduler-type", "cosin"], "invalid choice: 'cosin'"),
+    ],
+)
+def test_a_misspelt_trl_field_fails_with_did_you_mean(tmp_path, source, message):
+    argv = source
+    if isinstance(source, str):
+        (tmp_path / "run.yaml").write_text(source)
+        argv = ["--config", str(tmp_path / "run.yaml")]
+    with pytest.raises(ConfigError) as error:
+        load_config(argv, exit_on_error=False)
+    assert message in str(error.value)
+
+
+def test_grpo_options_from_flags():
+    config = load_config(["--method", "grpo", "--num-iterations", "2", "--vllm-mode", "server"])
+    assert config.trl == {"num_iterations": 2, "vllm_mode": "server"}
+
+
+def test_help_shows_the_pipeline_and_the_trl_options_as_two_groups(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        load_config(["--method", "grpo", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "pipeline: training:" in out and "pipeline: roles:" in out
+    assert "TRL: GRPOConfig (--method grpo" in out
+    trl_part = out.split("TRL: GRPOConfig")[1]
+    for flag in ("--num-iterations", "--loss-type", "--vllm-mode", "--lr-scheduler-type",
+                 "--report-to", "--learning-rate FLOAT"):  # fmt: skip
+        assert flag in trl_part
+    assert "(default: 0.0001) [ours]" in trl_part and "--judge-method" in out
+
+
+def test_trl_options_and_roles_survive_the_saved_config(tmp_path):
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+    config = CollabTrainConfig(
+        trl={"lr_scheduler_type": "cosine", "loss_type": ["ipo", "sft"]},
+        roles={"judge": {"method": "json_mode", "extra_body": {"top_k": 20}}},
+        judge="openai:judge-model",
+    )
+    config.to_yaml(tmp_path / "c.yaml")
+    assert config_from_yaml(tmp_path / "c.yaml") == config
+    settings = config.to_dict()  # what the pipeline checkpoints and compares on resume
+    serde = JsonPlusSerializer()
+    again = serde.loads_typed(serde.dumps_typed(settings))
+    assert again == settings and CollabTrainConfig(**again) == config
+
+
+def test_role_options_from_yaml_and_flags(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("judge_method: text\njudge_max_tokens: 512\nuser_timeout: 30\n"
+                    "user: openai:u\njudge: openai:j\n")  # fmt: skip
+    config = load_config(
+        ["--config", str(path), "--judge-method", "function_calling",
+         "--judge-extra-body", '{"top_k": 20}', "--assistant-max-tokens", "64"]
+    )  # fmt: skip
+    assert config.roles == {
+        "judge": {"method": "function_calling", "max_tokens": 512, "extra_body": {"top_k": 20}},
+        "user": {"timeout": 30.0},
+        "assistant": {"max_tokens": 64},
+    }
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--judge-methd", "text"], "did you mean '--judge-method'?"),
+        (["--judge-method", "json"], "invalid choice: 'json'"),
+        (["--judge-extra-body", "[1]"], "expected a JSON object"),
+        (["--judge-timeout", "30"], "judge_timeout: judge is 'local', not an API model"),
+        (["--api-key", "sk", "--api-key-env", "KEY"], "give api_key or api_key_env"),
+        (["--judge-base-url", "localhost"], "give a URL"),
+    ],
+)
+def test_bad_role_options(argv, message):
+    with pytest.raises(ConfigError) as error:
+        load_config(argv, exit_on_error=False)
+    assert message in str(error.value)
+
+
+def test_importing_and_loading_pipeline_options_imports_no_trl():
+    code = (
+        "import sys; from langgraph_collab.train.config import load_config; "
+        "load_config(['--method', 'sft', '--judge-method', 'text', '--learning-rate', '1e-5']); "
+        "print('trl' in sys.modules, 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"
+
+
+def test_role_models_get_their_options_and_the_judge_its_method(monkeypatch):
+    from langgraph_collab.train import roles
+
+    monkeypatch.setenv("TEST_SERVER_KEY", "sk-from-env")
+    calls = []
+    monkeypatch.setattr(
+        "langgraph_collab.judge.create_judge", lambda model, **kw: calls.append(kw) or model
+    )
+    config = CollabTrainConfig(
+        user="openai:m", judge="openai:m", assistant="openai:m",
+        base_url="http://127.0.0.1:8080/v1", api_key_env="TEST_SERVER_KEY", timeout=30.0,
+        roles={"judge": {"method": "function_calling", "max_tokens": 512,
+                         "extra_body": {"top_k": 20}}},
+    ).validate()  # fmt: skip
+    models = roles.role_models(config, ["user", "judge", "assistant"])
+    assert models["user"] is models["assistant"]  # same spec and options: one instance
+    judge = models["judge"]
+    assert calls == [{"method": "function_calling"}]
+    assert (judge.max_tokens, judge.request_timeout) == (512, 30.0)
+    assert judge.extra_body["top_k"] == 20 and judge.openai_api_key.get_secret_value() == (
+        "sk-from-env"
+    )
+    assert models["user"].max_tokens == 128 and models["user"].openai_api_base.endswith("/v1")
+
+
+def test_an_unset_api_key_env_names_the_variable(monkeypatch):
+    from langgraph_collab.train.roles import model_options
+
+    monkeypatch.delenv("NO_SUCH_KEY_VAR", raising=False)
+    config = CollabTrainConfig(
+        judge="openai:m", roles={"judge": {"api_key_env": "NO_SUCH_KEY_VAR"}}
+    )
+    with pytest.raises(
+        ValueError, match="'NO_SUCH_KEY_VAR' names an environment variable that is not set"
+    ):
+        model_options("judge", config)
+    literal = CollabTrainConfig(judge="openai:m", api_key_env="NO_SUCH_KEY_VAR",
+                                roles={"judge": {"api_key": "sk-x"}})  # fmt: skip
+    assert model_options("judge", literal)["api_key"] == "sk-x"  # the role's key replaces it

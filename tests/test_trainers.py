@@ -129,6 +129,36 @@ def test_policy_future_assistant_must_be_bound():
         reward(prompts=["hi"], completions=["hello"], request=["x"])
 
 
+def test_our_trl_defaults_name_fields_of_the_installed_trl():
+    from langgraph_collab.train.config import METHODS, trl_section
+    from langgraph_collab.train.trl_args import RENAMED, trl_config_class, trl_fields
+
+    names = set().union(*(trl_fields(trl_config_class(m)) for m in METHODS))
+    missing = [n for n in trl_section() if n not in names and RENAMED.get(n) not in names]
+    assert not missing, f"renamed or removed by this TRL: {missing}"
+
+
+@pytest.mark.parametrize("method", ["sft", "dpo", "grpo", "online_dpo"])
+def test_each_method_gets_its_trl_config_with_our_defaults_and_the_users(tmp_path, method):
+    from langgraph_collab.train.trl_args import trainer_args
+
+    user = {"lr_scheduler_type": "cosine", "weight_decay": 0.1, "report_to": "tensorboard"}
+    args = trainer_args(config(method=method, trl=user), output_dir=tmp_path)
+    assert (args.lr_scheduler_type.value, args.weight_decay, args.report_to) == (
+        "cosine", 0.1, ["tensorboard"],
+    )  # fmt: skip
+    assert (args.max_steps, args.learning_rate, args.per_device_train_batch_size) == (2, 1e-3, 2)
+    assert args.save_strategy.value == "steps" and args.dataloader_num_workers == 0
+
+
+def test_a_misspelt_trl_name_in_the_python_api_fails_before_training(tmp_path):
+    from langgraph_collab.train.config import ConfigError
+    from langgraph_collab.train.trl_args import trainer_args
+
+    with pytest.raises(ConfigError, match="unknown key 'num_iteration'; did you mean"):
+        trainer_args(config(method="grpo", trl={"num_iteration": 2}), output_dir=tmp_path)
+
+
 def test_online_methods_need_reward_funcs(tmp_path):
     with pytest.raises(ValueError, match="reward_funcs"):
         train_policy(

@@ -1,5 +1,5 @@
 """The checks on a training configuration: the keys and values of a YAML file, every
-value, and options that conflict.
+value (per-role model options included), and options that conflict.
 
 :meth:`CollabTrainConfig.validate <langgraph_collab.train.config.CollabTrainConfig.validate>`
 raises them all at once as one :class:`~langgraph_collab.train.config.ConfigError`.
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import difflib
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -24,8 +23,11 @@ from langgraph_collab.train.config import (
     ConfigError,
     base_type,
     did_you_mean,
+    field_types,
+    option_fields,
     split_list,
 )
+from langgraph_collab.train.roles import JUDGE_METHODS, OPTIONS, is_local, role_keys, spec_of
 
 
 def problems(c: CollabTrainConfig) -> list[str]:
@@ -101,11 +103,60 @@ def problems(c: CollabTrainConfig) -> list[str]:
             "--dataset replaces the collect and export stages, so these stages do nothing: "
             "add train (e.g. --stages train,evaluate,report) or drop --dataset",
         )
+    need(c.timeout is None or c.timeout > 0, "timeout", "must be positive seconds, or none")
+    need(c.api_key is None or c.api_key_env is None, "api_key", "give api_key or api_key_env")
+    ours = {f.name for f in option_fields()}
+    shadowed = sorted(ours & set(c.trl))
+    need(not shadowed, "trl", f"{shadowed} are pipeline options: set them as fields, not in trl")
+    return out + role_problems(c)
+
+
+def role_problems(c: CollabTrainConfig) -> list[str]:
+    """The problems of ``c.roles``: unknown roles or options, values out of range, options
+    that an embedded (local) model or the policy cannot take.
+
+    Example:
+        >>> role_problems(CollabTrainConfig(roles={"judge": {"methd": "text"}}))
+        ["judge_methd: unknown role option (did you mean 'judge_method'?)"]
+    """
+    out = []
+    keys = role_keys()
+    for role, options in c.roles.items():
+        if role not in OPTIONS or not isinstance(options, dict):
+            hint = did_you_mean(str(role), list(OPTIONS))
+            out.append(f"roles[{role!r}]: not a role with options{hint}; roles: {list(OPTIONS)}")
+            continue
+        for option, value in options.items():
+            key = f"{role}_{option}"
+            if key not in keys:
+                out.append(f"{key}: unknown role option{did_you_mean(key, list(keys))}")
+            elif value is None and option in ("base_url", "timeout", "extra_body", "model_kwargs"):
+                continue  # none: not this role, whatever the shared option says
+            elif option == "method" and value not in JUDGE_METHODS:
+                hint = did_you_mean(str(value), JUDGE_METHODS)
+                out.append(f"{key}={value!r}: use one of {', '.join(JUDGE_METHODS)}{hint}")
+            elif option == "max_tokens" and not (isinstance(value, int) and value >= 1):
+                out.append(f"{key}={value!r}: must be at least 1")
+            elif option == "timeout" and not (isinstance(value, int | float) and value > 0):
+                out.append(f"{key}={value!r}: must be positive seconds")
+            elif option == "base_url" and not str(value).startswith(("http://", "https://")):
+                out.append(f"{key}={value!r}: give a URL such as http://localhost:8000/v1")
+        if {"api_key", "api_key_env"} <= set(options):
+            out.append(f"{role}_api_key: give {role}_api_key or {role}_api_key_env, not both")
+        spec = spec_of(role, c)
+        if role != "policy" and (is_local(spec) or spec == "policy"):
+            api_only = sorted(set(options) - {"max_tokens", "method"})
+            if api_only:
+                out.append(
+                    f"{role}_{api_only[0]}: {role} is {spec!r}, not an API model; its options "
+                    f"are {role}_max_tokens{' and judge_method' if role == 'judge' else ''}"
+                )
     return out
 
 
 EXAMPLES = {int: "a whole number such as 20", float: "a number such as 0.5",
-            bool: "true or false", str: "a text (quote it if it looks like a number)"}  # fmt: skip
+            bool: "true or false", str: "a text (quote it if it looks like a number)",
+            dict: "a mapping such as {top_k: 20}"}  # fmt: skip
 
 
 def coerce(name: str, value: Any, annotation: Any, source: str = "<yaml>") -> Any:
@@ -135,6 +186,7 @@ def coerce(name: str, value: Any, annotation: Any, source: str = "<yaml>") -> An
         int: isinstance(value, int) and not isinstance(value, bool),
         float: isinstance(value, (int, float)) and not isinstance(value, bool),
         str: isinstance(value, str),
+        dict: isinstance(value, dict) and all(isinstance(k, str) for k in value),
     }[kind]
     if not ok:
         raise ConfigError(
@@ -145,20 +197,42 @@ def coerce(name: str, value: Any, annotation: Any, source: str = "<yaml>") -> An
     return float(value) if kind is float else value
 
 
-def check_keys(values: Mapping[str, Any], source: str) -> dict[str, Any]:
-    """The file's keys as field names (dashes read as underscores), each one known."""
-    known = {f.name for f in dataclasses.fields(CollabTrainConfig)}
-    out = {}
+def split_keys(
+    values: Mapping[str, Any], source: str, *, method: str | None = None
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, Any]]:
+    """A flat file's keys (dashes read as underscores) split into ``(pipeline fields,
+    roles, TRL options)``, each value checked against its type; a key that is neither a
+    pipeline option nor a role option is checked as a field of the method's TRL config
+    (``method`` if given, else the file's, else the default), with did-you-mean.
+
+    Example:
+        >>> split_keys({"max-steps": 3, "judge_method": "text"}, "run.yaml")
+        ({'max_steps': 3}, {'judge': {'method': 'text'}}, {})
+    """
+    from langgraph_collab.train.trl_args import check_trl_options
+
+    types, roles_by_key = field_types(), role_keys()
+    known = {f.name for f in option_fields()}
+    fields: dict[str, Any] = {}
+    roles: dict[str, dict[str, Any]] = {}
+    others: dict[str, Any] = {}
     for key, value in values.items():
         name = str(key).replace("-", "_")
-        if name in SECTIONS and isinstance(value, dict):
+        if (name in SECTIONS or name in ("roles", "trl")) and isinstance(value, dict):
             raise ConfigError(
                 f"{source}: key {key!r}: sections are not nested in the file; write the "
                 f"options under {key!r} at the top level (e.g. '{next(iter(value), 'x')}: ...')"
             )
-        if name not in known:
-            close = difflib.get_close_matches(name, sorted(known), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"{source}: unknown key {key!r}{hint} (see --help for the keys)")
-        out[name] = value
-    return out
+        if name in known:
+            fields[name] = coerce(name, value, types[name], source)
+        elif name in roles_by_key:
+            role, option = roles_by_key[name]
+            kind = str if option == "method" else types[option]
+            roles.setdefault(role, {})[option] = coerce(name, value, kind, source)
+        else:
+            others[name] = value
+    method = method or fields.get("method") or CollabTrainConfig.method
+    if others and method in METHODS:  # an unknown method is reported by validate()
+        names = [*known, *roles_by_key]
+        others = check_trl_options(method, others, source=source, our_names=names)
+    return fields, roles, others

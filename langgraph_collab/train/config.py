@@ -2,7 +2,11 @@
 
 Flags win over the YAML file (``--config path.yaml``), which wins over the defaults; the
 defaults are the demo that ``python -m langgraph_collab.train`` runs offline on two CPU
-cores. Every field carries a help text; ``--help`` lists them by section with defaults.
+cores. The file is flat, as TRL's: pipeline options, per-role model options
+(``<role>_<option>``, e.g. ``judge_method``; :mod:`~langgraph_collab.train.roles`) and any
+field of the method's TRL config (``lr_scheduler_type``, ``loss_type``...;
+:mod:`~langgraph_collab.train.trl_args`), each checked, an unknown name an error with
+did-you-mean. ``--help`` lists the pipeline's options by section and the TRL options.
 Both ``--learning-rate`` and ``--learning_rate`` work, booleans take ``--lora`` /
 ``--no-lora`` (or ``--lora false``), and optional values take ``none``.
 
@@ -17,7 +21,6 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import difflib
 import sys
@@ -30,7 +33,7 @@ from typing import Any
 STAGES = ("collect", "export", "train", "evaluate", "report")
 METHODS = ("sft", "dpo", "grpo", "online_dpo")
 COMPARE = ("base", "proactive", "trained")
-SECTIONS = ("run", "models", "tasks", "collection", "export", "training", "evaluation")
+SECTIONS = ("run", "models", "tasks", "collection", "export", "training", "trl", "evaluation")
 LIST_OPTIONS = ("stages", "compare", "lora_target_modules")  # comma-separated; YAML lists accepted
 
 
@@ -45,7 +48,7 @@ def _section(section: str) -> Any:
     return option
 
 
-_run, _models, _tasks, _collect, _export, _train, _eval = map(_section, SECTIONS)
+_run, _models, _tasks, _collect, _export, _train, _trl, _eval = map(_section, SECTIONS)
 
 
 @dataclass
@@ -61,15 +64,19 @@ class CollabTrainConfig:
     name: str = _run("demo", "Run name: outputs go to <output_dir>/<name>/.")
     output_dir: str = _run("runs", "Folder holding the run folders.")
     stages: str = _run(",".join(STAGES), f"Comma-separated stages among {', '.join(STAGES)}.")
-    seed: int = _run(0, "Random seed (sampling, data order, LoRA init).")
+    seed: int = _run(0, "Random seed (sampling, data order, LoRA init; TRL's seed).")
 
     policy: str = _models("local", "Model to train: HF id or folder, 'local' or 'local:/x.gguf'.")
     user: str = _models("local", "Simulated user: a model spec ('provider:model', 'local').")
     judge: str = _models("local", "Judge: a model spec.")
     assistant: str = _models("local", "Collection assistant: a model spec, or 'policy'.")
-    base_url: str | None = _models(None, "OpenAI-compatible server (vLLM...) for the roles.")
-    api_key: str | None = _models(None, "API key for base_url.")
+    base_url: str | None = _models(None, "OpenAI-compatible server (vLLM...) for the API roles.")
+    api_key_env: str | None = _models(None, "Environment variable holding the API key.")
+    api_key: str | None = _models(None, "API key itself (prefer api_key_env: kept out of files).")
     max_tokens: int = _models(128, "Max new tokens per role reply.")
+    timeout: float | None = _models(None, "Seconds before an API request times out.")
+    extra_body: dict | None = _models(None, "JSON object merged into each API request body.")  # noqa: RUF009 (None)
+    model_kwargs: dict | None = _models(None, "JSON object of extra API request parameters.")  # noqa: RUF009 (None)
 
     tasks: str = _tasks("math", "Training tasks: a bundled set, a local file or a Hub id.")
     train_limit: int | None = _tasks(3, "At most this many training tasks (none: all).")
@@ -89,30 +96,44 @@ class CollabTrainConfig:
     dataset: str | None = _export(None, "Train on this dataset instead: folder, .jsonl, Hub id.")
 
     method: str = _train("dpo", f"Training method: one of {', '.join(METHODS)}.")
-    learning_rate: float = _train(1e-4, "Peak learning rate.")
-    per_device_train_batch_size: int = _train(2, "Batch size per device.")
-    gradient_accumulation_steps: int = _train(1, "Gradient accumulation steps.")
-    num_train_epochs: float = _train(1.0, "Epochs (used when max_steps is none).")
-    max_steps: int | None = _train(6, "Optimizer steps (none: num_train_epochs).")
-    beta: float = _train(0.1, "KL strength: DPO / online DPO beta, GRPO KL coefficient.")
-    temperature: float = _train(1.0, "Sampling temperature of online generations.")
     lora: bool = _train(True, "Train a LoRA adapter (--no-lora: full fine-tuning).")
     lora_r: int = _train(8, "LoRA rank (paper: 32).")
     lora_alpha: int = _train(16, "LoRA alpha (paper: 16).")
     lora_dropout: float = _train(0.1, "LoRA dropout (paper: 0.1).")
     lora_target_modules: str = _train("all-linear", "'all-linear' or comma-separated names.")
-    max_length: int = _train(1024, "Max tokens of a training sequence.")
-    num_generations: int = _train(2, "GRPO completions per prompt (>= 2).")
-    max_completion_length: int = _train(64, "Max new tokens per online completion.")
-    logging_steps: int = _train(1, "Log every this many steps.")
-    save_steps: int = _train(4, "Checkpoint every this many steps (the resume points).")
-    save_total_limit: int | None = _train(2, "Checkpoints kept (none: all).")
-    bf16: bool | None = _train(None, "bf16 mixed precision (none: on with a bf16 GPU).")
-    gradient_checkpointing: bool = _train(False, "Recompute activations to save memory.")
     future_assistant: str = _train("policy", "GRPO / online DPO future turns: 'policy' or a spec.")
+
+    # TRL fields whose defaults are ours (a CPU demo); each applies where the method's TRL
+    # config has it. Every other TRL field goes to ``trl``.
+    learning_rate: float = _trl(1e-4, "Peak learning rate.")
+    per_device_train_batch_size: int = _trl(2, "Batch size per device.")
+    gradient_accumulation_steps: int = _trl(1, "Gradient accumulation steps.")
+    num_train_epochs: float = _trl(1.0, "Epochs (used when max_steps is none).")
+    max_steps: int | None = _trl(6, "Optimizer steps (none: num_train_epochs).")
+    beta: float = _trl(0.1, "KL strength: DPO / online DPO beta, GRPO KL coefficient.")
+    temperature: float = _trl(1.0, "Sampling temperature of online generations.")
+    max_length: int = _trl(1024, "Max tokens of a training sequence (SFT, DPO, online DPO).")
+    num_generations: int = _trl(2, "GRPO completions per prompt (>= 2).")
+    max_completion_length: int = _trl(64, "Max new tokens per online completion.")
+    logging_steps: int = _trl(1, "Log every this many steps.")
+    save_steps: int = _trl(4, "Checkpoint every this many steps (the resume points).")
+    save_total_limit: int | None = _trl(2, "Checkpoints kept (none: all).")
+    bf16: bool | None = _trl(None, "bf16 mixed precision (none: on with a bf16 GPU).")
+    gradient_checkpointing: bool = _trl(False, "Recompute activations to save memory.")
 
     eval_max_turns: int = _eval(3, "Assistant turns per evaluation conversation.")
     compare: str = _eval(",".join(COMPARE), f"Models compared, among {', '.join(COMPARE)}.")
+
+    roles: dict[str, dict[str, Any]] = field(
+        default_factory=dict,
+        metadata={"help": "Per-role model options: {'judge': {'method': ...}} (flat keys "
+                  "'judge_method'... in YAML and flags).", "section": None},
+    )  # fmt: skip
+    trl: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={"help": "Every other field of the method's TRL config, by name; the user's "
+                  "values win over ours.", "section": None},
+    )  # fmt: skip
 
     # ------------------------------------------------------------------ derived values
 
@@ -160,29 +181,35 @@ class CollabTrainConfig:
         return dataclasses.asdict(self)
 
     def to_yaml(self, path: str | Path | None = None) -> str:
-        """The configuration as YAML, by section with comments; written to ``path`` if given.
+        """The configuration as YAML, by section with comments, roles and TRL options as
+        their flat keys; written to ``path`` if given.
 
         Example:
-            >>> text = CollabTrainConfig(name="x").to_yaml()
-            >>> config_from_yaml_text(text).name
-            'x'
+            >>> text = CollabTrainConfig(name="x", roles={"judge": {"max_tokens": 512}}).to_yaml()
+            >>> "judge_max_tokens: 512" in text, config_from_yaml_text(text).name
+            (True, 'x')
         """
         import yaml
+
+        def dump(key: str, value: Any) -> str:
+            return yaml.safe_dump({key: value}, width=1000, sort_keys=False).rstrip("\n")
 
         lines = ["# langgraph-collab training configuration"]
         for section in SECTIONS:
             lines.append(f"\n# {section}")
-            for f in _fields():
-                if f.metadata["section"] == section:
-                    dumped = yaml.safe_dump({f.name: getattr(self, f.name)}, width=1000)
-                    lines.append(dumped.rstrip("\n"))
+            lines += [dump(f.name, getattr(self, f.name)) for f in option_fields(section)]
+            if section == "models":
+                for role, options in self.roles.items():
+                    lines += [dump(f"{role}_{k}", v) for k, v in options.items()]
+            if section == "trl":
+                lines += [dump(k, v) for k, v in self.trl.items()]
         text = "\n".join(lines) + "\n"
         if path is not None:
             Path(path).write_text(text, encoding="utf-8")
         return text
 
 
-# ---------------------------------------------------------------------- validation
+# ---------------------------------------------------------------------- helpers
 
 
 def split_list(value: str) -> list[str]:
@@ -194,23 +221,30 @@ def did_you_mean(value: str, allowed: Sequence[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-# ---------------------------------------------------------------------- YAML and CLI
+def option_fields(section: str | None = None) -> list[dataclasses.Field]:
+    """The flat options (every field but ``roles`` and ``trl``), of one section if given."""
+    fields = [f for f in dataclasses.fields(CollabTrainConfig) if f.metadata["section"]]
+    return [f for f in fields if section in (None, f.metadata["section"])]
 
 
-def _fields() -> list[dataclasses.Field]:
-    return list(dataclasses.fields(CollabTrainConfig))
+def trl_section() -> list[str]:
+    """Our fields named as TRL's, whose defaults are ours (section ``trl``)."""
+    return [f.name for f in option_fields("trl")]
 
 
-def _types() -> dict[str, Any]:
+def field_types() -> dict[str, Any]:
     return typing.get_type_hints(CollabTrainConfig)
 
 
 def base_type(annotation: Any) -> tuple[type, bool]:
     """``(type, optional)`` of a field annotation such as ``int | None``."""
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    if args:
-        return args[0], len(args) < len(typing.get_args(annotation))
-    return annotation, False
+    if args and typing.get_origin(annotation) is not dict:
+        return typing.get_origin(args[0]) or args[0], len(args) < len(typing.get_args(annotation))
+    return typing.get_origin(annotation) or annotation, False
+
+
+# ---------------------------------------------------------------------- YAML
 
 
 def _yaml_loader(source: str) -> Any:
@@ -234,14 +268,8 @@ def _yaml_loader(source: str) -> Any:
     return Loader
 
 
-def config_from_yaml_text(
-    text: str, *, source: str = "<yaml>", **overrides: Any
-) -> CollabTrainConfig:
-    """A validated config from YAML text (a flat mapping of field names), then ``overrides``.
-
-    An empty file, a key given twice, a nested section, an unknown key or a value of the
-    wrong type is a :class:`ConfigError` naming the file, the key and the fix.
-    """
+def read_mapping(text: str, source: str = "<yaml>") -> dict[str, Any]:
+    """The YAML text's mapping of option: value, or a :class:`ConfigError` naming the file."""
     import yaml
 
     try:
@@ -265,20 +293,11 @@ def config_from_yaml_text(
             f"{source}: expected a mapping of option: value, got a YAML "
             f"{type(data).__name__}: write one 'option: value' per line, e.g. 'method: dpo'"
         )
-    from langgraph_collab.train.checks import check_keys, coerce
-
-    types = _types()
-    values = {k: coerce(k, v, types[k], source) for k, v in check_keys(data, source).items()}
-    return CollabTrainConfig(**{**values, **overrides}).validate()
+    return data
 
 
-def config_from_yaml(path: str | Path, **overrides: Any) -> CollabTrainConfig:
-    """A validated config from a YAML file (UTF-8, a byte-order mark allowed);
-    ``overrides`` (field values) win over the file.
-
-    Example:
-        >>> config = config_from_yaml("examples/configs/dpo_math.yaml")  # doctest: +SKIP
-    """
+def read_yaml_file(path: str | Path) -> tuple[str, str]:
+    """``(text, source)`` of a YAML file (UTF-8, a byte-order mark allowed)."""
     path = Path(path).expanduser()
     if path.is_dir():
         raise ConfigError(f"--config {path} is a folder: give a YAML file")
@@ -288,96 +307,50 @@ def config_from_yaml(path: str | Path, **overrides: Any) -> CollabTrainConfig:
             "or write one with CollabTrainConfig().to_yaml(path)"
         )
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        return path.read_text(encoding="utf-8-sig"), str(path)
     except UnicodeDecodeError as error:
         raise ConfigError(f"{path}: not UTF-8 text ({error.reason}): save it as UTF-8") from error
-    return config_from_yaml_text(text, source=str(path), **overrides)
 
 
-def _parse_none(kind: type) -> Any:
-    def parse(text: str) -> Any:
-        return None if text.lower() in ("none", "null") else kind(text)
+def config_from_mapping(
+    data: dict[str, Any], *, source: str = "<yaml>", **overrides: Any
+) -> CollabTrainConfig:
+    """A validated config from a flat mapping of option: value (pipeline options,
+    ``<role>_<option>`` keys, TRL fields), then ``overrides`` (field values; ``roles`` and
+    ``trl`` merge key by key). A TRL field is checked against the method's TRL config.
 
-    parse.__name__ = f"{kind.__name__} or none"
-    return parse
-
-
-def _parse_bool(text: str) -> bool:
-    lowered = text.lower()
-    if lowered in ("true", "yes", "1", "on"):
-        return True
-    if lowered in ("false", "no", "0", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises :class:`ConfigError` (one line, a did-you-mean for a mistyped
-    option) instead of printing usage and exiting; ``--help`` still prints and exits."""
-
-    def error(self, message: str) -> typing.NoReturn:
-        raise ConfigError(f"{message} (see --help)")
-
-    def parse_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:
-        parsed, extra = self.parse_known_args(args, namespace)
-        if extra:
-            first = extra[0]
-            if not first.startswith("-"):
-                raise ConfigError(
-                    f"unexpected argument {first!r}: options take the form --name value "
-                    "(see --help)"
-                )
-            options = [o for a in self._actions for o in a.option_strings if o.startswith("--")]
-            hint = did_you_mean(first.split("=")[0], options)
-            raise ConfigError(f"unknown option {first}{hint}; see --help for the options")
-        return parsed
-
-
-def build_parser(*, prog: str = "python -m langgraph_collab.train") -> argparse.ArgumentParser:
-    """The CLI parser: ``--config`` plus one flag per field, grouped by section.
-
-    Flags default to "not given" (``argparse.SUPPRESS``), so that only the flags on the
-    command line override the YAML file.
+    Example:
+        >>> config_from_mapping({"judge_method": "function_calling"}).roles
+        {'judge': {'method': 'function_calling'}}
     """
-    parser = _Parser(
-        prog=prog,
-        usage="%(prog)s [-h] [--config PATH] [--OPTION VALUE ...]",
-        description="Collect MR-scored conversations, export TRL datasets, train with TRL and "
-        "evaluate: CollabLLM as a LangGraph pipeline. Flags override --config YAML, which "
-        "overrides the defaults shown. Every --dashed-option also takes --underscored_option "
-        "spelling; booleans take --X, --X false or --no-X.",
-        argument_default=argparse.SUPPRESS,
-        allow_abbrev=False,
-    )
-    parser.add_argument("--config", metavar="PATH", help="YAML file of option: value pairs.")
-    parser.add_argument(
-        "--debug", action="store_true", help="On a failure, show the full traceback."
-    )
-    groups = {s: parser.add_argument_group(s) for s in SECTIONS}
-    types = _types()
-    for f in _fields():
-        group = groups[f.metadata["section"]]
-        kind, optional = base_type(types[f.name])
-        parse = _parse_none(kind) if optional else kind
-        shown = "none" if f.default is None else f.default
-        options: dict[str, Any] = {"dest": f.name, "type": parse, "metavar": kind.__name__.upper()}
-        if kind is bool:
-            boolean = _parse_none(_parse_bool) if optional else _parse_bool
-            options |= {"nargs": "?", "const": True, "type": boolean}
-        dashed = f.name.replace("_", "-")
-        for spelling, help in (
-            (dashed, f"{f.metadata['help']} (default: {shown})"),
-            (f.name, None),
-        ):
-            if help is None and spelling == dashed:
-                continue  # no underscore: one spelling
-            hidden = argparse.SUPPRESS  # the underscore twin and --no-X stay out of --help
-            group.add_argument(f"--{spelling}", **options, help=help or hidden)
-            if kind is bool:
-                group.add_argument(
-                    f"--no-{spelling}", dest=f.name, action="store_false", help=hidden
-                )
-    return parser
+    from langgraph_collab.train.checks import split_keys
+
+    values, roles, trl = split_keys(data, source, method=overrides.get("method"))
+    for role, options in overrides.pop("roles", {}).items():
+        roles[role] = {**roles.get(role, {}), **options}
+    trl |= overrides.pop("trl", {})
+    return CollabTrainConfig(**{**values, **overrides, "roles": roles, "trl": trl}).validate()
+
+
+def config_from_yaml_text(
+    text: str, *, source: str = "<yaml>", **overrides: Any
+) -> CollabTrainConfig:
+    """A validated config from YAML text (a flat mapping), then ``overrides``.
+
+    An empty file, a key given twice, a nested section, an unknown key or a value of the
+    wrong type is a :class:`ConfigError` naming the file, the key and the fix.
+    """
+    return config_from_mapping(read_mapping(text, source), source=source, **overrides)
+
+
+def config_from_yaml(path: str | Path, **overrides: Any) -> CollabTrainConfig:
+    """A validated config from a YAML file; ``overrides`` (field values) win over the file.
+
+    Example:
+        >>> config = config_from_yaml("examples/configs/dpo_math.yaml")  # doctest: +SKIP
+    """
+    text, source = read_yaml_file(path)
+    return config_from_yaml_text(text, source=source, **overrides)
 
 
 def load_config(
@@ -387,18 +360,19 @@ def load_config(
 
     A bad option, key or value raises :class:`ConfigError`; with ``exit_on_error`` it is
     printed instead (``error: config: ...`` on stderr) and the process exits with status 2.
+    ``--help`` prints the pipeline's options and the method's TRL options and exits.
     ``--debug`` is accepted and ignored here (the CLI reads it).
 
     Example:
         >>> load_config(["--config", "my.yaml", "--max-steps", "20"])  # doctest: +SKIP
     """
+    from langgraph_collab.train.flags import parse_flags
+
     try:
-        args = vars(build_parser().parse_args(list(sys.argv[1:] if argv is None else argv)))
-        args.pop("debug", None)
-        path = args.pop("config", None)
+        path, given = parse_flags(list(sys.argv[1:] if argv is None else argv))
         if path is not None:
-            return config_from_yaml(path, **args)
-        return CollabTrainConfig(**args).validate()
+            return config_from_yaml(path, **given)
+        return config_from_mapping({}, source="flags", **given)
     except ConfigError as error:
         if not exit_on_error:
             raise

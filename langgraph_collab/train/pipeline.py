@@ -32,9 +32,11 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
+from langgraph_collab.state import FidelityCounts
 from langgraph_collab.storage import check_checkpoint_db, prepare_out_dir
 from langgraph_collab.tasks.files import looks_local, source_kind
 from langgraph_collab.train.config import CollabTrainConfig
+from langgraph_collab.train.roles import api_key, is_local, role_models, settings, spec_of
 
 STAGES = ("collect", "export", "train", "evaluate", "report")
 STAGE_NOTE = "pipeline stage: "
@@ -60,25 +62,6 @@ def detached(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     (collection, evaluation conversations, MR during GRPO) must not nest as subgraphs of
     the pipeline, whose checkpointer keeps only stage boundaries."""
     return contextvars.Context().run(function, *args, **kwargs)
-
-
-def role_model(spec: str, config: CollabTrainConfig) -> Any:
-    """A chat model for a role spec, pointed at ``config.base_url`` when one is set;
-    ``"policy"`` is the HF policy itself."""
-    from langgraph_collab.models import load_chat_model
-
-    if spec == "policy":
-        from langgraph_collab.hf import ChatTransformers
-        from langgraph_collab.train.trainers import load_policy
-
-        model, tokenizer = load_policy(config.policy)
-        return ChatTransformers(model=model, tokenizer=tokenizer, max_tokens=config.max_tokens)
-    options: dict[str, Any] = {"max_tokens": config.max_tokens}
-    if spec == "local" or spec.startswith("local:"):
-        options["seed"] = config.seed
-    elif config.base_url:
-        options |= {"base_url": config.base_url, "api_key": config.api_key or "none"}
-    return load_chat_model(spec, **options)
 
 
 @contextlib.contextmanager
@@ -132,6 +115,11 @@ def preflight(config: CollabTrainConfig) -> None:
         if "collect" in stages and not config.dataset:
             tasks(config.tasks, split="train", limit=config.train_limit)
             check_checkpoint_db(config.run_dir / "collect" / "checkpoints.sqlite")
+    with stage("collect"):
+        if "collect" in stages and not config.dataset:
+            for role in ("user", "judge", "assistant"):
+                if spec_of(role, config) != "policy" and not is_local(spec_of(role, config)):
+                    api_key(role, config)  # an unset api_key_env fails here, not mid-run
     with stage("train"):
         dataset = config.dataset
         local = "train" in stages and dataset is not None and looks_local(dataset)
@@ -140,6 +128,10 @@ def preflight(config: CollabTrainConfig) -> None:
                 f"No dataset at {dataset} (working folder {Path.cwd()}): give an exported "
                 "folder, a .jsonl file or a Hub dataset id"
             )
+        if "train" in stages:  # TRL's own checks of the whole TRL config, before any work
+            from langgraph_collab.train.trl_args import trainer_args
+
+            trainer_args(config, output_dir=config.run_dir / "train")
     with stage("evaluate"):
         if "evaluate" in stages:
             source = config.eval_tasks or config.tasks
@@ -160,9 +152,8 @@ def collect_node(state: PipelineState) -> dict:
     if "collect" not in config.stage_list or config.dataset:
         return {}
     tasks = load_tasks(config.tasks, split="train", limit=config.train_limit)
-    specs = (config.user, config.judge, config.assistant)
-    models = {spec: role_model(spec, config) for spec in set(specs)}  # one instance per spec
-    user, judge, assistant = (models[spec] for spec in specs)
+    models = role_models(config, ["user", "judge", "assistant"])
+    user, judge, assistant = models["user"], models["judge"], models["assistant"]
     summary = detached(
         collect,
         tasks,
@@ -230,13 +221,13 @@ def train_node(state: PipelineState) -> dict:
         return {}
     reward_funcs = None
     if config.method in ("grpo", "online_dpo"):
-        specs = {config.user, config.judge} | ({config.future_assistant} - {"policy"})
-        models = {spec: role_model(spec, config) for spec in specs}
+        futures = ["future_assistant"] if config.future_assistant != "policy" else []
+        models = role_models(config, ["user", "judge", *futures])
         reward_funcs = [
             mr_reward_function(
-                user=models[config.user],
-                judge=models[config.judge],
-                future_assistant=models.get(config.future_assistant, "policy"),
+                user=models["user"],
+                judge=models["judge"],
+                future_assistant=models.get("future_assistant", "policy"),
                 samples=config.samples,
                 window=config.window,
                 max_concurrency=config.max_model_calls,
@@ -265,7 +256,8 @@ def evaluate_node(state: PipelineState) -> dict:
     compare = config.compare_list
 
     def chat(model: Any, tokenizer: Any) -> ChatTransformers:
-        return ChatTransformers(model=model, tokenizer=tokenizer, max_tokens=config.max_tokens)
+        max_tokens = settings("policy", config)["max_tokens"]
+        return ChatTransformers(model=model, tokenizer=tokenizer, max_tokens=max_tokens)
 
     assistants: dict[str, Any] = {}
     if {"base", "proactive"} & set(compare):
@@ -276,8 +268,8 @@ def evaluate_node(state: PipelineState) -> dict:
             assistants["proactive"] = create_assistant(base, proactive=True, name="proactive")
     if "trained" in compare:
         assistants["trained"] = chat(*trained_policy(config))
-    models = {spec: role_model(spec, config) for spec in {config.user, config.judge}}
-    user, judge = models[config.user], models[config.judge]
+    models = role_models(config, ["user", "judge"])
+    user, judge = models["user"], models["judge"]
     source = config.eval_tasks or config.tasks
     tasks = load_tasks(source, split=eval_split(config), limit=config.eval_limit)
     report = detached(
@@ -307,6 +299,24 @@ def trained_policy(config: CollabTrainConfig) -> tuple[Any, Any]:
     return load_trainable_model(str(final))
 
 
+def fidelity_lines(collected: dict | None) -> list[str]:
+    """The report's fidelity section for collection (evaluation's is in its table's notes):
+    the simulated user's turns rejected by reason, stop reasons and mean turns."""
+    if not collected or "fidelity" not in collected:
+        return ["collect: no new records in this run."]
+    counts = FidelityCounts.model_validate(collected["fidelity"])
+    shares = ", ".join(f"{r} {100 * v:.1f}%" for r, v in counts.shares().items()) or "none"
+    stops = ", ".join(f"{r} {n}" for r, n in sorted(collected["stop_reasons"].items()))
+    turns = collected.get("mean_turns")
+    return [
+        f"collect, simulated user {collected.get('user_model') or ''}: {counts.generated} user "
+        f"turns written (live and in forward samples), {counts.kept} kept; rejected and "
+        f"rewritten: {shares}.",
+        f"Stop reasons: {stops or 'none'}; mean assistant turns per conversation: "
+        f"{'n/a' if turns is None else f'{turns:.1f}'}.",
+    ]
+
+
 def report_node(state: PipelineState) -> dict:
     config = _config(state)
     if "report" not in config.stage_list:
@@ -330,6 +340,7 @@ def report_node(state: PipelineState) -> dict:
         )
     if evaluated := state.get("evaluated"):
         lines += ["", evaluated["markdown"]]
+    lines += ["", "## fidelity", "", *fidelity_lines(collected)]
     text = "\n".join(lines) + "\n"
     (config.run_dir / "report.md").write_text(text, encoding="utf-8")
     return {"report": text}

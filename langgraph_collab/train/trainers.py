@@ -3,7 +3,9 @@
 :func:`train_policy` builds ``trl.SFTTrainer`` (``messages``), ``trl.DPOTrainer`` (``prompt`` /
 ``chosen`` / ``rejected``), ``trl.GRPOTrainer`` or online DPO from ``trl.experimental``
 (``prompt`` plus the task columns, scored by :func:`mr_reward_function`), with a LoRA adapter
-(peft) or full fine-tuning. Checkpoints land in ``output_dir`` and a rerun resumes from the last
+(peft) or full fine-tuning; the TRL config object comes from
+:func:`~langgraph_collab.train.trl_args.trainer_args` (our defaults, then the user's TRL
+options). Checkpoints land in ``output_dir`` and a rerun resumes from the last
 complete one; the final model or adapter and its tokenizer go to ``output_dir/final``. TRL and
 accelerate do the distribution: ``accelerate launch`` runs the same code on every process.
 
@@ -26,9 +28,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from langgraph_collab.models import INSTALL_TRAIN, load_trainable_model
+from langgraph_collab.models import load_trainable_model
 from langgraph_collab.train.config import CollabTrainConfig
 from langgraph_collab.train.rewards import MRReward
+from langgraph_collab.train.roles import settings
+from langgraph_collab.train.trl_args import has_accelerator, trainer_args, trl_trainer_class
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -79,70 +83,6 @@ def check_dataset(method: str, dataset: Dataset) -> None:
         )
 
 
-def _set_fields(config_class: type, values: dict[str, Any]) -> dict[str, Any]:
-    """``values`` with version-dependent names mapped to what ``config_class`` accepts."""
-    import dataclasses
-
-    names = {f.name for f in dataclasses.fields(config_class)}
-    if "activation_checkpointing" in names:  # transformers 5: gradient_checkpointing is an alias
-        values["activation_checkpointing"] = values.pop("gradient_checkpointing")
-    return {k: v for k, v in values.items() if k in names}
-
-
-def _has_accelerator() -> bool:
-    import torch
-
-    accel = getattr(torch, "accelerator", None)
-    return bool(accel.is_available()) if accel is not None else torch.cuda.is_available()
-
-
-def trainer_args(config: CollabTrainConfig, *, output_dir: str | Path) -> Any:
-    """The TRL config object (``SFTConfig``, ``DPOConfig``...) for ``config.method``."""
-    import torch
-
-    accel = _has_accelerator()
-    bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    bf16 = config.bf16 if config.bf16 is not None else bf16
-    values: dict[str, Any] = {
-        "output_dir": str(output_dir), "learning_rate": config.learning_rate,
-        "per_device_train_batch_size": config.per_device_train_batch_size,
-        "gradient_accumulation_steps": config.gradient_accumulation_steps,
-        "num_train_epochs": config.num_train_epochs, "max_steps": config.max_steps or -1,
-        "logging_steps": config.logging_steps, "save_strategy": "steps",
-        "save_steps": config.save_steps, "save_total_limit": config.save_total_limit,
-        "seed": config.seed, "bf16": bool(bf16), "use_cpu": not accel, "report_to": "none",
-        "gradient_checkpointing": config.gradient_checkpointing, "dataloader_num_workers": 0,
-        "max_length": config.max_length, "beta": config.beta, "temperature": config.temperature,
-        "num_generations": config.num_generations,
-        "max_completion_length": config.max_completion_length,
-        "max_new_tokens": config.max_completion_length,
-        "include_num_input_tokens_seen": "non_padding" if config.method in ("sft", "dpo") else "no",
-    }  # fmt: skip
-    config_class = _trl_classes(config.method)[0]
-    return config_class(**_set_fields(config_class, values))
-
-
-def _trl_classes(method: str) -> tuple[type, type]:
-    try:
-        import trl
-    except ImportError as error:
-        raise ImportError(f"Training needs the train extra: {INSTALL_TRAIN}") from error
-    if method == "sft":
-        return trl.SFTConfig, trl.SFTTrainer
-    if method == "dpo":
-        return trl.DPOConfig, trl.DPOTrainer
-    if method == "grpo":
-        return trl.GRPOConfig, trl.GRPOTrainer
-    try:  # TRL 1.x moved online DPO to trl.experimental
-        from trl.experimental.online_dpo import OnlineDPOConfig, OnlineDPOTrainer
-    except ImportError as error:
-        raise RuntimeError(
-            f"method='online_dpo' needs trl.experimental.online_dpo, which TRL {trl.__version__} "
-            "does not have; use --method grpo (MR as its reward) instead"
-        ) from error
-    return OnlineDPOConfig, _counting(OnlineDPOTrainer)
-
-
 def _counting(trainer_class: type) -> type:
     """Online DPO counts no tokens: count the prompt + completion tokens of its policy passes."""
 
@@ -188,7 +128,7 @@ def load_policy(spec: str) -> tuple[Any, Any]:
     import torch
 
     model, tokenizer = load_trainable_model(spec)
-    if not _has_accelerator() and model.dtype in (torch.float16, torch.bfloat16):
+    if not has_accelerator() and model.dtype in (torch.float16, torch.bfloat16):
         model = model.float()
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -250,7 +190,9 @@ def train_policy(
     if model is None or tokenizer is None:
         model, tokenizer = load_policy(config.policy)
     args = trainer_args(config, output_dir=output_dir)
-    trainer_class = _trl_classes(config.method)[1]
+    trainer_class = trl_trainer_class(config.method)
+    if config.method == "online_dpo":
+        trainer_class = _counting(trainer_class)
     kwargs: dict[str, Any] = {
         "model": model, "args": args, "train_dataset": train_dataset,
         "processing_class": tokenizer,
@@ -267,7 +209,8 @@ def train_policy(
     trainer = trainer_class(**kwargs, callbacks=[*callbacks, meter])
     for func in kwargs.get("reward_funcs", []):
         if isinstance(func, MRReward) and func.needs_policy:
-            func.bind_policy(trainer.model, tokenizer, max_tokens=config.max_tokens)
+            max_tokens = settings("future_assistant", config)["max_tokens"]
+            func.bind_policy(trainer.model, tokenizer, max_tokens=max_tokens)
 
     checkpoint = last_checkpoint(output_dir) if resume else None
     final = Path(output_dir) / "final"
