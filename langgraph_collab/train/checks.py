@@ -145,7 +145,7 @@ def role_problems(c: CollabTrainConfig) -> list[str]:
             out.append(f"{role}_api_key: give {role}_api_key or {role}_api_key_env, not both")
         spec = spec_of(role, c)
         if role != "policy" and (is_local(spec) or spec == "policy"):
-            api_only = sorted(set(options) - {"max_tokens", "method"})
+            api_only = sorted(set(options) & set(OPTIONS[role]) - {"max_tokens", "method"})
             if api_only:
                 out.append(
                     f"{role}_{api_only[0]}: {role} is {spec!r}, not an API model; its options "

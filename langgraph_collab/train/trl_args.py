@@ -256,6 +256,7 @@ def trainer_args(config: CollabTrainConfig, *, output_dir: str | Path) -> Any:
     unknown name is a :class:`ConfigError`; TRL's own checks raise ``ValueError``).
 
     Example:
+        >>> from langgraph_collab.train.config import CollabTrainConfig
         >>> config = CollabTrainConfig(beta=0.3, trl={"loss_type": ["ipo"]})
         >>> args = trainer_args(config, output_dir="x")  # doctest: +SKIP
         >>> args.beta, args.loss_type  # doctest: +SKIP
