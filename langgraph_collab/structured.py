@@ -191,8 +191,11 @@ class _Memory:
             self._chosen.setdefault(key, method)
 
     def refuse(self, key: Any, method: str) -> None:
+        """``method`` is refused by the server: never asked again, no longer chosen."""
         with self._lock:
             self._refused.setdefault(key, set()).add(method)
+            if self._chosen.get(key) == method:
+                del self._chosen[key]
 
     def forget(self, key: Any) -> None:
         with self._lock:
@@ -313,16 +316,15 @@ class StructuredOutput(Runnable[Any, BaseModel]):
     def _next(self, method: str, error: Exception, failures: list[str]) -> None:
         """After ``method`` failed with ``error``: return to try the next method, or raise
         what must not be hidden behind another method's error."""
-        probing = self.method == "auto" and self.chosen is None
         if rejects_method(error):
-            if not probing:
+            if self.method != "auto":
                 raise UnsupportedMethod(
                     f"the server rejects structured output by {method!r}: {error} "
                     f"(method='auto' finds one it honours)"
                 ) from error
-            MEMORY.refuse(self._key, method)
-        elif not (probing and isinstance(error, MalformedReply)):
-            raise error
+            MEMORY.refuse(self._key, method)  # a chosen one too: the server changed
+        elif not (isinstance(error, MalformedReply) and self.method == "auto" and not self.chosen):
+            raise error  # a malformed reply moves on only while probing
         failures.append(f"{method}: {error}")
 
     def _succeeded(self, method: str, reply: BaseModel) -> BaseModel:

@@ -101,3 +101,14 @@ def test_judge_values_outside_their_scales_are_malformed_replies(reply):
     with pytest.raises((MalformedReply, TransientFailure), match="invalid"):
         create_judge(lambda state: reply, retries=0).invoke(STATE)
     assert create_judge(lambda state: {"artifact": "4", "grade": "A"}).invoke(STATE).grade == "A"
+
+
+def test_method_is_for_chat_model_judges_and_within_what_the_model_can_be_asked():
+    scripted = ScriptedChatModel(script=lambda messages: judge_json())
+    assert create_judge(scripted, method="text").invoke(STATE).grade == "A"
+    assert create_judge(scripted).model.candidates == ("text",)  # no structured output
+    assert create_judge(StructuredFake()).model.candidates == ("native", "text")
+    with pytest.raises(ValueError, match="picks its own structured-output method"):
+        create_judge(scripted, method="json_schema")
+    with pytest.raises(ValueError, match="chat model judge only"):
+        create_judge(lambda state: {"grade": "A"}, method="function_calling")

@@ -207,6 +207,21 @@ def test_an_outage_is_retried_and_does_not_demote_the_method():
         assert judge.model.chosen == "json_schema"
 
 
+def test_a_server_restarted_without_the_chosen_method_is_probed_again():
+    honoured = ["json_schema"]
+
+    def server_of_the_day(body: dict[str, Any]) -> Reply:
+        return only(honoured[0])(body)
+
+    with serve(server_of_the_day) as server:
+        judge = create_judge(server.model("restarted"), backoff=FAST)
+        judge.invoke(STATE)
+        honoured[0] = "function_calling"  # restarted with other options
+        assert judge.invoke(STATE).grade == "A"
+        assert methods(server) == ["json_schema", "json_schema", "function_calling"]
+        assert judge.model.chosen == "function_calling"
+
+
 def test_a_context_overflow_surfaces_as_itself_naming_role_model_and_sizes():
     with serve(lambda body: Reply(OVERFLOW, status=400)) as server:
         judge = create_judge(server.model("small-ctx"), backoff=FAST)
@@ -351,3 +366,36 @@ def llama_server(tmp_path_factory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.mark.integration
+def test_the_readme_quickstart_scores_with_every_role_on_llama_cpp_server(llama_server):
+    from langchain.chat_models import init_chat_model
+
+    talk = init_chat_model(
+        "openai:smollm2", base_url=llama_server, api_key="none", max_tokens=24, temperature=0.7
+    )
+    judge = create_judge(
+        init_chat_model(
+            "openai:smollm2", base_url=llama_server, api_key="none", max_tokens=120, temperature=0.0
+        )
+    )
+    task = Task(kind="math", request="Two dice are rolled. What is P(sum = 7)?", reference="1/6")
+    rewards = score_candidates(
+        [("user", "hey, I have a question about rolling dice")],
+        ["The probability is 1/2.", "Sure! What would you like to know about the dice?"],
+        task=task,
+        user=talk,
+        assistant=talk,
+        judge=judge,
+        samples=2,
+        window=1,
+    )
+    assert all(r.mean is not None and math.isfinite(r.mean) for r in rewards)
+    assert sum(r.n_failed for r in rewards) == 0
+    # the server refuses json_schema (HTTP 500) and honours tools: the judge learnt that
+    assert judge.model.chosen == "function_calling"
+    for reward in rewards:  # max_tokens reached the server: no reply ran past it
+        for role in ("simulated_user", "assistant"):
+            usage = reward.usage[role]
+            assert usage.calls and usage.output_tokens <= 24 * usage.calls
