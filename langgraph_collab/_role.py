@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
@@ -198,27 +198,30 @@ def transcript(messages: list[BaseMessage]) -> str:
     return "\n\n".join(lines)
 
 
-def role_node(role: Role, update: Callable[[dict, Any], dict]) -> RunnableLambda:
-    """A graph node running ``role`` (the node's run is the role's run). A transient
-    failure that outlived the role's retries, or a spent lookahead budget, ends the run
-    with ``failure`` recorded in state; permanent errors and interrupts raise."""
+def role_node(
+    role: Role,
+    run: Callable[[dict, RunnableConfig], dict],
+    arun: Callable[[dict, RunnableConfig], Awaitable[dict]],
+) -> RunnableLambda:
+    """A graph node named after ``role`` running ``run`` / ``arun`` (which call the role
+    with :meth:`Role.respond` and build the state update). A transient failure that
+    outlived the role's retries, or a spent lookahead budget, ends the run with ``failure``
+    and ``stop_reason="failure"`` in state; permanent errors and interrupts raise."""
 
     def failed(error: TransientFailure | BudgetExhausted) -> dict:
         reason = cut_by_budget(error) if isinstance(error, BudgetExhausted) else str(error)
-        return {"done": True, "failure": reason}
+        return {"done": True, "failure": reason, "stop_reason": "failure"}
 
-    def run(state: dict, config: RunnableConfig) -> dict:
+    def sync(state: dict, config: RunnableConfig) -> dict:
         try:
-            reply = role.respond(state, role.tagged(config))
+            return run(state, config)
         except (TransientFailure, BudgetExhausted) as error:
             return failed(error)
-        return update(state, reply)
 
-    async def arun(state: dict, config: RunnableConfig) -> dict:
+    async def async_(state: dict, config: RunnableConfig) -> dict:
         try:
-            reply = await role.arespond(state, role.tagged(config))
+            return await arun(state, config)
         except (TransientFailure, BudgetExhausted) as error:
             return failed(error)
-        return update(state, reply)
 
-    return RunnableLambda(run, afunc=arun, name=role.name)
+    return RunnableLambda(sync, afunc=async_, name=role.name)

@@ -43,6 +43,7 @@ from pydantic import BaseModel
 from tqdm.auto import tqdm
 from typing_extensions import TypedDict
 
+from langgraph_collab._role import describe_model
 from langgraph_collab._sync import run_sync
 from langgraph_collab.assistant import AssistantLike, create_assistant
 from langgraph_collab.errors import (
@@ -51,6 +52,7 @@ from langgraph_collab.errors import (
     describe,
     error_key,
 )
+from langgraph_collab.fidelity import FidelityGuard, auser_turn, resolve_guard
 from langgraph_collab.judge import Judgement
 from langgraph_collab.records import (
     CandidateRecord,
@@ -63,7 +65,8 @@ from langgraph_collab.records import (
 )
 from langgraph_collab.reward import create_reward_graph
 from langgraph_collab.scoring import ForwardSample, MultiturnReward
-from langgraph_collab.state import Task
+from langgraph_collab.state import FidelityCounts, StopReason, Task, add_fidelity
+from langgraph_collab.stopping import goal_met
 from langgraph_collab.storage import check_checkpoint_db, prepare_out_dir
 from langgraph_collab.tracing import (
     CallGate,
@@ -94,7 +97,10 @@ class CollectState(TypedDict, total=False):
     candidates: list[CandidateRecord]
     turns: Annotated[list[TurnRecord], operator.add]
     usage: Annotated[dict[str, RoleUsage], add_usage]
+    fidelity: Annotated[FidelityCounts, add_fidelity]
     done: bool
+    failure: str | None
+    stop_reason: StopReason | None
     record: ConversationRecord
 
 
@@ -122,13 +128,18 @@ def create_collection_graph(
     candidates: int = 3,
     proactive_share: float = 0.5,
     max_messages: int = DEFAULT_MAX_MESSAGES,
+    fidelity: FidelityGuard | bool = True,
+    grounded_stop: bool = True,
     **reward_options: Any,
 ) -> StateGraph:
     """Build (uncompiled) the per-task collection graph: ``simulated_user -> propose ->
     choose -> ... -> record``; ``record`` puts the :class:`ConversationRecord` in state
     (:func:`acollect` appends it to ``records.jsonl``). Each node adds the tokens and calls
     it spent to ``usage`` in state. A failure that outlived its retries raises out of the
-    node, so the thread stays resumable at that step. ``reward_options`` go to
+    node, so the thread stays resumable at that step. ``fidelity`` guards every simulated
+    user turn, the opening and the futures' (a user that cannot write a faithful opening
+    ends the conversation, recorded with its ``failure``); ``grounded_stop`` ends the
+    conversation, and the futures, once the task's goal is met. ``reward_options`` go to
     :func:`create_reward_graph` (``samples``, ``window``, ``metrics``, ``weights``,
     ``token_lambda``). Compile it with a checkpointer.
 
@@ -148,8 +159,15 @@ def create_collection_graph(
     # Forward samples are not checkpointed: a resumed turn (after a kill or a failure that
     # stopped it) redoes its samples, failed ones included, rather than replaying them,
     # and a collection writes one checkpoint per step instead of one per sample step.
+    guard = resolve_guard(fidelity)
     reward = create_reward_graph(
-        user=user, assistant=assistant, judge=judge, checkpointer=False, **reward_options
+        user=user,
+        assistant=assistant,
+        judge=judge,
+        checkpointer=False,
+        fidelity=guard or False,
+        grounded_stop=grounded_stop,
+        **reward_options,
     )
     feedback = FeedbackSender()
 
@@ -163,8 +181,14 @@ def create_collection_graph(
 
     async def simulated_user(state: CollectState, config: RunnableConfig) -> dict:
         ledger = UsageLedger()
-        message = await user_role.ainvoke(state, turn_config(state, config, ledger))
-        return {"messages": [message], "done": is_terminal(message), "usage": ledger.by_role()}
+        child = user_role.tagged(turn_config(state, config, ledger))
+        turn = await auser_turn(user_role, guard, state, child)
+        update = {"usage": ledger.by_role(), "fidelity": turn.counts}
+        if turn.message is None:
+            return {**update, "done": True, "failure": turn.failure, "stop_reason": "failure"}
+        done = is_terminal(turn.message)
+        return {**update, "messages": [turn.message], "done": done,
+                "stop_reason": "user" if done else None}  # fmt: skip
 
     async def propose(state: CollectState, config: RunnableConfig) -> dict:
         ledger = UsageLedger()
@@ -209,18 +233,26 @@ def create_collection_graph(
             chosen=best,
         )
         added: list[AnyMessage] = [AIMessage(drafts[best].content)]
-        follow = next_user_message(rewards[best])
+        met = grounded_stop and await asyncio.to_thread(
+            goal_met, state["task"], [*state["messages"], *added]
+        )
+        follow = None if met else next_user_message(rewards[best])
         if follow is not None and len(state["messages"]) + 2 <= max_messages:
             added.append(follow)
-        done = (follow is not None and is_terminal(follow)) or (
-            len(state["messages"]) + len(added) >= max_messages
-        )
+        stop = (
+            "goal_met" if met
+            else "user" if follow is not None and is_terminal(follow)
+            else "budget" if len(state["messages"]) + len(added) >= max_messages
+            else None
+        )  # fmt: skip
         return {
             "messages": added,
             "turns": [turn],
             "candidates": [],
-            "done": done,
+            "done": stop is not None,
+            "stop_reason": stop,
             "usage": ledger.by_role(),
+            "fidelity": sum((r.fidelity for r in rewards), FidelityCounts()),
         }
 
     def record(state: CollectState) -> dict:
@@ -229,6 +261,9 @@ def create_collection_graph(
             messages=to_dicts(state.get("messages") or []),
             turns=state.get("turns") or [],
             usage=state.get("usage") or {},
+            failure=state.get("failure"),
+            stop_reason=state.get("stop_reason"),
+            fidelity=state.get("fidelity") or FidelityCounts(),
         )
         return {"record": done}
 
@@ -260,7 +295,15 @@ def create_collection_graph(
 
 class CollectionSummary(BaseModel):
     """What a collection run did: tasks, records written, tasks that failed (with why),
-    turns, calls, tokens and cost per role."""
+    turns, calls, tokens and cost per role, and how the simulated user behaved in the
+    records written (kept and rejected turns by reason, live and in the futures; stop
+    reasons; mean turns).
+
+    Example:
+        >>> summary = collect(tasks, user=m, assistant=m, judge=m, out_dir="x")  # doctest: +SKIP
+        >>> summary.fidelity.shares(), summary.stop_reasons  # doctest: +SKIP
+        ({'role_drift': 0.04}, {'user': 3, 'goal_met': 5})
+    """
 
     tasks: int
     recorded: int
@@ -274,6 +317,10 @@ class CollectionSummary(BaseModel):
     wall_s: float
     records_path: str
     errors: dict[str, str] = {}
+    user_model: str | None = None
+    fidelity: FidelityCounts = FidelityCounts()
+    stop_reasons: dict[str, int] = {}
+    mean_turns: float | None = None
 
     @property
     def records_per_s(self) -> float:
@@ -283,6 +330,7 @@ class CollectionSummary(BaseModel):
 def _serde() -> JsonPlusSerializer:
     """The checkpoint serializer, allowed to revive exactly our state types."""
     types = [Task, CandidateRecord, TurnRecord, ConversationRecord, SampleRecord, RoleUsage]
+    types += [FidelityCounts]
     types += [MultiturnReward, ForwardSample, Judgement]
     return JsonPlusSerializer(allowed_msgpack_modules=[(t.__module__, t.__name__) for t in types])
 
@@ -292,6 +340,20 @@ def _cost(usage: Mapping[str, RoleUsage], prices: Mapping[str, tuple[float, floa
         role: (u.input_tokens * prices[role][0] + u.output_tokens * prices[role][1]) / 1e6
         for role, u in usage.items()
         if role in prices
+    }
+
+
+def _fidelity_summary(records: Sequence[ConversationRecord], user: UserLike) -> dict[str, Any]:
+    stops: dict[str, int] = {}
+    for record in records:
+        reason = record.stop_reason or "unknown"
+        stops[reason] = stops.get(reason, 0) + 1
+    turns = [len(record.turns) for record in records]
+    return {
+        "user_model": describe_model(create_simulated_user(user).model),
+        "fidelity": sum((record.fidelity for record in records), FidelityCounts()),
+        "stop_reasons": stops,
+        "mean_turns": sum(turns) / len(turns) if turns else None,
     }
 
 
@@ -354,6 +416,7 @@ async def acollect(
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), disable=not progress, unit="task")
     lanes = asyncio.Semaphore(max_concurrent_tasks)
     errors: dict[str, str] = {}
+    kept: list[ConversationRecord] = []
     written = turns = 0
     start = time.perf_counter()
 
@@ -390,6 +453,7 @@ async def acollect(
                     append_record(records_path, result["record"])
                     recorded.add(task.id)
                     written += 1
+                    kept.append(result["record"])
                 turns += len(result.get("turns") or [])
                 bar.update(1)
                 bar.set_postfix(turns=turns, calls=gate.calls, tokens=gate.tokens, refresh=False)
@@ -412,6 +476,7 @@ async def acollect(
         wall_s=time.perf_counter() - start,
         records_path=str(records_path),
         errors=errors,
+        **_fidelity_summary(kept, user),
     )
     (out / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
     if todo and len(errors) == len(todo):

@@ -32,11 +32,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, Field
 from tqdm.auto import tqdm
 
+from langgraph_collab._role import describe_model
 from langgraph_collab._sync import run_sync
 from langgraph_collab.assistant import AssistantLike, create_assistant
 from langgraph_collab.conversation import (
@@ -45,16 +46,18 @@ from langgraph_collab.conversation import (
     recursion_limit,
 )
 from langgraph_collab.errors import TransientFailure
+from langgraph_collab.fidelity import FidelityGuard
 from langgraph_collab.judge import create_judge, paper_itr
 from langgraph_collab.metrics import Metric, MetricError, MetricInput, resolve_metrics
 from langgraph_collab.metrics.clarification import asks_for_clarification
 from langgraph_collab.metrics.tokens import TokenCounter, count_tokens
 from langgraph_collab.records import to_dicts
 from langgraph_collab.scoring import measure
-from langgraph_collab.state import Task
+from langgraph_collab.state import FidelityCounts, Task
+from langgraph_collab.storage import prepare_out_dir
 from langgraph_collab.tasks.kinds import task_kind
 from langgraph_collab.tracing import tracing_guard
-from langgraph_collab.user import UserLike, sounds_like_assistant
+from langgraph_collab.user import UserLike, create_simulated_user
 
 KIND_ORDER = ("document", "code", "math", "ambiguity")
 """Kinds in the paper's column order; other kinds follow in order of appearance."""
@@ -97,10 +100,46 @@ class ConversationResult(BaseModel):
     turns: int = 0
     messages: list[dict[str, str]] = Field(default_factory=list)
     failure: str | None = None
+    stop_reason: str | None = None
+    fidelity: FidelityCounts = Field(default_factory=FidelityCounts)
+
+
+class SimulatorFidelity(BaseModel):
+    """How the simulated user behaved in one model's conversations: its kept and rejected
+    turns (by reason), why the conversations ended, and their length in turns."""
+
+    user_model: str | None = None
+    counts: FidelityCounts = Field(default_factory=FidelityCounts)
+    stop_reasons: dict[str, int] = Field(default_factory=dict)
+    turns: MetricStats = Field(default_factory=MetricStats)
+
+    @classmethod
+    def of(cls, rows: Sequence[ConversationResult], user_model: str | None) -> SimulatorFidelity:
+        stops: dict[str, int] = {}
+        for row in rows:
+            reason = row.stop_reason or "unknown"
+            stops[reason] = stops.get(reason, 0) + 1
+        return cls(
+            user_model=user_model,
+            counts=sum((row.fidelity for row in rows), FidelityCounts()),
+            stop_reasons=stops,
+            turns=MetricStats.of([float(row.turns) for row in rows if row.failure is None]),
+        )
+
+    def line(self) -> str:
+        """One line: user turns, rejected shares by reason, stop reasons, mean turns."""
+        shares = ", ".join(f"{r} {100 * v:.0f}%" for r, v in self.counts.shares().items())
+        stops = ", ".join(f"{r} {n}" for r, n in sorted(self.stop_reasons.items()))
+        turns = f"{self.turns.mean:.1f}" if self.turns.mean is not None else "n/a"
+        return (
+            f"{self.counts.generated} user turns written, rejected: {shares or 'none'}; "
+            f"stops: {stops or 'none'}; mean turns {turns}"
+        )
 
 
 class EvaluationReport(BaseModel):
-    """Results per model: ``stats[model][kind][metric]``, every conversation in ``rows``."""
+    """Results per model: ``stats[model][kind][metric]``, every conversation in ``rows``,
+    and the simulated user's behaviour per model (``fidelity``)."""
 
     models: list[str]
     kinds: list[str]
@@ -109,11 +148,18 @@ class EvaluationReport(BaseModel):
     stats: dict[str, dict[str, dict[str, MetricStats]]]
     failed: dict[str, dict[str, int]]
     rows: list[ConversationResult]
+    fidelity: dict[str, SimulatorFidelity] = Field(default_factory=dict)
     wall_s: float = 0.0
 
     @classmethod
     def from_rows(
-        cls, rows: Sequence[ConversationResult], *, models: Sequence[str], max_turns: int, **kw: Any
+        cls,
+        rows: Sequence[ConversationResult],
+        *,
+        models: Sequence[str],
+        max_turns: int,
+        user_model: str | None = None,
+        **kw: Any,
     ) -> EvaluationReport:
         """Aggregate conversation rows (failed ones counted apart) into a report."""
         seen = list(dict.fromkeys(row.kind for row in rows))
@@ -125,7 +171,7 @@ class EvaluationReport(BaseModel):
             mine = [r for r in rows if r.model == model and r.kind == kind]
             ok = [r for r in mine if r.failure is None]
             failed[model][kind] = len(mine) - len(ok)
-            names = (task_metrics[kind], "tokens_k", "itr", "interactivity", "user_drift", "asked")
+            names = (task_metrics[kind], "tokens_k", "itr", "interactivity", "asked")
             by_metric = {
                 n: MetricStats.of([r.metrics[n] for r in ok if n in r.metrics]) for n in names
             }
@@ -137,6 +183,10 @@ class EvaluationReport(BaseModel):
                 del by_metric["asked"]
             stats[model][kind] = by_metric
         fields = {"kinds": kinds, "task_metrics": task_metrics, "stats": stats, "failed": failed}
+        fields["fidelity"] = {
+            model: SimulatorFidelity.of([r for r in rows if r.model == model], user_model)
+            for model in models
+        }
         return cls(models=list(models), max_turns=max_turns, rows=list(rows), **fields, **kw)
 
     @classmethod
@@ -206,19 +256,16 @@ class EvaluationReport(BaseModel):
             "rates x100; ITR is 2 * (S - 2.5) with A=3, B=2, C=1; tokens (k): the whole "
             "conversation, cl100k_base.",
         ]
-        drift = [
-            f"{model}{f' ({KIND_LABELS.get(kind, kind)})' if len(self.kinds) > 1 else ''} "
-            f"{100 * self.stat(model, kind, 'user_drift').mean:.0f}%"
-            for model in self.models
-            for kind in self.kinds
-            if self.stat(model, kind, "user_drift").n
-        ]
-        if drift:
-            lines.append(
-                "Simulated-user drift (user messages that read like an assistant's; a "
-                f"simulator fidelity check): {', '.join(drift)}."
-            )
+        lines += ["", *self.fidelity_lines()]
         return "\n".join(lines) + "\n"
+
+    def fidelity_lines(self) -> list[str]:
+        """The simulator-fidelity section: per model, the user turns written and the
+        share rejected by reason, the stop reasons and the mean number of turns."""
+        user = next((f.user_model for f in self.fidelity.values() if f.user_model), None)
+        lines = [f"Simulated user{f' ({user})' if user else ''}, per assistant:"]
+        lines += [f"- {model}: {self.fidelity[model].line()}" for model in self.fidelity]
+        return lines
 
     def summary(self) -> str:
         """A one-screen summary: one line per model and kind."""
@@ -233,18 +280,17 @@ class EvaluationReport(BaseModel):
                 parts = [
                     f"{self._label('', metric).strip()} {self._cell(stats, metric)}"
                     for metric, stats in self.stats[model][kind].items()
-                    if metric not in ("interactivity", "asked", "user_drift")
+                    if metric not in ("interactivity", "asked")
                 ]
                 n, failed = self.stat(model, kind, "itr").n, self.failed[model][kind]
                 parts.append(f"n={n}" + (f" +{failed} failed" if failed else ""))
                 lines.append(f"{model:<{width}}  {kind:<9} " + "  ".join(parts))
-        return "\n".join(lines)
+        return "\n".join([*lines, *self.fidelity_lines()])
 
     def save(self, out_dir: str | Path) -> dict[str, Path]:
         """Write ``report.md``, ``report.json`` and ``report.png`` (matplotlib, Agg) into
         ``out_dir``; returns their paths. Without matplotlib the plot is skipped, warned."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        out = prepare_out_dir(out_dir)
         paths = {"md": out / "report.md", "json": out / "report.json", "png": out / "report.png"}
         paths["md"].write_text(
             f"# Evaluation\n\n{self.to_markdown()}\n```\n{self.summary()}\n```\n", encoding="utf-8"
@@ -314,9 +360,6 @@ def _score(
     # The paper's scale; a custom judge's bare 0..1 score maps onto it linearly (1 -> 1, 0 -> -3).
     grade = judgement.grade
     values["itr"] = paper_itr(grade) if grade else 4 * values["interactivity"] - 3
-    # Simulator fidelity: the share of the user's own messages that read like an assistant's.
-    said = [m.text for m in messages if isinstance(m, HumanMessage)][1 if task.opening else 0 :]
-    values["user_drift"] = sum(map(sounds_like_assistant, said)) / len(said) if said else 0.0
     if isinstance(task.metadata.get("ambiguous"), bool):
         replies = [m for m in messages if isinstance(m, AIMessage) and m.text]
         if not replies:
@@ -338,6 +381,8 @@ async def aevaluate(
     token_counter: TokenCounter | None = None,
     config: RunnableConfig | None = None,
     progress: bool = True,
+    fidelity: FidelityGuard | bool = True,
+    grounded_stop: bool = True,
 ) -> EvaluationReport:
     """Async :func:`evaluate`."""
     if not assistants:
@@ -349,7 +394,13 @@ async def aevaluate(
     if len({task.id for task in tasks}) != len(tasks):
         raise ValueError("Task ids must be unique: each (model, task) is one row of the report")
     graphs = {
-        name: create_conversation_graph(user=user, assistant=assistant, max_turns=max_turns)
+        name: create_conversation_graph(
+            user=user,
+            assistant=assistant,
+            max_turns=max_turns,
+            fidelity=fidelity,
+            grounded_stop=grounded_stop,
+        )
         for name, assistant in assistants.items()
     }
     judge_role = create_judge(judge)
@@ -373,6 +424,8 @@ async def aevaluate(
         out = await graphs[model].ainvoke(state, run_config)  # permanent errors raise
         messages = list(out.get("messages") or [])
         row.messages, row.turns = to_dicts(messages), out.get("turn", 0)
+        row.stop_reason = out.get("stop_reason")
+        row.fidelity = out.get("fidelity") or FidelityCounts()
         if out.get("failure"):
             return out["failure"]
         try:
@@ -405,7 +458,13 @@ async def aevaluate(
     finally:
         bar.close()
     wall_s = time.perf_counter() - start
-    return EvaluationReport.from_rows(rows, models=list(graphs), max_turns=max_turns, wall_s=wall_s)
+    return EvaluationReport.from_rows(
+        rows,
+        models=list(graphs),
+        max_turns=max_turns,
+        user_model=describe_model(create_simulated_user(user).model),
+        wall_s=wall_s,
+    )
 
 
 def evaluate(
@@ -419,6 +478,8 @@ def evaluate(
     token_counter: TokenCounter | None = None,
     config: RunnableConfig | None = None,
     progress: bool = True,
+    fidelity: FidelityGuard | bool = True,
+    grounded_stop: bool = True,
 ) -> EvaluationReport:
     """Evaluate each assistant in full simulated conversations on ``tasks``.
 
@@ -434,6 +495,11 @@ def evaluate(
         token_counter: ``str -> int``; default tiktoken ``cl100k_base`` (offline).
         config: A base run config (callbacks, tags, metadata) for every conversation.
         progress: Show a progress bar.
+        fidelity: The guard on every simulated-user turn (True: the rule checks of
+            :func:`~langgraph_collab.fidelity.create_fidelity_guard`, False: none); its
+            counts, the stop reasons and mean turns per model are in ``report.fidelity``.
+        grounded_stop: End a conversation when the task's goal is met (see
+            :mod:`langgraph_collab.stopping`), not only on the user's stop token.
 
     Works from sync code and inside a running event loop (Jupyter); async code can
     await :func:`aevaluate`.
@@ -449,5 +515,7 @@ def evaluate(
             token_counter=token_counter,
             config=config,
             progress=progress,
+            fidelity=fidelity,
+            grounded_stop=grounded_stop,
         )
     )

@@ -28,13 +28,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from langgraph_collab.records import CandidateRecord, ConversationRecord, Message, TurnRecord
 from langgraph_collab.state import Task
+from langgraph_collab.storage import prepare_out_dir
 from langgraph_collab.tasks.formats import last_boxed
 
 if TYPE_CHECKING:
@@ -168,8 +168,7 @@ def export_datasets(
     both with ``save_to_disk`` (``out_dir/NAME``) and as ``out_dir/NAME.jsonl``, and return
     them by name. Empty datasets are saved too, with their columns."""
     records = list(records)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_out_dir(out_dir)
     built = {
         "sft": sft_dataset(records, min_score=min_score),
         "dpo": dpo_dataset(records, min_gap=min_gap),

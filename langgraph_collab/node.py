@@ -102,7 +102,8 @@ NO_LOOKAHEAD = "the conversation does not end with a user message: no lookahead"
 class CollabTurn(TypedDict, total=False):
     """A lookahead turn, under the ``collab`` state key: ``candidates`` (texts), ``scores``
     (MR means; None when unscored), ``stderr``, ``components`` (mean per reward component),
-    ``n_failed`` (masked futures), ``chosen`` (index into these lists), ``user``
+    ``n_failed`` (masked futures), ``rejected`` (the simulated user's turns rejected by
+    the fidelity guard, by reason, per candidate), ``chosen`` (index into these lists), ``user``
     (``"simulated"`` or ``"human"``), ``replies`` (the human's), ``forks`` (``"checkpoint"``
     or ``"copy"``), ``fork_threads`` (with ``keep_forks``), ``calls`` and ``tokens`` (every
     model call of the turn), ``seconds``, ``budget_exhausted``, ``note`` (no lookahead)."""
@@ -114,6 +115,7 @@ class CollabTurn(TypedDict, total=False):
     stderr: list[float | None]
     components: list[dict[str, float]]
     n_failed: list[int]
+    rejected: list[dict[str, int]]
     chosen: int
     replies: list[str]
     forks: str
@@ -312,6 +314,7 @@ def create_collaborative_node(
             "stderr": [r.stderr if r else None for r in rewards],
             "components": [r.components if r else {} for r in rewards],
             "n_failed": [r.n_failed if r else 0 for r in rewards],
+            "rejected": [dict(r.fidelity.rejected) if r else {} for r in rewards],
             "chosen": best,
             "forks": forks.mode,
             "calls": calls,

@@ -24,7 +24,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from pydantic import BaseModel, Field
 
 from langgraph_collab.scoring import MultiturnReward
-from langgraph_collab.state import Task
+from langgraph_collab.state import FidelityCounts, Task
 from langgraph_collab.tracing import RoleUsage
 
 Message = dict[str, str]
@@ -48,6 +48,8 @@ class SampleRecord(BaseModel):
     components: dict[str, float] = Field(default_factory=dict)
     reward: float | None = None
     error: str | None = None
+    stop_reason: str | None = None
+    fidelity: FidelityCounts = Field(default_factory=FidelityCounts)
 
 
 class CandidateRecord(BaseModel):
@@ -68,7 +70,12 @@ class CandidateRecord(BaseModel):
     ) -> CandidateRecord:
         samples = [
             SampleRecord(
-                future=to_dicts(s.future), components=s.components, reward=s.reward, error=s.error
+                future=to_dicts(s.future),
+                components=s.components,
+                reward=s.reward,
+                error=s.error,
+                stop_reason=s.stop_reason,
+                fidelity=s.fidelity,
             )
             for s in reward.samples
         ]
@@ -103,13 +110,17 @@ class TurnRecord(BaseModel):
 
 
 class ConversationRecord(BaseModel):
-    """One collected conversation."""
+    """One collected conversation: its chosen path and turns, usage, why it ended
+    (``stop_reason``), and the simulated user's kept and rejected turns (``fidelity``, the
+    live turns and every forward sample's)."""
 
     task: Task
     messages: list[Message]
     turns: list[TurnRecord] = Field(default_factory=list)
     usage: dict[str, RoleUsage] = Field(default_factory=dict)
     failure: str | None = None
+    stop_reason: str | None = None
+    fidelity: FidelityCounts = Field(default_factory=FidelityCounts)
     source: str = "collect"
     metadata: dict[str, Any] = Field(default_factory=dict)
 

@@ -50,6 +50,7 @@ from langgraph_collab.errors import (
     cut_by_budget,
     is_budget_cut,
 )
+from langgraph_collab.fidelity import FidelityGuard
 from langgraph_collab.judge import Judgement, create_judge
 from langgraph_collab.metrics import (
     Metric,
@@ -105,6 +106,8 @@ def create_reward_graph(
     window: int = 2,
     token_lambda: float | None = None,
     token_counter: TokenCounter | None = None,
+    fidelity: FidelityGuard | bool = True,
+    grounded_stop: bool = False,
     name: str = "multiturn_aware_reward",
     checkpointer: bool | None = None,
 ) -> CompiledStateGraph:
@@ -121,6 +124,12 @@ def create_reward_graph(
         token_lambda: lambda of the token penalty; default: the task kind's (paper: 5e-4
             for math and code, 1e-4 for documents).
         token_counter: ``str -> int``; default tiktoken ``cl100k_base`` (offline).
+        fidelity: The guard on every simulated-user turn of the futures (True: the rule
+            checks; a :class:`~langgraph_collab.fidelity.FidelityGuard`; False: none). A
+            future whose user keeps failing it is masked; counts go to ``fidelity``.
+        grounded_stop: End a future when the task's goal is met (see
+            :mod:`langgraph_collab.stopping`); off by default for MR, so a future's length
+            is the simulator's choice alone.
         checkpointer: As a subgraph, None inherits the parent graph's checkpointer (each
             finished forward sample is saved and survives a kill); False never checkpoints
             (a resumed parent redoes the whole step, failed samples included, with far
@@ -135,7 +144,13 @@ def create_reward_graph(
         raise ValueError(
             f"need samples >= 1 and window >= 0, got samples={samples}, window={window}"
         )
-    conversation = create_conversation_graph(user=user, assistant=assistant, max_turns=window)
+    conversation = create_conversation_graph(
+        user=user,
+        assistant=assistant,
+        max_turns=window,
+        fidelity=fidelity,
+        grounded_stop=grounded_stop,
+    )
     judge_role = create_judge(judge)
     limit = recursion_limit(window)
 
@@ -170,6 +185,8 @@ def create_reward_graph(
             sample_index=state["sample_index"],
             judgement=judgement,
             error=error,
+            stop_reason=out.get("stop_reason"),
+            fidelity=out.get("fidelity"),
             metrics=chosen,
             weights=weights_for(task, list(chosen)),
             token_lambda=lam,

@@ -18,7 +18,7 @@ from langgraph_collab.errors import PermanentError
 from langgraph_collab.judge import Judgement
 from langgraph_collab.metrics import Metric, MetricError, MetricInput
 from langgraph_collab.metrics.tokens import TokenCounter, count_tokens
-from langgraph_collab.state import Task
+from langgraph_collab.state import FidelityCounts, StopReason, Task
 from langgraph_collab.tracing import RoleUsage
 
 
@@ -32,11 +32,14 @@ class ForwardSample(BaseModel):
     components: dict[str, float] = Field(default_factory=dict)
     reward: float | None = None
     error: str | None = None
+    stop_reason: StopReason | None = None
+    fidelity: FidelityCounts = Field(default_factory=FidelityCounts)
 
 
 class MultiturnReward(BaseModel):
     """The MR of one candidate: mean and standard error over its valid forward samples,
-    the mean of each component, every sample with its conversation, and usage per role."""
+    the mean of each component, every sample with its conversation, usage per role, the
+    simulated user's kept and rejected turns (``fidelity``) and why each future ended."""
 
     candidate: AnyMessage
     mean: float | None
@@ -45,6 +48,8 @@ class MultiturnReward(BaseModel):
     samples: list[ForwardSample]
     n_failed: int
     usage: dict[str, RoleUsage] = Field(default_factory=dict)
+    fidelity: FidelityCounts = Field(default_factory=FidelityCounts)
+    stop_reasons: dict[str, int] = Field(default_factory=dict)
 
     @property
     def n_valid(self) -> int:
@@ -107,6 +112,8 @@ def score_sample(
     sample_index: int,
     judgement: Judgement | None,
     error: str | None,
+    stop_reason: StopReason | None = None,
+    fidelity: FidelityCounts | None = None,
     metrics: Mapping[str, Metric],
     weights: Mapping[str, float],
     token_lambda: float,
@@ -121,6 +128,8 @@ def score_sample(
         future=list(conversation[start + 1 :]),
         judgement=judgement,
         error=error,
+        stop_reason=stop_reason,
+        fidelity=fidelity or FidelityCounts(),
     )
     if error is not None or judgement is None:
         return sample
@@ -148,7 +157,13 @@ def aggregate(candidate: BaseMessage, samples: Sequence[ForwardSample]) -> Multi
     names = valid[0].components if valid else {}
     components = {name: sum(s.components[name] for s in valid) / len(valid) for name in names}
     ordered = sorted(samples, key=lambda s: s.sample_index)
+    stops: dict[str, int] = {}
+    for sample in ordered:
+        if sample.stop_reason:
+            stops[sample.stop_reason] = stops.get(sample.stop_reason, 0) + 1
     return MultiturnReward(
+        fidelity=sum((s.fidelity for s in ordered), FidelityCounts()),
+        stop_reasons=stops,
         candidate=candidate,
         mean=mean,
         stderr=stderr,

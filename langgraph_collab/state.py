@@ -9,7 +9,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
@@ -48,6 +48,47 @@ class Task(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
+StopReason = Literal["user", "goal_met", "budget", "failure"]
+"""Why a conversation ended: the simulated user said the stop token, the task's goal was
+met (grounded stop), the turn budget ran out, or a role failed for good."""
+
+
+class FidelityCounts(BaseModel):
+    """Simulated-user turns of a conversation (or many): how many were generated and kept,
+    and how many were rejected by a fidelity check and regenerated, by the first check each
+    failed (see :mod:`langgraph_collab.fidelity`).
+
+    Example:
+        >>> counts = FidelityCounts(kept=3, rejected={"role_drift": 1})
+        >>> (counts + counts).shares()
+        {'role_drift': 0.25}
+    """
+
+    kept: int = 0
+    rejected: dict[str, int] = Field(default_factory=dict)
+
+    def __add__(self, other: FidelityCounts) -> FidelityCounts:
+        merged = dict(self.rejected)
+        for reason, n in other.rejected.items():
+            merged[reason] = merged.get(reason, 0) + n
+        return FidelityCounts(kept=self.kept + other.kept, rejected=merged)
+
+    @property
+    def generated(self) -> int:
+        """User turns the simulator wrote, kept or not."""
+        return self.kept + sum(self.rejected.values())
+
+    def shares(self) -> dict[str, float]:
+        """Share of the generated user turns rejected, by reason."""
+        total = self.generated
+        return {reason: n / total for reason, n in self.rejected.items()} if total else {}
+
+
+def add_fidelity(left: FidelityCounts | None, right: FidelityCounts | None) -> FidelityCounts:
+    """Reducer: fidelity counts, summed."""
+    return (left or FidelityCounts()) + (right or FidelityCounts())
+
+
 class CollabState(TypedDict, total=False):
     """State of the conversation graph.
 
@@ -55,7 +96,9 @@ class CollabState(TypedDict, total=False):
     ``HumanMessage``, assistant turns ``AIMessage``). ``turn`` counts assistant replies made
     in this run and ``max_turns`` bounds them: the turn budget lives in state, so a graph
     never relies on ``recursion_limit`` to stop. ``done`` is set when the simulated user ends
-    the chat; ``failure`` records a role that kept failing, which also ends the run.
+    the chat (or, with grounded stop, when its goal is met); ``failure`` records a role
+    that kept failing, which also ends the run; ``stop_reason`` says which of these ended
+    it. ``fidelity`` counts the simulated user's kept and rejected turns.
     """
 
     messages: Annotated[list[AnyMessage], add_messages]
@@ -64,3 +107,5 @@ class CollabState(TypedDict, total=False):
     max_turns: int
     done: bool
     failure: str | None
+    stop_reason: StopReason | None
+    fidelity: Annotated[FidelityCounts, add_fidelity]

@@ -147,28 +147,6 @@ def create_simulated_user(
     raise TypeError(f"Cannot play the user with {type(model).__name__}")
 
 
-_ASSISTANT_SPEAK = re.compile(
-    r"^\W*(sure|certainly|of course|absolutely|great question|i'?d be (happy|glad) to|"
-    r"i'?m (happy|glad) to help|here(?: is|'s) (a|an|the|your)|as an ai)\b|"
-    r"\b(how can i (help|assist)|i hope this helps|feel free to (ask|share|reach)|"
-    r"let me know if you (have|need))\b",
-    re.IGNORECASE,
-)
-
-
-def sounds_like_assistant(text: str) -> bool:
-    """Whether a simulated user's message reads like an assistant's (offering help, opening
-    with "Certainly"...): the drift the paper reports for small simulator models.
-
-    Example:
-        >>> sounds_like_assistant("Certainly! Here is the plan you asked for.")
-        True
-        >>> sounds_like_assistant("Can you make it shorter? [[TERMINATE CHAT]]")
-        False
-    """
-    return bool(_ASSISTANT_SPEAK.search(text))
-
-
 def is_terminal(message: BaseMessage) -> bool:
     """Whether a user message ends the chat."""
     return TERMINATE in message.text

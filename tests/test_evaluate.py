@@ -227,7 +227,8 @@ def test_save_writes_markdown_json_and_a_real_png(mixed_report, tmp_path):
 
 def test_the_summary_fits_one_screen(mixed_report):
     lines = mixed_report.summary().splitlines()
-    assert len(lines) == 1 + 2 * 2
+    assert len(lines) == 1 + 2 * 2 + 1 + 2  # header, model x kind, the simulator per model
+    assert lines[-2].startswith("- base: ") and "stops:" in lines[-2]
     assert lines[0].startswith("Evaluated 8 conversations (0 failed), 2 models x 2 kinds")
     assert all(len(line) < 160 for line in lines)
     assert "ACC 100.0 ± 0.0" in lines[1] and "n=2" in lines[1]
@@ -311,8 +312,8 @@ def test_the_embedded_model_evaluates_two_tasks_for_two_assistants(local_model):
     assert len(report.to_markdown().split("\n\n")[0].splitlines()) == 2 + 2
 
 
-def test_simulated_user_drift_is_measured_as_a_fidelity_check():
-    from langgraph_collab.user import sounds_like_assistant
+def test_a_drifting_simulated_user_is_rejected_and_reported():
+    from langgraph_collab.fidelity import sounds_like_assistant
 
     assert sounds_like_assistant("Sure! Here is a plan. Let me know if you need more.")
     assert sounds_like_assistant("I hope this helps, happy writing!")
@@ -323,10 +324,16 @@ def test_simulated_user_drift_is_measured_as_a_fidelity_check():
         [task], assistants={"base": make_assistant()}, user=drifting,
         judge=ScriptedChatModel(script=[judge_json()]), max_turns=2, progress=False,
     )  # fmt: skip
-    assert close(report.stat("base", "math", "user_drift"), 1.0, 0.0, 1)
-    assert "Simulated-user drift" in report.to_markdown() and "base 100%" in report.to_markdown()
+    (row,) = report.rows
+    assert row.failure.startswith("simulated_user: fidelity: every one of 3 tries failed")
+    assert row.fidelity.rejected == {"role_drift": 3} and row.stop_reason == "failure"
+    fidelity = report.fidelity["base"]
+    assert fidelity.counts.shares() == {"role_drift": 1.0}
+    assert fidelity.stop_reasons == {"failure": 1} and fidelity.user_model == "ScriptedChatModel"
+    assert "- base: 3 user turns written, rejected: role_drift 100%" in report.to_markdown()
     steady = run([task], ScriptedChatModel(script=[judge_json()]))
-    assert steady.stat("base", "math", "user_drift").mean == 0.0
+    assert steady.fidelity["base"].counts.rejected == {}
+    assert steady.fidelity["base"].stop_reasons == {"user": 1}
 
 
 def test_a_bug_in_a_role_stops_the_evaluation_instead_of_failing_rows_quietly():
