@@ -44,6 +44,7 @@ from typing import Any, Literal
 
 from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import ensure_config, patch_config
 from pydantic import BaseModel, ValidationError
@@ -149,10 +150,11 @@ def _reply_errors() -> tuple[type[BaseException], ...]:
 
 
 def _text(message: Any) -> str:
-    """The text of a raw reply, tool-call arguments included (a tool call is the reply)."""
+    """The text of a raw reply, tool-call arguments last (a tool call is the reply)."""
+    if not isinstance(message, BaseMessage):
+        return str(message)
     calls = getattr(message, "tool_calls", None) or []
-    args = [json.dumps(call.get("args") or {}) for call in calls]
-    return "\n".join([getattr(message, "text", None) or str(message), *args])
+    return "\n".join([message.text, *(json.dumps(call.get("args") or {}) for call in calls)])
 
 
 class _Memory:
@@ -165,6 +167,8 @@ class _Memory:
 
     @staticmethod
     def key(model: BaseChatModel) -> Any:
+        """Models are told apart by class, endpoint and model name; one with neither an
+        endpoint nor a name (a test double) stands for itself alone."""
         endpoint = next(
             (
                 value
@@ -173,10 +177,10 @@ class _Memory:
             ),
             None,
         )
-        if endpoint is None:  # no endpoint to name it by: this instance only
+        name = getattr(model, "model_name", None) or getattr(model, "model", None)
+        if endpoint is None and not isinstance(name, str):
             weakref.finalize(model, MEMORY.forget, id(model))
             return id(model)
-        name = getattr(model, "model_name", None) or getattr(model, "model", None)
         return (type(model).__qualname__, endpoint, str(name))
 
     def chosen(self, key: Any) -> str | None:
