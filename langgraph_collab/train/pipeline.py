@@ -32,10 +32,12 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
+from langgraph_collab.records import ConversationRecord, read_records
 from langgraph_collab.state import FidelityCounts
 from langgraph_collab.storage import check_checkpoint_db, prepare_out_dir
 from langgraph_collab.tasks.files import looks_local, source_kind
 from langgraph_collab.train.config import CollabTrainConfig
+from langgraph_collab.train.effects import effect_lines
 from langgraph_collab.train.roles import api_key, is_local, role_models, settings, spec_of
 
 STAGES = ("collect", "export", "train", "evaluate", "report")
@@ -174,7 +176,6 @@ def collect_node(state: PipelineState) -> dict:
 
 def export_node(state: PipelineState) -> dict:
     from langgraph_collab.export import export_datasets
-    from langgraph_collab.records import read_records
 
     config = _config(state)
     records_path = config.run_dir / "collect" / "records.jsonl"
@@ -299,6 +300,12 @@ def trained_policy(config: CollabTrainConfig) -> tuple[Any, Any]:
     return load_trainable_model(str(final))
 
 
+def _records(collected: dict | None) -> list[ConversationRecord]:
+    """The records this run's collection wrote to, if any."""
+    path = Path(collected["records_path"]) if collected else None
+    return read_records(path) if path and path.is_file() else []
+
+
 def fidelity_lines(collected: dict | None) -> list[str]:
     """The report's fidelity section for collection (evaluation's is in its table's notes):
     the simulated user's turns rejected by reason, stop reasons and mean turns."""
@@ -340,6 +347,7 @@ def report_node(state: PipelineState) -> dict:
         )
     if evaluated := state.get("evaluated"):
         lines += ["", evaluated["markdown"]]
+    lines += ["", "## measured effects", "", *effect_lines(_records(collected))]
     lines += ["", "## fidelity", "", *fidelity_lines(collected)]
     text = "\n".join(lines) + "\n"
     (config.run_dir / "report.md").write_text(text, encoding="utf-8")
