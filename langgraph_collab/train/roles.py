@@ -22,10 +22,13 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from langgraph_collab.structured import METHODS
+
 if TYPE_CHECKING:
     from langgraph_collab.train.config import CollabTrainConfig
 
-JUDGE_METHODS = ("auto", "json_schema", "function_calling", "json_mode", "text")
+JUDGE_METHODS = METHODS
+"""The judge's structured-output methods (see :mod:`langgraph_collab.structured`)."""
 SHARED = ("base_url", "api_key_env", "api_key", "timeout", "max_tokens", "extra_body",
           "model_kwargs")  # fmt: skip
 """The options every API role takes: fields of the ``models`` section, overridable per role."""
