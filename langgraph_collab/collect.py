@@ -24,11 +24,12 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import functools
 import operator
 import time
 import uuid
 import warnings
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -65,6 +66,7 @@ from langgraph_collab.records import (
 )
 from langgraph_collab.reward import create_reward_graph
 from langgraph_collab.scoring import ForwardSample, MultiturnReward
+from langgraph_collab.sharding import shard_dir, shard_tasks
 from langgraph_collab.state import FidelityCounts, StopReason, Task, add_fidelity
 from langgraph_collab.stopping import goal_met
 from langgraph_collab.storage import check_checkpoint_db, prepare_out_dir
@@ -382,7 +384,9 @@ async def acollect(
     max_model_calls: int = 16,
     max_repeated_failures: int = 3,
     prices: Mapping[str, tuple[float, float]] | None = None,
-    progress: bool = True,
+    progress: bool | Callable[..., Any] = True,
+    num_shards: int = 1,
+    shard_index: int = 0,
     **options: Any,
 ) -> CollectionSummary:
     """Collect a conversation record per task into ``out_dir/records.jsonl``, durably.
@@ -394,7 +398,13 @@ async def acollect(
     last checkpoint. ``options`` go to :func:`create_collection_graph` (``candidates``,
     ``proactive_share``, ``max_messages``, ``samples``, ``window``...); ``prices`` are USD
     per million input/output tokens per role, for the cost ledger. Writes
-    ``out_dir/summary.json``.
+    ``out_dir/summary.json``. ``progress``: a tqdm bar, none (False), or a factory
+    ``(total=, initial=)`` of an object with tqdm's ``update`` / ``set_postfix`` / ``close``.
+
+    Shards (:mod:`~langgraph_collab.sharding`): with ``num_shards`` > 1 this process
+    collects only the tasks of shard ``shard_index`` (``datasets.Dataset.shard``'s split)
+    into ``out_dir/shard-0000i-of-0000n/`` (its own checkpoints, records and summary), so
+    that n processes or machines share ``tasks``; ``read_shards(out_dir)`` merges them.
 
     Failures: a permanent error (a wrong key, a bug in a callable) stops the run at once. A
     task whose transient failure outlived its retries is left unrecorded, resumable (the
@@ -406,14 +416,16 @@ async def acollect(
         raise TypeError("`tasks` must be a list of langgraph_collab.Task (see load_tasks)")
     if len({task.id for task in tasks}) != len(tasks):
         raise ValueError("Task ids must be unique: each task is one checkpointed thread")
-    out = prepare_out_dir(out_dir)
+    tasks = shard_tasks(tasks, num_shards=num_shards, index=shard_index)
+    out = prepare_out_dir(shard_dir(out_dir, num_shards=num_shards, index=shard_index))
     check_checkpoint_db(out / "checkpoints.sqlite")
     records_path = out / "records.jsonl"
     ledger, gate = UsageLedger(group_by="task_id"), CallGate(max_model_calls)
     builder = create_collection_graph(user=user, assistant=assistant, judge=judge, **options)
     recorded = recorded_task_ids(records_path)
     todo = [task for task in tasks if task.id not in recorded]
-    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), disable=not progress, unit="task")
+    bar_of = progress if callable(progress) else functools.partial(tqdm, disable=not progress)
+    bar = bar_of(total=len(tasks), initial=len(tasks) - len(todo), unit="task")
     lanes = asyncio.Semaphore(max_concurrent_tasks)
     errors: dict[str, str] = {}
     kept: list[ConversationRecord] = []
