@@ -136,9 +136,17 @@ def create_reward_graph(
             fewer checkpoint writes).
 
     Example:
-        >>> graph = create_reward_graph(user=m, assistant=m, judge=m)  # doctest: +SKIP
-        >>> out = graph.invoke({"messages": history, "candidates": [a, b], "task": task})
-        >>> [r.mean for r in out["rewards"]]  # doctest: +SKIP
+        >>> from langgraph_collab import Task
+        >>> graph = create_reward_graph(
+        ...     user=lambda state: "Thanks! [[TERMINATE CHAT]]",
+        ...     assistant=lambda messages: "4",
+        ...     judge=lambda state: {"artifact": "4", "grade": "A"},
+        ...     samples=2, window=1)
+        >>> out = graph.invoke({"messages": [("user", "What is 2+2?")],
+        ...                     "candidates": ["4", "Do you mean in base 10?"],
+        ...                     "task": Task(request="What is 2+2?")})
+        >>> [(r.n_valid, r.stop_reasons) for r in out["rewards"]]
+        [(2, {'user': 2}), (2, {'user': 2})]
     """
     if samples < 1 or window < 0:
         raise ValueError(

@@ -99,7 +99,8 @@ def mount_plan(keep: list[str]) -> dict[str, list[str]]:
     folder) and the interpreter's directories.
 
     Example:
-        >>> "/tmp" in mount_plan(["/tmp/x/work"])
+        >>> import tempfile
+        >>> "/tmp" in mount_plan([tempfile.mkdtemp(dir="/tmp")])
         True
     """
     paths = [*keep, *_interpreter_dirs()]
