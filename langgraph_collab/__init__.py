@@ -28,6 +28,13 @@ from langgraph_collab.metrics import METRICS, MetricInput
 from langgraph_collab.models import load_chat_model, load_trainable_model
 from langgraph_collab.node import Budget, CollaborativeState, CollabTurn, create_collaborative_node
 from langgraph_collab.records import ConversationRecord, read_records
+from langgraph_collab.rescoring import (
+    RunRecorder,
+    arescore,
+    records_from_runs,
+    rescore,
+    runs_from_langsmith,
+)
 from langgraph_collab.reward import (
     amultiturn_aware_reward,
     ascore_candidates,
@@ -37,13 +44,6 @@ from langgraph_collab.reward import (
 )
 from langgraph_collab.scoring import ForwardSample, MultiturnReward
 from langgraph_collab.state import TERMINATE, CollabState, Task
-from langgraph_collab.traces import (
-    RunRecorder,
-    arescore,
-    records_from_runs,
-    rescore,
-    runs_from_langsmith,
-)
 from langgraph_collab.tracing import UsageLedger
 from langgraph_collab.user import create_simulated_user
 

@@ -8,7 +8,7 @@ a simulated user who wants what the real user asked for, and fills the records' 
 that ``export.dpo_dataset`` emits preference pairs from real traffic.
 
 Example:
-    >>> from langgraph_collab.traces import RunRecorder, records_from_runs
+    >>> from langgraph_collab.rescoring import RunRecorder, records_from_runs
     >>> recorder = RunRecorder()
     >>> # agent.invoke({"messages": [...]}, {"callbacks": [recorder]})
     >>> records_from_runs(recorder.runs)

@@ -12,12 +12,12 @@ from langchain_core.tracers.langchain import wait_for_all_tracers
 from langgraph_collab.collect import collect
 from langgraph_collab.export import dpo_dataset
 from langgraph_collab.records import read_records
+from langgraph_collab.rescoring import records_from_runs, rescore, runs_from_langsmith
 from langgraph_collab.tasks import load_tasks
-from langgraph_collab.traces import records_from_runs, rescore, runs_from_langsmith
 from tests.conftest import make_assistant, make_judge, make_user
 from tests.fake_langsmith import FakeLangSmith
 from tests.test_fake_langsmith import PROJECT, no_internet, traced_env  # noqa: F401
-from tests.test_traces import production_agent
+from tests.test_rescoring import production_agent
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
