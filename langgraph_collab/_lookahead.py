@@ -1,33 +1,53 @@
-"""Where the collaborative node's lookahead runs: the per-turn budget, forks of the agent's
-state (checkpointer threads or in-memory copies) and configs detached from the host run.
+"""The lookahead engine shared by the collaborative node and the collaborative middleware:
+the per-turn budget, the simulated (or human) user and judge, MR of each candidate over
+futures played by the agent in forks (:mod:`langgraph_collab._forks`), and the choice.
 
-Private to :mod:`langgraph_collab.node`, which documents the behaviour.
+The two entrances differ only in where candidates come from: the node runs the whole
+agent once per candidate (:meth:`Forks.candidate`), the middleware samples the model
+call N times and adopts each response as a fork (:meth:`Forks.adopt`). Both then call
+:meth:`Lookahead.decide`. Behaviour is documented in :mod:`langgraph_collab.node` and
+:mod:`langgraph_collab.middleware`.
+
+Example:
+    >>> from langgraph_collab._lookahead import Budget, conversation_task
+    >>> from langchain_core.messages import HumanMessage
+    >>> Budget(seconds=30).seconds
+    30
+    >>> conversation_task([HumanMessage("Book me a flight")]).request.splitlines()[-1]
+    '- "Book me a flight"'
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.callbacks import BaseCallbackManager
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
-from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.constants import CONF, CONFIG_KEY_CHECKPOINTER
-from langgraph.graph import END, START, MessagesState, StateGraph
+from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langgraph.errors import GraphBubbleUp
 from langgraph.pregel import Pregel
+from langgraph.types import interrupt
+from typing_extensions import TypedDict
 
+from langgraph_collab._forks import Forks, detached, with_handler
 from langgraph_collab.errors import BudgetExhausted, ScoringError, TransientFailure
-from langgraph_collab.models import load_chat_model
+from langgraph_collab.judge import create_judge
+from langgraph_collab.reward import ascore_candidates
+from langgraph_collab.scoring import MultiturnReward
+from langgraph_collab.state import TERMINATE, Task
 from langgraph_collab.tracing import UsageLedger
+from langgraph_collab.user import create_simulated_user
 
-AgentLike = Pregel | BaseChatModel | str | Runnable | Callable[[list[BaseMessage]], Any]
-_THREAD_KEYS = ("thread_id", "checkpoint_ns", "checkpoint_id", "checkpoint_map")
+HUMAN = "human"
+HUMAN_INSTRUCTIONS = (
+    "Play the user: write the message you would send after each candidate reply, one per "
+    f"candidate (a list of strings, in order); end with {TERMINATE} if you would stop there."
+)
+NO_LOOKAHEAD = "the conversation does not end with a user message: no lookahead"
 
 
 @dataclass(frozen=True)
@@ -35,12 +55,51 @@ class Budget:
     """Per-turn limits on the lookahead (None: no limit): model calls, tokens (input +
     output) and seconds. Candidates are always sampled, and count; once the budget is
     spent no new model call starts, unfinished futures are masked (a call in flight when
-    the seconds run out is abandoned, not interrupted), and the node answers with the best
+    the seconds run out is abandoned, not interrupted), and the turn answers with the best
     candidate scored so far (the first candidate when none is)."""
 
     calls: int | None = None
     tokens: int | None = None
     seconds: float | None = None
+
+
+class CollabTurn(TypedDict, total=False):
+    """A lookahead turn, under the ``collab`` state key: ``candidates`` (texts), ``scores``
+    (MR means; None when unscored), ``stderr``, ``components`` (mean per reward component),
+    ``n_failed`` (masked futures), ``rejected`` (the simulated user's turns rejected by
+    the fidelity guard, by reason, per candidate), ``chosen`` (index into these lists), ``user``
+    (``"simulated"`` or ``"human"``), ``replies`` (the human's), ``forks`` (``"checkpoint"``
+    or ``"copy"``), ``fork_threads`` (with ``keep_forks``), ``calls`` and ``tokens`` (every
+    model call of the turn), ``seconds``, ``budget_exhausted``, ``note`` (no lookahead)."""
+
+    mode: str
+    user: str
+    candidates: list[str]
+    scores: list[float | None]
+    stderr: list[float | None]
+    components: list[dict[str, float]]
+    n_failed: list[int]
+    rejected: list[dict[str, int]]
+    chosen: int
+    replies: list[str]
+    forks: str
+    fork_threads: list[str]
+    calls: int
+    tokens: int
+    seconds: float
+    budget_exhausted: bool
+    note: str
+
+
+def conversation_task(messages: Sequence[BaseMessage], *, kind: str = "chat") -> Task:
+    """The simulated user's goal, built from the conversation: what the user said so far."""
+    said = [m.text for m in messages if isinstance(m, HumanMessage) and m.text]
+    quoted = "\n".join(f'- "{text}"' for text in said) or '- "(nothing yet)"'
+    request = (
+        "Continue this conversation as the same user, still wanting what you asked for. "
+        f"Your messages so far:\n{quoted}"
+    )
+    return Task(id="conversation", kind=kind, request=request)
 
 
 class Gate(UsageLedger):
@@ -117,160 +176,157 @@ async def gather_kept(coroutines: Sequence[Awaitable]) -> list[tuple[int, Any]]:
     return kept
 
 
-def with_handler(config: RunnableConfig, handler: Any) -> RunnableConfig:
-    callbacks = config.get("callbacks")
-    if isinstance(callbacks, BaseCallbackManager):
-        callbacks = callbacks.copy()
-        callbacks.add_handler(handler, inherit=True)
-    else:
-        callbacks = [*(callbacks or []), handler]
-    return {**config, "callbacks": callbacks}
+class Lookahead:
+    """One lookahead configuration (roles, sizes, budget, reward options), run turn by
+    turn: :meth:`open` a turn's forks, sample candidates into them (the entrance's job),
+    :meth:`ask_human` when a person plays the user, :meth:`decide`, then close the forks.
 
-
-def detached(
-    config: RunnableConfig,
-    *,
-    saver: BaseCheckpointSaver | None = None,
-    thread_id: str | None = None,
-    name: str | None = None,
-    metadata: Mapping[str, Any] | None = None,
-    tags: Sequence[str] = (),
-) -> RunnableConfig:
-    """``config`` for a root run of its own (its own thread, or none), traced under the
-    current run: the host run's internals, thread and checkpoint keys are dropped."""
-    conf = {
-        k: v
-        for k, v in config.get(CONF, {}).items()
-        if not k.startswith("__pregel_") and k not in _THREAD_KEYS
-    }
-    if saver is not None:
-        conf.update({"thread_id": thread_id, CONFIG_KEY_CHECKPOINTER: saver})
-    out: RunnableConfig = {
-        "callbacks": config.get("callbacks"),
-        "tags": [*config.get("tags", []), *tags],
-        "metadata": {**config.get("metadata", {}), **(metadata or {})},
-        CONF: conf,
-    }
-    if name:
-        out["run_name"] = name
-    return out
-
-
-def as_graph(agent: AgentLike) -> Pregel:
-    """The agent as a compiled graph over ``messages`` (a chat model: one ``model`` node)."""
-    if isinstance(agent, Pregel):
-        return agent
-    if isinstance(agent, BaseChatModel | str):
-        model: Runnable = load_chat_model(agent)
-    elif isinstance(agent, Runnable) or callable(agent):
-        model = agent if isinstance(agent, Runnable) else RunnableLambda(agent)
-    else:
-        raise TypeError(
-            f"Cannot make {type(agent).__name__} collaborative: give a chat model, "
-            "a model spec or a compiled graph"
-        )
-
-    def reply(out: Any) -> BaseMessage:
-        return out if isinstance(out, BaseMessage) else AIMessage(str(out))
-
-    def call(state: dict, config: RunnableConfig) -> dict:
-        return {"messages": [reply(model.invoke(state["messages"], config))]}
-
-    async def acall(state: dict, config: RunnableConfig) -> dict:
-        return {"messages": [reply(await model.ainvoke(state["messages"], config))]}
-
-    builder = StateGraph(MessagesState)
-    builder.add_node("model", RunnableLambda(call, afunc=acall, name="model"))
-    builder.add_edge(START, "model")
-    builder.add_edge("model", END)
-    return builder.compile(name="agent")
-
-
-class Forks:
-    """Where one turn's candidates (``c<k>``) and futures (``c<k>s<s>``) run: threads of a
-    checkpointer, forked with get_state/update_state, or in-memory copies of the state.
-
-    ``sync``: the host runs sync, so the agent and the saver are called through their
-    sync methods (on worker threads); ``gate`` is the turn's budget.
+    ``found`` (what sampling hands over, JSON-able so a durable task can keep it across
+    an interrupt): ``prefix`` and ``threads`` of the forks, ``values`` (copy forks),
+    ``keys`` (candidate indices) and ``candidates`` (``{"messages", "text"}`` each).
     """
 
     def __init__(
-        self, graph: Pregel, config: RunnableConfig, *, fork: str, gate: Gate, sync: bool
+        self,
+        *,
+        model: Any,
+        user: Any,
+        judge: Any,
+        candidates: int,
+        samples: int,
+        window: int,
+        budget: Budget | Mapping[str, float] | None,
+        task: Task | Callable[[dict], Task] | None,
+        fork: str,
+        keep_forks: bool,
+        metrics: Any,
+        weights: Mapping[str, float] | None,
+        token_lambda: float | None,
+        max_concurrency: int | None,
     ) -> None:
-        saver = config.get(CONF, {}).get(CONFIG_KEY_CHECKPOINTER)
-        if not isinstance(saver, BaseCheckpointSaver):
-            own = graph.checkpointer
-            saver = own if isinstance(own, BaseCheckpointSaver) else None
-        if fork == "copy" or graph.checkpointer is False:
-            saver = None
-        if fork == "checkpoint" and saver is None:
+        if candidates < 1 or samples < 1 or window < 0:
+            raise ValueError("need candidates >= 1, samples >= 1 and window >= 0")
+        self.candidates = candidates
+        self.human = isinstance(user, str) and user == HUMAN
+        default = model if isinstance(model, BaseChatModel | str) else None
+        user = default if user is None else user
+        judge = judge or (default if self.human else user)
+        if user is None or judge is None:
             raise ValueError(
-                "fork='checkpoint' needs a checkpointer: compile the host graph "
-                "(or the agent) with one, or use fork='auto'"
+                "lookahead mode needs user= and judge= (chat models or specs) when the agent "
+                "is not a chat model"
             )
-        if saver is None and graph.checkpointer not in (None, False):
-            graph = graph.copy(update={"checkpointer": None})
-        self.graph, self.saver, self.gate, self.sync = graph, saver, gate, sync
-        self.mode = "checkpoint" if saver is not None else "copy"
-        thread = config.get(CONF, {}).get("thread_id") or "collab"
-        self.prefix = f"{thread}:collab:{uuid.uuid4().hex[:12]}"
-        self.values: dict[str, dict] = {}
-        self.threads: list[str] = []
-        self.kept = False
+        self.user_role = None if self.human else create_simulated_user(user)
+        self.judge_role = create_judge(judge)
+        self.budget = budget if isinstance(budget, Budget) else Budget(**(budget or {}))
+        self.task, self.fork, self.keep_forks = task, fork, keep_forks
+        self.max_concurrency = max_concurrency
+        options = {"samples": 1 if self.human else samples, "window": 1 if self.human else window}
+        extra = {"metrics": metrics, "weights": weights, "token_lambda": token_lambda}
+        self.options = options | {key: value for key, value in extra.items() if value is not None}
 
-    async def _run(self, values: dict, config: RunnableConfig) -> dict:
-        if self.sync:
-            return await asyncio.to_thread(self.graph.invoke, values, config)
-        return await self.graph.ainvoke(values, config)
+    def open(self, graph: Pregel, config: RunnableConfig, *, sync: bool) -> tuple:
+        """``(forks, config)`` for one turn: the config counts every call in the budget."""
+        forks = Forks(graph, config, fork=self.fork, gate=Gate(self.budget), sync=sync)
+        if self.human and forks.saver is None:
+            raise ValueError("user='human' needs a checkpointer on the graph (interrupt)")
+        return forks, with_handler(config, forks.gate)
 
-    def config(self, key: str, base: RunnableConfig, **options: Any) -> RunnableConfig:
-        thread = f"{self.prefix}:{key}"
-        if self.saver is not None and thread not in self.threads:
-            self.threads.append(thread)
-        return detached(base, saver=self.saver, thread_id=thread, **options)
+    def ask_human(self, forks: Forks, found: dict) -> list[str]:
+        """Interrupt with the candidates; the resume value: one user message for each."""
+        texts = [c["text"] for c in found["candidates"]]
+        payload = {"kind": "collab_user_turn", "instructions": HUMAN_INSTRUCTIONS}
+        try:
+            answer = interrupt({**payload, "candidates": texts})
+        except GraphBubbleUp:
+            forks.kept = True  # the forks wait for the resume
+            raise
+        if isinstance(answer, Mapping):
+            answer = [answer.get(str(i), answer.get(i)) for i in range(len(texts))]
+        if not isinstance(answer, list | tuple) or len(answer) != len(texts):
+            raise ValueError(f"Resume with one user message per candidate ({len(texts)})")
+        if not all(isinstance(reply, str) and reply.strip() for reply in answer):
+            raise ValueError("Each user message must be a non-empty string")
+        return list(answer)
 
-    async def candidate(self, k: int, values: dict, base: RunnableConfig) -> dict:
-        """Run the agent on ``values`` (the host's state) as candidate ``k``."""
-        meta = {"candidate_index": k}
-        tags = ["role:candidate"]
-        config = self.config(f"c{k}", base, name=f"candidate_{k}", metadata=meta, tags=tags)
-        self.values[f"c{k}"] = await self._run(values, config)
-        return self.values[f"c{k}"]
+    def goal(self, state: dict) -> Task:
+        goal = self.task(state) if callable(self.task) else self.task
+        goal = goal or (state.get("task") if isinstance(state.get("task"), Task) else None)
+        return goal or conversation_task(list(state["messages"]))
 
-    def restore(self, found: dict) -> None:
-        """Take over the forks that :meth:`candidate` made, maybe before an interrupt."""
-        self.prefix, self.values = found["prefix"], {**self.values, **found["values"]}
-        if self.saver is not None:
-            self.threads = [f"{self.prefix}:c{k}" for k in range(found["n"])]
+    async def _score(
+        self, state: dict, config: RunnableConfig, forks: Forks, found: dict, replies: list | None
+    ) -> list[MultiturnReward | None]:
+        history, goal = list(state["messages"]), self.goal(state)
 
-    def _seed(self, source: RunnableConfig, target: RunnableConfig) -> None:
-        """Fork ``source``'s latest state into the new thread ``target``, as written by
-        the node that ran last (so that nothing is left pending)."""
-        snapshot = self.graph.get_state(source)
-        history = list(self.graph.get_state_history(source, limit=2))
-        last = history[1].tasks[-1].name if len(history) > 1 and history[1].tasks else None
-        self.graph.update_state(target, snapshot.values, as_node=last)
+        async def one(i: int, k: int, text: str) -> MultiturnReward:
+            async def future_turn(messages: list, config: RunnableConfig) -> dict:
+                s = config.get("metadata", {}).get("sample_index", 0)
+                return await forks.turn(k, s, HumanMessage(messages[-1].text), config)
 
-    async def turn(self, k: int, s: int, message: HumanMessage, base: RunnableConfig) -> dict:
-        """The agent's reply to ``message`` in future ``s`` of candidate ``k``."""
-        key, source = f"c{k}s{s}", f"c{k}"
-        config = self.config(key, base, metadata={"fork": key})
-        if self.saver is not None:
-            if key not in self.values:
-                self.values[key] = {}
-                await asyncio.to_thread(self._seed, self.config(source, base), config)
-            return await self._run({"messages": [message]}, config)
-        values = self.values.setdefault(key, self.values[source])
-        values = {**values, "messages": [*values["messages"], message]}
-        self.values[key] = await self._run(values, config)
-        return self.values[key]
+            role = create_simulated_user(lambda _: replies[i]) if replies else self.user_role
+            run = detached(config, metadata={"collab_candidate": k}, name=f"reward_{k}")
+            rewards = await ascore_candidates(
+                history,
+                [AIMessage(text)],
+                task=goal,
+                user=role,
+                judge=self.judge_role,
+                assistant=RunnableLambda(future_turn, name="agent"),
+                config=run,
+                max_concurrency=self.max_concurrency,
+                **self.options,
+            )
+            return rewards[0]
 
-    async def close(self, keep: bool = False) -> None:
-        """Delete the fork threads (unless ``keep`` or an interrupt still needs them)."""
-        if self.saver is None or keep or self.kept:
-            return
-        for thread in self.threads:
-            try:
-                await asyncio.to_thread(self.saver.delete_thread, thread)
-            except NotImplementedError:
-                return
+        pairs = zip(found["keys"], found["candidates"], strict=True)
+        jobs = [one(i, k, candidate["text"]) for i, (k, candidate) in enumerate(pairs)]
+        return await forks.gate.within(jobs)
+
+    async def decide(
+        self,
+        state: dict,
+        config: RunnableConfig,
+        forks: Forks,
+        found: dict,
+        *,
+        replies: list[str] | None = None,
+        score: bool = True,
+    ) -> tuple[int, CollabTurn]:
+        """Score the candidates by MR (unless ``score`` is False: the note says why) and
+        choose the best (the first when none is scored): ``(index, record)``, traced as
+        a ``collab_choice`` run."""
+        rewards: list[MultiturnReward | None] = [None] * len(found["candidates"])
+        if score:
+            forks.gate.enforce = True
+            rewards = await self._score(state, config, forks, found, replies)
+        scores = [r.mean if r else None for r in rewards]
+        ranked = [i for i, value in enumerate(scores) if value is not None]
+        best = max(ranked, key=lambda i: scores[i]) if ranked else 0
+        calls, tokens = forks.gate.spent()
+        record: CollabTurn = {
+            "mode": "lookahead",
+            "user": HUMAN if self.human else "simulated",
+            "candidates": [c["text"] for c in found["candidates"]],
+            "scores": scores,
+            "stderr": [r.stderr if r else None for r in rewards],
+            "components": [r.components if r else {} for r in rewards],
+            "n_failed": [r.n_failed if r else 0 for r in rewards],
+            "rejected": [dict(r.fidelity.rejected) if r else {} for r in rewards],
+            "chosen": best,
+            "forks": forks.mode,
+            "calls": calls,
+            "tokens": tokens,
+            "seconds": round(time.monotonic() - forks.gate.start, 3),
+            "budget_exhausted": forks.gate.exhausted,
+        }
+        if replies:
+            record["replies"] = replies
+        if self.keep_forks:
+            record["fork_threads"] = list(forks.threads)
+        if not score:
+            record["note"] = NO_LOOKAHEAD
+        choice = RunnableLambda(lambda r: {"chosen": r["chosen"]}, name="collab_choice")
+        meta = {"collab_scores": scores, "collab_chosen": best}
+        await choice.ainvoke(record, detached(config, metadata=meta))
+        return best, record

@@ -1,4 +1,4 @@
-"""The collaborative node: a real ReAct agent with a real tool, fake chat models."""
+"""The collaborative node: a real ``create_agent`` agent with a real tool, fake chat models."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import subprocess
 import sys
 import threading
 import uuid
-import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
+from langchain.agents import create_agent
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
@@ -89,9 +89,7 @@ def lookups() -> list[str]:
 
 
 @pytest.fixture
-def react_agent(lookups):
-    from langgraph.prebuilt import create_react_agent
-
+def tool_agent(lookups):
     @tool
     def lookup(query: str) -> str:
         """Look up company documents about ``query``."""
@@ -99,10 +97,7 @@ def react_agent(lookups):
         return f"documents about {query}"
 
     model = ToolCallingModel()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # create_react_agent is deprecated for langchain's
-        agent = create_react_agent(model, [lookup])
-    return agent, model
+    return create_agent(model, [lookup]), model
 
 
 def host(node, checkpointer=None):
@@ -125,8 +120,8 @@ def assert_best_chosen(collab: dict, live: list[BaseMessage]) -> None:
     assert live[-1].content == ANSWERS[1]
 
 
-def test_react_agent_in_lookahead_mode_forks_from_the_host_checkpoint(react_agent, lookups):
-    agent, model = react_agent
+def test_agent_with_a_tool_in_lookahead_mode_forks_from_the_host_checkpoint(tool_agent, lookups):
+    agent, model = tool_agent
     saver = InMemorySaver()
     graph = host(lookahead(agent, candidates=3, samples=2, window=1), saver)
     config = {"configurable": {"thread_id": "live"}}
@@ -153,8 +148,8 @@ def test_react_agent_in_lookahead_mode_forks_from_the_host_checkpoint(react_agen
     assert collab["calls"] == 3 * 2 + 6 * (1 + 2 + 1)  # candidates; user, agent x2, judge
 
 
-async def test_async_host_and_kept_forks(react_agent, lookups):
-    agent, _ = react_agent
+async def test_async_host_and_kept_forks(tool_agent, lookups):
+    agent, _ = tool_agent
     saver = InMemorySaver()
     graph = host(lookahead(agent, candidates=3, samples=1, keep_forks=True), saver)
     config = {"configurable": {"thread_id": "live"}}
@@ -173,8 +168,8 @@ async def test_async_host_and_kept_forks(react_agent, lookups):
     assert messages[4].content == "user message 1" and state.next == ()
 
 
-def test_without_a_checkpointer_futures_run_on_copies(react_agent, lookups):
-    agent, model = react_agent
+def test_without_a_checkpointer_futures_run_on_copies(tool_agent, lookups):
+    agent, model = tool_agent
     out = host(lookahead(agent, candidates=3, samples=2)).invoke(
         {"messages": [("user", "Get me the report")]}
     )
@@ -185,8 +180,8 @@ def test_without_a_checkpointer_futures_run_on_copies(react_agent, lookups):
     assert all(view[:4] == ["human", "ai", "tool", "ai"] for view in model.future_views)
 
 
-def test_budget_spent_on_candidates_answers_with_the_first(react_agent, lookups):
-    agent, _ = react_agent
+def test_budget_spent_on_candidates_answers_with_the_first(tool_agent, lookups):
+    agent, _ = tool_agent
     node = lookahead(agent, candidates=3, samples=2, budget=Budget(calls=6))
     out = host(node).invoke({"messages": [("user", "Get me the report")]})
     collab = out["collab"]
@@ -197,8 +192,8 @@ def test_budget_spent_on_candidates_answers_with_the_first(react_agent, lookups)
     assert len(lookups) == 3  # no future ran
 
 
-def test_seconds_budget_stops_slow_futures(react_agent):
-    agent, _ = react_agent
+def test_seconds_budget_stops_slow_futures(tool_agent):
+    agent, _ = tool_agent
     slow_user = make_user(latency=5.0)
     node = lookahead(agent, user=slow_user, budget={"seconds": 0.5})
     out = host(node).invoke({"messages": [("user", "Get me the report")]})
@@ -207,8 +202,8 @@ def test_seconds_budget_stops_slow_futures(react_agent):
     assert collab["seconds"] < 3.0
 
 
-def test_traces_show_candidates_rewards_and_the_choice(react_agent):
-    agent, _ = react_agent
+def test_traces_show_candidates_rewards_and_the_choice(tool_agent):
+    agent, _ = tool_agent
 
     class Runs(BaseCallbackHandler):
         def __init__(self) -> None:
@@ -232,8 +227,8 @@ def test_traces_show_candidates_rewards_and_the_choice(react_agent):
     assert futures == {(0, 0), (1, 0), (2, 0)}
 
 
-def test_a_human_plays_the_user_through_interrupt(react_agent, lookups):
-    agent, _ = react_agent
+def test_a_human_plays_the_user_through_interrupt(tool_agent, lookups):
+    agent, _ = tool_agent
     graph = host(lookahead(agent, user="human", judge=grading_judge()), InMemorySaver())
     config = {"configurable": {"thread_id": "live"}}
     first = graph.invoke({"messages": [("user", "Get me the report")]}, config)
@@ -283,15 +278,15 @@ def test_a_chat_model_agent_with_the_paper_mix_of_prompts():
     assert out["messages"][-1].content == "Which report do you mean?"
 
 
-def test_no_lookahead_when_the_user_has_not_spoken_last(react_agent):
-    agent, _ = react_agent
+def test_no_lookahead_when_the_user_has_not_spoken_last(tool_agent):
+    agent, _ = tool_agent
     state = {"messages": [HumanMessage("hi"), AIMessage("hello")]}
     out = host(lookahead(agent)).invoke(state)
     assert "no lookahead" in out["collab"]["note"] and len(out["collab"]["candidates"]) == 1
 
 
-def test_options_are_checked_and_the_goal_quotes_the_user(react_agent):
-    agent, _ = react_agent
+def test_options_are_checked_and_the_goal_quotes_the_user(tool_agent):
+    agent, _ = tool_agent
     with pytest.raises(ValueError, match="user= and judge="):
         create_collaborative_node(agent, mode="lookahead")
     with pytest.raises(ValueError, match="mode"):
