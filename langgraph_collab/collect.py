@@ -65,7 +65,7 @@ from langgraph_collab.records import (
     to_dicts,
 )
 from langgraph_collab.reward import create_reward_graph
-from langgraph_collab.scoring import ForwardSample, MultiturnReward
+from langgraph_collab.scoring import ForwardSample, MultiturnReward, best_index
 from langgraph_collab.sharding import shard_dir, shard_tasks
 from langgraph_collab.state import FidelityCounts, StopReason, Task, add_fidelity
 from langgraph_collab.stopping import goal_met
@@ -104,13 +104,6 @@ class CollectState(TypedDict, total=False):
     failure: str | None
     stop_reason: StopReason | None
     record: ConversationRecord
-
-
-def choose(rewards: Sequence[MultiturnReward]) -> int:
-    """Index of the candidate with the highest MR (candidates without one rank last)."""
-    return max(
-        range(len(rewards)), key=lambda k: (rewards[k].mean is not None, rewards[k].mean or 0)
-    )
 
 
 def next_user_message(reward: MultiturnReward) -> HumanMessage | None:
@@ -226,7 +219,7 @@ def create_collection_graph(
             CandidateRecord.from_reward(r, proactive=c.proactive, run_id=c.run_id)
             for r, c in zip(rewards, drafts, strict=True)
         ]
-        best = choose(rewards)
+        best = best_index([r.mean for r in rewards])
         feedback.send(scored, trace=get_current_run_tree())  # the node's run when traced
         turn = TurnRecord(
             turn=len(state.get("turns") or []),

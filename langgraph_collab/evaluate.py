@@ -52,7 +52,7 @@ from langgraph_collab.metrics import Metric, MetricError, MetricInput, resolve_m
 from langgraph_collab.metrics.clarification import asks_for_clarification
 from langgraph_collab.metrics.tokens import TokenCounter, count_tokens
 from langgraph_collab.records import to_dicts
-from langgraph_collab.scoring import measure
+from langgraph_collab.scoring import MetricStats, measure
 from langgraph_collab.state import FidelityCounts, Task
 from langgraph_collab.storage import prepare_out_dir
 from langgraph_collab.tasks.kinds import task_kind
@@ -64,23 +64,6 @@ KIND_ORDER = ("document", "code", "math", "ambiguity")
 KIND_LABELS = {"document": "Doc", "code": "Code", "math": "Math", "ambiguity": "Abg"}
 METRIC_LABELS = {"bleu": "BLEU", "pass_rate": "PR", "accuracy": "ACC", "clarification": "CLR"}
 ASK_RATES = ("ask_rate_ambiguous", "ask_rate_unambiguous")
-
-
-class MetricStats(BaseModel):
-    """Mean, standard error of the mean (sample std / sqrt(n); 0 when n < 2) and n."""
-
-    mean: float | None = None
-    stderr: float = 0.0
-    n: int = 0
-
-    @classmethod
-    def of(cls, values: Sequence[float]) -> MetricStats:
-        n = len(values)
-        if n == 0:
-            return cls()
-        mean = math.fsum(values) / n
-        variance = math.fsum((v - mean) ** 2 for v in values) / (n - 1) if n > 1 else 0.0
-        return cls(mean=mean, stderr=math.sqrt(variance / n), n=n)
 
 
 class ConversationResult(BaseModel):

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from langgraph_collab.records import CandidateRecord, ConversationRecord, Message, TurnRecord
+from langgraph_collab.scoring import best_index
 from langgraph_collab.state import Task
 from langgraph_collab.storage import prepare_out_dir
 from langgraph_collab.tasks.formats import last_boxed
@@ -254,11 +255,6 @@ def _number(row: Mapping[str, Any], index: int, field: str, convert: Any, *, def
         raise ValueError(f"row {index}: field {field!r} is not a number: {value!r}") from error
 
 
-def _rank(candidate: CandidateRecord, index: int) -> tuple[bool, float, int]:
-    """Highest MR first, unscored last, the earlier row on ties."""
-    return candidate.mr is not None, candidate.mr or 0.0, -index
-
-
 def records_from_collabllm(
     rows: Iterable[Mapping[str, Any]], *, kind: str | None = None
 ) -> list[ConversationRecord]:
@@ -297,7 +293,7 @@ def records_from_collabllm(
         turns = []
         for turn_id in sorted(by_turn):
             prompts, candidates = zip(*by_turn[turn_id], strict=True)
-            chosen = max(range(len(candidates)), key=lambda i: _rank(candidates[i], i))
+            chosen = best_index([c.mr for c in candidates])
             turns.append(
                 TurnRecord(
                     turn=turn_id, prompt=prompts[chosen], candidates=candidates, chosen=chosen

@@ -23,7 +23,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
-from langgraph_collab.scoring import MultiturnReward
+from langgraph_collab.scoring import MultiturnReward, best_index
 from langgraph_collab.state import FidelityCounts, Task
 from langgraph_collab.tracing import RoleUsage
 
@@ -101,12 +101,16 @@ class TurnRecord(BaseModel):
     chosen: int
 
     def best_and_worst(self) -> tuple[CandidateRecord, CandidateRecord] | None:
-        """The highest- and lowest-MR candidates among those with an MR (None if < 2)."""
-        scored = [c for c in self.candidates if c.mr is not None]
+        """The highest- and lowest-MR candidates among those with an MR (None if < 2):
+        the best as :func:`~langgraph_collab.scoring.best_index` ranks, the worst among
+        the others (the later one on ties), so the two always differ."""
+        scores = [c.mr for c in self.candidates]
+        scored = [k for k, score in enumerate(scores) if score is not None]
         if len(scored) < 2:
             return None
-        ranked = sorted(scored, key=lambda c: c.mr)
-        return ranked[-1], ranked[0]
+        best = best_index(scores)
+        worst = min((k for k in scored if k != best), key=lambda k: (scores[k], -k))
+        return self.candidates[best], self.candidates[worst]
 
 
 class ConversationRecord(BaseModel):

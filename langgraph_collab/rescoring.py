@@ -35,6 +35,7 @@ from langgraph_collab._sync import run_sync
 from langgraph_collab.assistant import AssistantLike, create_assistant
 from langgraph_collab.records import CandidateRecord, ConversationRecord, TurnRecord, to_dicts
 from langgraph_collab.reward import ascore_candidates
+from langgraph_collab.scoring import best_index
 from langgraph_collab.state import Task
 from langgraph_collab.tracing import tracing_guard
 from langgraph_collab.user import UserLike
@@ -202,7 +203,7 @@ async def arescore(
             max_concurrency=max_concurrency, **reward_options,
         )  # fmt: skip
         scored = [CandidateRecord.from_reward(r) for r in rewards]
-        best = max(range(len(scored)), key=lambda k: (scored[k].mr is not None, scored[k].mr or 0))
+        best = best_index([c.mr for c in scored])
         return TurnRecord(
             turn=number, prompt=record.messages[:index], candidates=scored, chosen=best
         )

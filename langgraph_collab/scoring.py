@@ -22,6 +22,23 @@ from langgraph_collab.state import FidelityCounts, StopReason, Task
 from langgraph_collab.tracing import RoleUsage
 
 
+class MetricStats(BaseModel):
+    """Mean, standard error of the mean (sample std / sqrt(n); 0 when n < 2) and n."""
+
+    mean: float | None = None
+    stderr: float = 0.0
+    n: int = 0
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> MetricStats:
+        n = len(values)
+        if n == 0:
+            return cls()
+        mean = math.fsum(values) / n
+        variance = math.fsum((v - mean) ** 2 for v in values) / (n - 1) if n > 1 else 0.0
+        return cls(mean=mean, stderr=math.sqrt(variance / n), n=n)
+
+
 class ForwardSample(BaseModel):
     """One simulated future of one candidate, and its score (``reward`` None if failed)."""
 
@@ -148,12 +165,7 @@ def score_sample(
 def aggregate(candidate: BaseMessage, samples: Sequence[ForwardSample]) -> MultiturnReward:
     """Mean, standard error and per-component means over the valid samples."""
     valid = [s for s in samples if s.reward is not None]
-    rewards = [s.reward for s in valid]
-    mean = sum(rewards) / len(rewards) if rewards else None
-    stderr = 0.0
-    if len(rewards) > 1:
-        variance = sum((r - mean) ** 2 for r in rewards) / (len(rewards) - 1)
-        stderr = math.sqrt(variance / len(rewards))
+    stats = MetricStats.of([s.reward for s in valid])
     names = valid[0].components if valid else {}
     components = {name: sum(s.components[name] for s in valid) / len(valid) for name in names}
     ordered = sorted(samples, key=lambda s: s.sample_index)
@@ -165,12 +177,27 @@ def aggregate(candidate: BaseMessage, samples: Sequence[ForwardSample]) -> Multi
         fidelity=sum((s.fidelity for s in ordered), FidelityCounts()),
         stop_reasons=stops,
         candidate=candidate,
-        mean=mean,
-        stderr=stderr,
+        mean=stats.mean,
+        stderr=stats.stderr,
         components=components,
         samples=ordered,
         n_failed=len(samples) - len(valid),
     )
+
+
+def best_index(scores: Sequence[float | None]) -> int:
+    """The index of the best candidate by MR: the highest score, unscored ones last, the
+    earlier one on ties; 0 when none is scored. The one rule for "best by MR".
+
+    Example:
+        >>> best_index([None, 0.4, 0.9, 0.9])
+        2
+        >>> best_index([None, None])
+        0
+    """
+    if not scores:
+        raise ValueError("no candidates to choose from")
+    return max(range(len(scores)), key=lambda k: (scores[k] is not None, scores[k] or 0.0, -k))
 
 
 def as_candidate(candidate: str | BaseMessage) -> AIMessage:

@@ -17,8 +17,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from langgraph_collab.evaluate import MetricStats
 from langgraph_collab.records import ConversationRecord
+from langgraph_collab.scoring import MetricStats
 
 
 def _cell(stats: MetricStats) -> str:
