@@ -22,7 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import re
 import warnings
 from collections.abc import Sequence
@@ -95,19 +94,18 @@ def shard_dir(out_dir: str | Path, *, num_shards: int, index: int) -> Path:
 
 
 def _unfinished(folder: Path) -> str | None:
-    """Why a shard folder is not a finished shard (None when it is)."""
-    summary = folder / SUMMARY
-    if not (folder / RECORDS).exists() and not summary.exists():
-        return "missing"
-    if not summary.exists():
+    """Why a shard folder is not a finished shard (None when it is). Tasks that failed in
+    a finished shard are not counted here: collect reported them, as without shards."""
+    if (folder / SUMMARY).exists():
+        return None
+    if (folder / RECORDS).exists():
         return f"no {SUMMARY} (still running, or killed)"
-    failed = json.loads(summary.read_text(encoding="utf-8")).get("failed", 0)
-    return f"{failed} tasks failed" if failed else None
+    return "missing"
 
 
 def shard_problems(out_dir: str | Path) -> list[str]:
     """What keeps the shard folders under ``out_dir`` from being a whole collection: shards
-    missing or unfinished (no ``summary.json``, or failed tasks), one line each, the
+    missing or unfinished (records but no ``summary.json``), one line each, the
     command that completes it included. Empty when every shard is done (or none exists).
 
     Raises:
@@ -141,16 +139,14 @@ def records_files(out_dir: str | Path) -> list[Path]:
     return [path for path in files if path.is_file()]
 
 
-def read_shards(
-    out_dir: str | Path, *, allow_missing_shards: bool = False
-) -> list[ConversationRecord]:
+def read_shards(out_dir: str | Path, *, allow_missing: bool = False) -> list[ConversationRecord]:
     """Every record of a collection folder: ``out_dir/records.jsonl`` and each shard
     folder's, in that order.
 
     Raises:
         ShardError: a task is recorded twice (in one file or two: the task list or the
             shard count changed between shard runs), or a shard is missing or unfinished
-            and ``allow_missing_shards`` is false; with it, a ``RuntimeWarning`` lists them.
+            and ``allow_missing`` is false; with it, a ``RuntimeWarning`` lists them.
         FileNotFoundError: no records file at all.
 
     Example:
@@ -160,7 +156,7 @@ def read_shards(
         FileNotFoundError: No records in /nonexistent (records.jsonl or shard-*-of-*/records.jsonl): run the collect stage first
     """  # noqa: E501
     problems = shard_problems(out_dir)
-    if problems and not allow_missing_shards:
+    if problems and not allow_missing:
         raise ShardError(
             f"{out_dir}: {len(problems)} shards are not done:\n  "
             + "\n  ".join(problems)

@@ -104,11 +104,41 @@ def problems(c: CollabTrainConfig) -> list[str]:
             "add train (e.g. --stages train,evaluate,report) or drop --dataset",
         )
     need(c.timeout is None or c.timeout > 0, "timeout", "must be positive seconds, or none")
+    out += shard_problems(c)
     need(c.api_key is None or c.api_key_env is None, "api_key", "give api_key or api_key_env")
     ours = {f.name for f in option_fields()}
     shadowed = sorted(ours & set(c.trl))
     need(not shadowed, "trl", f"{shadowed} are pipeline options: set them as fields, not in trl")
     return out + role_problems(c)
+
+
+def shard_problems(c: CollabTrainConfig) -> list[str]:
+    """The problems of the collection's split: shard values out of range, a shard run with
+    stages other than collect, ``workers`` together with ``num_shards``.
+
+    Example:
+        >>> shard_problems(CollabTrainConfig(num_shards=4, shard_index=4, stages="collect"))
+        ['shard_index=4: must be in 0..3 (num_shards=4)']
+    """
+    out = []
+    if c.num_shards < 1:
+        out.append(f"num_shards={c.num_shards!r}: must be at least 1")
+    elif not 0 <= c.shard_index < c.num_shards:
+        out.append(f"shard_index={c.shard_index!r}: must be in 0..{c.num_shards - 1} "
+                   f"(num_shards={c.num_shards})")  # fmt: skip
+    if c.workers < 1:
+        out.append(f"workers={c.workers!r}: must be at least 1 (1: collect in this process)")
+    if c.num_shards > 1 and c.stage_list != ["collect"]:
+        out.append(
+            f"num_shards={c.num_shards}: a shard runs the collect stage only: add --stages "
+            "collect, then merge the shards with --stages export,train,evaluate,report"
+        )
+    if c.num_shards > 1 and c.workers > 1:
+        out.append(
+            f"workers={c.workers}: --workers runs its own shards; give --workers or "
+            "--num-shards / --shard-index, not both"
+        )
+    return out
 
 
 def role_problems(c: CollabTrainConfig) -> list[str]:

@@ -90,10 +90,14 @@ class CollabTrainConfig:
     max_messages: int = _collect(6, "Stop a conversation at this many messages.")
     max_concurrent_tasks: int = _collect(2, "Tasks collected at once.")
     max_model_calls: int = _collect(8, "Model calls in flight at once.")
+    num_shards: int = _collect(1, "Split the tasks into this many shards (datasets.shard).")
+    shard_index: int = _collect(0, "Collect only this shard (0 to num_shards - 1).")
+    workers: int = _collect(1, "Collect in this many shard processes, one progress bar.")
 
     min_gap: float = _export(0.05, "Minimum MR gap between chosen and rejected (DPO).")
     min_score: float | None = _export(None, "Drop SFT conversations with a lower mean MR.")
     dataset: str | None = _export(None, "Train on this dataset instead: folder, .jsonl, Hub id.")
+    allow_missing_shards: bool = _export(False, "Export even if collect shards are missing.")
 
     method: str = _train("dpo", f"Training method: one of {', '.join(METHODS)}.")
     lora: bool = _train(True, "Train a LoRA adapter (--no-lora: full fine-tuning).")

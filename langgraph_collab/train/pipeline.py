@@ -6,7 +6,8 @@ training from TRL's last checkpoint), and the pipeline's SQLite checkpointer res
 node that was running. All outputs live in one run directory::
 
     runs/<name>/config.yaml      the configuration the run used
-    runs/<name>/collect/         records.jsonl, summary.json, checkpoints.sqlite
+    runs/<name>/collect/         records.jsonl, summary.json, checkpoints.sqlite (or one
+                                 shard-0000i-of-0000n/ folder of those per shard)
     runs/<name>/datasets/        sft, dpo, prompts (save_to_disk folders and .jsonl)
     runs/<name>/train/           TRL checkpoints, final/ (adapter or model), train_result.json
     runs/<name>/eval/            report.md, report.json, report.png
@@ -33,6 +34,7 @@ from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
 from langgraph_collab.records import ConversationRecord, read_records
+from langgraph_collab.sharding import read_shards, shard_dir
 from langgraph_collab.state import FidelityCounts
 from langgraph_collab.storage import check_checkpoint_db, prepare_out_dir
 from langgraph_collab.tasks.files import looks_local, source_kind
@@ -57,6 +59,12 @@ class PipelineState(TypedDict, total=False):
 
 def _config(state: PipelineState) -> CollabTrainConfig:
     return CollabTrainConfig(**state["config"])
+
+
+def collect_dir(config: CollabTrainConfig) -> Path:
+    """Where this process collects: ``<run>/collect``, or its shard folder there."""
+    folder = config.run_dir / "collect"
+    return shard_dir(folder, num_shards=config.num_shards, index=config.shard_index)
 
 
 def detached(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -116,7 +124,7 @@ def preflight(config: CollabTrainConfig) -> None:
     with stage("collect"):
         if "collect" in stages and not config.dataset:
             tasks(config.tasks, split="train", limit=config.train_limit)
-            check_checkpoint_db(config.run_dir / "collect" / "checkpoints.sqlite")
+            check_checkpoint_db(collect_dir(config) / "checkpoints.sqlite")
     with stage("collect"):
         if "collect" in stages and not config.dataset:
             for role in ("user", "judge", "assistant"):
@@ -149,10 +157,15 @@ def preflight(config: CollabTrainConfig) -> None:
 def collect_node(state: PipelineState) -> dict:
     from langgraph_collab.collect import collect
     from langgraph_collab.tasks import load_tasks
+    from langgraph_collab.train.workers import progress_option
 
     config = _config(state)
     if "collect" not in config.stage_list or config.dataset:
         return {}
+    if config.workers > 1:
+        from langgraph_collab.train.workers import run_workers
+
+        return {"collected": run_workers(config)}
     tasks = load_tasks(config.tasks, split="train", limit=config.train_limit)
     models = role_models(config, ["user", "judge", "assistant"])
     user, judge, assistant = models["user"], models["judge"], models["assistant"]
@@ -170,6 +183,9 @@ def collect_node(state: PipelineState) -> dict:
         max_messages=config.max_messages,
         max_concurrent_tasks=config.max_concurrent_tasks,
         max_model_calls=config.max_model_calls,
+        num_shards=config.num_shards,
+        shard_index=config.shard_index,
+        progress=progress_option(),
     )
     return {"collected": summary.model_dump(mode="json")}
 
@@ -178,15 +194,11 @@ def export_node(state: PipelineState) -> dict:
     from langgraph_collab.export import export_datasets
 
     config = _config(state)
-    records_path = config.run_dir / "collect" / "records.jsonl"
     if "export" not in config.stage_list or config.dataset:
         return {}
-    if not records_path.exists():
-        raise FileNotFoundError(
-            f"No records at {records_path}: run the collect stage first, or pass --dataset"
-        )
+    records = read_shards(config.run_dir / "collect", allow_missing=config.allow_missing_shards)
     datasets = export_datasets(
-        read_records(records_path),
+        records,
         config.run_dir / "datasets",
         min_gap=config.min_gap,
         min_score=config.min_score,
@@ -303,6 +315,8 @@ def trained_policy(config: CollabTrainConfig) -> tuple[Any, Any]:
 def _records(collected: dict | None) -> list[ConversationRecord]:
     """The records this run's collection wrote to, if any."""
     path = Path(collected["records_path"]) if collected else None
+    if path and path.is_dir():  # --workers: every shard's
+        return read_shards(path, allow_missing=True)
     return read_records(path) if path and path.is_file() else []
 
 
@@ -392,7 +406,8 @@ def run_pipeline(config: CollabTrainConfig) -> PipelineState:
             "and export in one process first, then `accelerate launch -m "
             "langgraph_collab.train --stages train ...`"
         )
-    directory = prepare_out_dir(config.run_dir)
+    # a shard keeps its own pipeline state: shards share the run folder
+    directory = prepare_out_dir(config.run_dir if config.num_shards == 1 else collect_dir(config))
     check_checkpoint_db(directory / "pipeline.sqlite")
     preflight(config)
     (directory / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
