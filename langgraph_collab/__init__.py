@@ -25,6 +25,7 @@ from langgraph_collab.export import (
 )
 from langgraph_collab.judge import Judgement, create_judge, paper_itr
 from langgraph_collab.metrics import METRICS, MetricInput
+from langgraph_collab.middleware import CollaborativeMiddleware
 from langgraph_collab.models import load_chat_model, load_trainable_model
 from langgraph_collab.node import Budget, CollaborativeState, CollabTurn, create_collaborative_node
 from langgraph_collab.records import ConversationRecord, read_records
@@ -54,6 +55,7 @@ __all__ = [
     "Budget",
     "CollabState",
     "CollabTurn",
+    "CollaborativeMiddleware",
     "CollaborativeState",
     "ConversationRecord",
     "EvaluationReport",

@@ -172,7 +172,7 @@ class Forks:
     def adopt(self, k: int, values: dict, *, as_node: str) -> None:
         """Take ``values`` (the state after candidate ``k``, as written by the agent's
         node ``as_node``) as candidate ``k``'s fork, without running the agent."""
-        self.values[f"c{k}"] = values
+        self.values[f"c{k}"] = {key: v for key, v in values.items() if key in self.graph.channels}
         self.adopted[f"c{k}"] = as_node
 
     def restore(self, found: dict) -> None:
@@ -192,9 +192,9 @@ class Forks:
     def _plant(self, values: dict, as_node: str, target: RunnableConfig) -> None:
         """Write ``values`` into the new thread ``target`` as ``as_node``'s output, with
         no step left pending (the next input starts a new turn of the agent)."""
-        written = self.graph.update_state(target, values, as_node=as_node)
-        if self.graph.get_state(written).next:
-            self.graph.update_state(written, None, as_node=END)
+        self.graph.update_state(target, values, as_node=as_node)
+        if self.graph.get_state(target).next:
+            self.graph.update_state(target, None, as_node=END)
 
     async def turn(self, k: int, s: int, message: HumanMessage, base: RunnableConfig) -> dict:
         """The agent's reply to ``message`` in future ``s`` of candidate ``k``."""

@@ -176,6 +176,13 @@ async def gather_kept(coroutines: Sequence[Awaitable]) -> list[tuple[int, Any]]:
     return kept
 
 
+def _to_user_turn(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
+    """The conversation up to the user's last message: what a candidate answers (the
+    agent's tool calls and results of this turn stay in the forks, not in the MR)."""
+    last = max(i for i, m in enumerate(messages) if isinstance(m, HumanMessage))
+    return list(messages[: last + 1])
+
+
 class Lookahead:
     """One lookahead configuration (roles, sizes, budget, reward options), run turn by
     turn: :meth:`open` a turn's forks, sample candidates into them (the entrance's job),
@@ -213,8 +220,8 @@ class Lookahead:
         judge = judge or (default if self.human else user)
         if user is None or judge is None:
             raise ValueError(
-                "lookahead mode needs user= and judge= (chat models or specs) when the agent "
-                "is not a chat model"
+                "lookahead mode needs user= and judge= (chat models or specs); only a "
+                "collaborative node whose agent is a chat model defaults them to it"
             )
         self.user_role = None if self.human else create_simulated_user(user)
         self.judge_role = create_judge(judge)
@@ -257,7 +264,7 @@ class Lookahead:
     async def _score(
         self, state: dict, config: RunnableConfig, forks: Forks, found: dict, replies: list | None
     ) -> list[MultiturnReward | None]:
-        history, goal = list(state["messages"]), self.goal(state)
+        history, goal = _to_user_turn(state["messages"]), self.goal(state)
 
         async def one(i: int, k: int, text: str) -> MultiturnReward:
             async def future_turn(messages: list, config: RunnableConfig) -> dict:

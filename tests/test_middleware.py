@@ -1,0 +1,207 @@
+"""The collaborative middleware: a real ``create_agent`` agent with a real tool and a
+checkpointer, scripted chat models (the same as the node's tests)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langchain.agents import create_agent
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.tools import tool
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
+
+from langgraph_collab import TERMINATE, Budget, CollaborativeMiddleware
+from langgraph_collab.assistant import proactive_prompt
+from langgraph_collab.testing import ScriptedChatModel
+from tests.conftest import make_user
+from tests.test_node import ANSWERS, ToolCallingModel, grading_judge
+
+ASK = [("user", "Get me the report")]
+LIVE = {"configurable": {"thread_id": "live"}}
+
+
+@pytest.fixture
+def lookups() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def lookup(lookups):
+    @tool
+    def lookup(query: str) -> str:
+        """Look up company documents about ``query``."""
+        lookups.append(query)
+        return f"documents about {query}"
+
+    return lookup
+
+
+def collaborative(lookup, *, checkpointer=None, bound=True, **options):
+    """``create_agent(model, [lookup], middleware=[CollaborativeMiddleware(...)])``."""
+    options = {"user": make_user(), "judge": grading_judge(), **options}
+    collab = CollaborativeMiddleware(**options)
+    model = ToolCallingModel()
+    agent = create_agent(model, [lookup], middleware=[collab], checkpointer=checkpointer)
+    return (collab.bind(agent) if bound else agent), model
+
+
+def assert_best_chosen(collab: dict, live: list[BaseMessage]) -> None:
+    scores = collab["scores"]
+    assert all(score is not None for score in scores)
+    assert collab["chosen"] == max(range(len(scores)), key=lambda i: scores[i])
+    assert collab["candidates"][collab["chosen"]] == ANSWERS[1]
+    assert live[-1].content == ANSWERS[1]
+
+
+def test_lookahead_at_the_model_call_with_futures_in_forks_of_the_thread(lookup, lookups):
+    saver = InMemorySaver()
+    agent, model = collaborative(lookup, checkpointer=saver, candidates=3, samples=2, window=1)
+    out = agent.invoke({"messages": ASK}, LIVE)
+
+    collab = out["collab"]
+    assert collab["forks"] == "checkpoint" and collab["mode"] == "lookahead"
+    assert sorted(collab["candidates"]) == sorted(ANSWERS)
+    # The tool step is not sampled; 3 x 2 futures call the real tool through the agent.
+    assert lookups.count("Get me the report") == 1
+    assert lookups.count("user message 1") == 6
+    view = ["human", "ai", "tool", "ai", "human", "ai", "tool"]
+    assert model.future_views == [view] * 6  # each future saw its candidate, no other's
+    live = agent.get_state(LIVE).values["messages"]
+    assert [m.type for m in live] == ["human", "ai", "tool", "ai"]
+    assert_best_chosen(collab, live)
+    for snapshot in agent.get_state_history(LIVE):
+        texts = [m.text for m in snapshot.values.get("messages", [])]
+        assert not {ANSWERS[0], ANSWERS[2], "user message 1"} & set(texts)
+    assert set(saver.storage) == {"live"}  # fork threads are deleted
+    # candidates (N); per future: user, agent x2 (tool call, answer), judge
+    assert collab["calls"] == 3 + 6 * (1 + 2 + 1)
+
+
+async def test_async_agent_keeps_forks_when_asked(lookup, lookups):
+    saver = InMemorySaver()
+    agent, _ = collaborative(lookup, checkpointer=saver, samples=1, keep_forks=True)
+    out = await agent.ainvoke({"messages": ASK}, LIVE)
+    collab = out["collab"]
+    assert_best_chosen(collab, out["messages"])
+    assert len(lookups) == 1 + 3
+    forks = collab["fork_threads"]
+    assert len(forks) == 3 and set(saver.storage) == {"live", *forks}
+    state = agent.get_state({"configurable": {"thread_id": forks[0]}})
+    kinds = ["human", "ai", "tool", "ai", "human", "ai", "tool", "ai"]
+    assert [m.type for m in state.values["messages"]] == kinds and state.next == ()
+    assert "collab" not in state.values  # futures pass through the middleware
+
+
+def test_without_a_checkpointer_futures_run_on_copies(lookup, lookups):
+    agent, model = collaborative(lookup, samples=2)
+    out = agent.invoke({"messages": ASK})
+    assert out["collab"]["forks"] == "copy"
+    assert [m.type for m in out["messages"]] == ["human", "ai", "tool", "ai"]
+    assert_best_chosen(out["collab"], out["messages"])
+    assert lookups.count("user message 1") == 6
+    assert all(view[:4] == ["human", "ai", "tool", "ai"] for view in model.future_views)
+
+
+def test_unbound_futures_are_played_by_the_same_model_and_tools(lookup, lookups):
+    agent, model = collaborative(lookup, checkpointer=InMemorySaver(), bound=False, samples=1)
+    out = agent.invoke({"messages": ASK}, LIVE)
+    assert_best_chosen(out["collab"], out["messages"])
+    assert lookups.count("user message 1") == 3
+    assert model.future_views == [["human", "ai", "tool", "ai", "human", "ai", "tool"]] * 3
+
+
+def test_a_human_plays_the_user_through_interrupt(lookup, lookups):
+    agent, _ = collaborative(lookup, checkpointer=InMemorySaver(), user="human")
+    first = agent.invoke({"messages": ASK}, LIVE)
+    (question,) = first["__interrupt__"]
+    assert sorted(question.value["candidates"]) == sorted(ANSWERS)
+    replies = [f"reply {i}" for i in range(3)]
+    replies[1] = f"Thanks, that is all. {TERMINATE}"
+    out = agent.invoke(Command(resume=replies), LIVE)
+    collab = out["collab"]
+    assert collab["user"] == "human" and collab["replies"] == replies
+    assert collab["candidates"] == question.value["candidates"]  # not sampled again
+    assert len(lookups) == 1 + 2  # two futures went on, one user stopped
+    assert [m.type for m in out["messages"]] == ["human", "ai", "tool", "ai"]
+    assert collab["chosen"] == max(range(3), key=lambda i: collab["scores"][i])
+
+
+def test_budget_spent_on_candidates_answers_with_the_first(lookup, lookups):
+    agent, _ = collaborative(lookup, candidates=3, samples=2, budget=Budget(calls=4))
+    out = agent.invoke({"messages": ASK})
+    collab = out["collab"]
+    assert collab["budget_exhausted"] and collab["scores"] == [None, None, None]
+    assert collab["chosen"] == 0 and out["messages"][-1].content == collab["candidates"][0]
+    assert len(lookups) == 1  # no future ran
+
+
+def test_traces_show_candidates_rewards_and_the_choice(lookup):
+    class Runs(BaseCallbackHandler):
+        def __init__(self) -> None:
+            self.runs: list[tuple[str, dict]] = []
+
+        def on_chain_start(self, serialized, inputs, *, metadata=None, **kwargs) -> None:
+            self.runs.append((kwargs.get("name") or "", dict(metadata or {})))
+
+    runs = Runs()
+    agent, _ = collaborative(lookup, samples=1)
+    out = agent.invoke({"messages": ASK}, {"callbacks": [runs]})
+    names = {name for name, _ in runs.runs}
+    assert {"candidate_0", "candidate_1", "candidate_2", "reward_0", "reward_2"} <= names
+    choice = [meta for name, meta in runs.runs if name == "collab_choice"]
+    assert choice and choice[0]["collab_chosen"] == out["collab"]["chosen"]
+    assert choice[0]["collab_scores"] == out["collab"]["scores"]
+
+
+def test_proactive_mode_prompts_every_model_call_after_the_agents_prompt():
+    seen: list[list[BaseMessage]] = []
+
+    def script(messages: list[BaseMessage]) -> str:
+        seen.append(messages)
+        return "What is the report for?"
+
+    middleware = [CollaborativeMiddleware(mode="proactive")]
+    model = ScriptedChatModel(script=script)
+    agent = create_agent(model, [], system_prompt="You write reports.", middleware=middleware)
+    out = agent.invoke({"messages": ASK})
+    assert [m.content for m in out["messages"]] == ["Get me the report", "What is the report for?"]
+    system = seen[0][0]
+    assert isinstance(system, SystemMessage)
+    assert system.content == f"You write reports.\n\n{proactive_prompt()}"
+    assert "collab" not in out
+
+
+class LooksAgain(ToolCallingModel):
+    """As ToolCallingModel, but under the proactive prompt it looks up more after a lookup."""
+
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
+        if proactive_prompt() in messages[0].text and isinstance(messages[-1], ToolMessage):
+            call = {"name": "lookup", "args": {"query": "more"}, "id": "again"}
+            return ChatResult(
+                generations=[ChatGeneration(message=AIMessage("", tool_calls=[call]))]
+            )
+        return super()._generate(messages, *args, **kwargs)
+
+
+def test_the_paper_mix_drops_candidates_that_call_tools(lookup, lookups):
+    collab = CollaborativeMiddleware(
+        user=make_user(), judge=grading_judge(), candidates=3, samples=1, proactive=True
+    )
+    agent = collab.bind(create_agent(LooksAgain(), [lookup], middleware=[collab]))
+    out = agent.invoke({"messages": ASK})
+    # k = 0 and 2 answer under the agent's prompt; k = 1 (proactive) calls a tool: dropped
+    assert len(out["collab"]["candidates"]) == 2
+    assert "more" not in lookups and out["messages"][-1].content in ANSWERS
+
+
+def test_options_are_checked():
+    with pytest.raises(ValueError, match="user= and judge="):
+        CollaborativeMiddleware()
+    with pytest.raises(ValueError, match="mode"):
+        CollaborativeMiddleware(mode="eager")
+    with pytest.raises(ValueError, match="candidates >= 1"):
+        CollaborativeMiddleware(user="fake", judge="fake", candidates=0)
