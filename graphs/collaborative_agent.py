@@ -1,23 +1,31 @@
-"""A ReAct agent with a real tool, made collaborative: the collaborative node in lookahead mode.
+"""An agent with a real tool, made collaborative two ways, both in lookahead mode.
 
-The agent (``create_react_agent`` with a ``lookup`` tool over a few notes) replaces its own
-node in a small host graph; every turn, N candidate replies are scored by MR with S futures
-of w turns, played by the simulated user and the real agent (tools included), and the best
-one is the reply. ``collab`` in the state shows the candidates, their scores and the choice.
+The agent is ``create_agent(model, [lookup])``, with a ``lookup`` tool over a few notes.
+
+- ``graph`` (``collaborative_agent`` in langgraph.json): the agent replaces its own node in
+  a small host graph as a collaborative node; every turn, N candidate replies (whole agent
+  runs) are scored by MR with S futures of w turns, played by the simulated user and the
+  real agent (tools included), and the best one is the reply.
+- ``middleware_graph`` (``collaborative_middleware``): the same agent with a
+  :class:`~langgraph_collab.CollaborativeMiddleware`; the lookahead runs at the model call
+  that answers (the tool step passes), with the futures played by this agent itself.
+
+``collab`` in the state shows the candidates, their scores and the choice.
 
 Models: :mod:`graphs.models` (the embedded model by default). A model without tool calling
 (the embedded one, the ``fake`` one) is wrapped by :class:`LookupFirst`, which calls the
-tool on each user message and lets the model answer from the result: the same ReAct graph,
-the same real tool. Sizes: ``LANGGRAPH_COLLAB_CANDIDATES`` (N, default 3),
-``LANGGRAPH_COLLAB_SAMPLES`` (S, default 2), ``LANGGRAPH_COLLAB_WINDOW`` (w, default 1).
+tool on each user message and lets the model answer from the result: the same agent graph,
+the same real tool (the shim decides the tool call, not the model). Sizes:
+``LANGGRAPH_COLLAB_CANDIDATES`` (N, default 3), ``LANGGRAPH_COLLAB_SAMPLES`` (S, default 2),
+``LANGGRAPH_COLLAB_WINDOW`` (w, default 1).
 """
 
 from __future__ import annotations
 
 import uuid
-import warnings
 from typing import Any
 
+from langchain.agents import create_agent
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
@@ -26,6 +34,7 @@ from langgraph.graph import START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from graphs.models import model_for, setting
+from langgraph_collab import CollaborativeMiddleware
 from langgraph_collab.node import CollaborativeState, create_collaborative_node
 
 NOTES = {
@@ -94,34 +103,44 @@ def _result(message: BaseMessage) -> ChatResult:
     return ChatResult(generations=[ChatGeneration(message=answer)])
 
 
-def build_agent(model: BaseChatModel) -> CompiledStateGraph:
-    """``create_react_agent(model, [lookup])``, through :class:`LookupFirst` when ``model``
-    has no tool calling."""
-    from langgraph.prebuilt import create_react_agent
-
+def build_agent(model: BaseChatModel, **options: Any) -> CompiledStateGraph:
+    """``create_agent(model, [lookup], **options)``, through :class:`LookupFirst` when
+    ``model`` has no tool calling."""
     try:
         model.bind_tools([lookup])
     except NotImplementedError:
         model = LookupFirst(model=model)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # deprecated in favour of langchain.agents.create_agent
-        return create_react_agent(model, [lookup])
+    return create_agent(model, [lookup], **options)
 
 
-def build_graph(**options: Any) -> CompiledStateGraph:
-    """The host graph: START -> the collaborative agent. ``options`` go to
-    :func:`create_collaborative_node` (defaults: environment sizes, models per role)."""
-    defaults = {
-        "mode": "lookahead",
+def _sizes() -> dict[str, Any]:
+    return {
         "user": model_for("user"),
         "judge": model_for("judge"),
         "candidates": setting("candidates", 3),
         "samples": setting("samples", 2),
         "window": setting("window", 1),
     }
+
+
+def build_graph(**options: Any) -> CompiledStateGraph:
+    """The host graph: START -> the collaborative agent. ``options`` go to
+    :func:`create_collaborative_node` (defaults: environment sizes, models per role)."""
+    defaults = {"mode": "lookahead", **_sizes()}
     node = create_collaborative_node(build_agent(model_for("assistant")), **defaults | options)
     builder = StateGraph(CollaborativeState).add_node("agent", node).add_edge(START, "agent")
     return builder.compile(name="collaborative_agent")
 
 
+def build_middleware_graph(**options: Any) -> CompiledStateGraph:
+    """The agent with a :class:`CollaborativeMiddleware` (``options`` go to it; defaults:
+    environment sizes, models per role), bound to play its own futures."""
+    collab = CollaborativeMiddleware(**_sizes() | options)
+    agent = build_agent(
+        model_for("assistant"), middleware=[collab], name="collaborative_middleware"
+    )
+    return collab.bind(agent)
+
+
 graph = build_graph()
+middleware_graph = build_middleware_graph()

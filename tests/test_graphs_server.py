@@ -143,11 +143,11 @@ def run(server: Server, graph: str, payload: dict) -> tuple[dict, dict]:
         return out, state["values"]
 
 
-def test_the_server_serves_the_three_graphs(server):
+def test_the_server_serves_the_four_graphs(server):
     client = get_sync_client(url=server.url, api_key=None, timeout=RUN_TIMEOUT)
     with server.explained():
         graphs = {a["graph_id"] for a in client.assistants.search(limit=20)}
-    assert {"conversation", "reward", "collaborative_agent"} <= graphs
+    assert {"conversation", "reward", "collaborative_agent", "collaborative_middleware"} <= graphs
 
 
 def test_conversation_graph(server):
@@ -173,9 +173,10 @@ def test_reward_graph(server):
         assert all(len(r["samples"]) == 2 and r["n_failed"] == 0 for r in rewards)
 
 
-def test_collaborative_agent_graph(server):
+@pytest.mark.parametrize("graph", ["collaborative_agent", "collaborative_middleware"])
+def test_collaborative_agent_graphs(server, graph):
     payload = {"messages": [{"role": "user", "content": "Plan 3 days in Lisbon on a budget"}]}
-    _, state = run(server, "collaborative_agent", payload)
+    _, state = run(server, graph, payload)
     with server.explained():
         kinds = [m["type"] for m in state["messages"]]
         assert kinds == ["human", "ai", "tool", "ai"]  # the live thread: the chosen reply only
