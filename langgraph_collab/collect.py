@@ -54,7 +54,7 @@ from langgraph_collab.errors import (
     error_key,
 )
 from langgraph_collab.fidelity import FidelityGuard, auser_turn, resolve_guard
-from langgraph_collab.judge import Judgement
+from langgraph_collab.judge import JudgeLike, Judgement
 from langgraph_collab.records import (
     CandidateRecord,
     ConversationRecord,
@@ -119,7 +119,7 @@ def create_collection_graph(
     *,
     user: UserLike,
     assistant: AssistantLike,
-    judge: Any,
+    judge: JudgeLike,
     candidates: int = 3,
     proactive_share: float = 0.5,
     max_messages: int = DEFAULT_MAX_MESSAGES,
@@ -371,7 +371,7 @@ async def acollect(
     *,
     user: UserLike,
     assistant: AssistantLike,
-    judge: Any,
+    judge: JudgeLike,
     out_dir: str | Path,
     max_concurrent_tasks: int = 4,
     max_model_calls: int = 16,

@@ -47,7 +47,7 @@ from langgraph_collab.conversation import (
 )
 from langgraph_collab.errors import TransientFailure
 from langgraph_collab.fidelity import FidelityGuard
-from langgraph_collab.judge import create_judge, paper_itr
+from langgraph_collab.judge import JudgeLike, create_judge, paper_itr
 from langgraph_collab.metrics import Metric, MetricError, MetricInput, resolve_metrics
 from langgraph_collab.metrics.clarification import asks_for_clarification
 from langgraph_collab.metrics.tokens import TokenCounter, count_tokens
@@ -358,7 +358,7 @@ async def aevaluate(
     *,
     assistants: Mapping[str, AssistantLike],
     user: UserLike,
-    judge: Any,
+    judge: JudgeLike,
     max_turns: int = DEFAULT_MAX_TURNS,
     max_concurrency: int = 4,
     token_counter: TokenCounter | None = None,
@@ -455,7 +455,7 @@ def evaluate(
     *,
     assistants: Mapping[str, AssistantLike],
     user: UserLike,
-    judge: Any,
+    judge: JudgeLike,
     max_turns: int = DEFAULT_MAX_TURNS,
     max_concurrency: int = 4,
     token_counter: TokenCounter | None = None,

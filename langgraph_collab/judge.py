@@ -40,6 +40,10 @@ REFERENCE_SCALE: dict[str, float] = {"A": 1.0, "B": 0.5, "C": 0.0}
 PAPER_POINTS: dict[str, int] = {"A": 3, "B": 2, "C": 1}
 ACCURACY_KINDS = ("math",)
 
+JudgeLike = BaseChatModel | str | Runnable | Callable[[dict], Any] | Role
+"""What can judge: a chat model or spec (an LLM judge), a Runnable or callable returning a
+:class:`Judgement` or a dict of its fields, or a ready :class:`Role`."""
+
 
 def paper_itr(grade: str) -> float:
     """The paper's interactivity score for a grade: 2 * (S - 2.5) with A=3, B=2, C=1."""
@@ -202,7 +206,7 @@ def parse_judgement(reply: Any, state: dict | None = None) -> Judgement:
 
 
 def create_judge(
-    model: BaseChatModel | str | Runnable | Callable[[dict], Any] | Role,
+    model: JudgeLike,
     *,
     combined: bool = True,
     prompt: str | None = None,

@@ -33,6 +33,9 @@ from langchain_core.messages.utils import convert_to_messages
 
 from langgraph_collab._sync import run_sync
 from langgraph_collab.assistant import AssistantLike, create_assistant
+from langgraph_collab.fidelity import FidelityGuard
+from langgraph_collab.judge import JudgeLike
+from langgraph_collab.metrics import Metric
 from langgraph_collab.records import CandidateRecord, ConversationRecord, TurnRecord, to_dicts
 from langgraph_collab.reward import ascore_candidates
 from langgraph_collab.scoring import best_index
@@ -182,14 +185,19 @@ async def arescore(
     *,
     user: UserLike,
     assistant: AssistantLike,
-    judge: Any,
+    judge: JudgeLike,
     candidates: int = 2,
+    samples: int = 3,
+    window: int = 2,
+    metrics: Sequence[str | Metric] | Mapping[str, str | Metric] | None = None,
+    weights: Mapping[str, float] | None = None,
+    token_lambda: float | None = None,
+    fidelity: FidelityGuard | bool = True,
     max_concurrency: int | None = None,
-    **reward_options: Any,
 ) -> list[ConversationRecord]:
     """Records with their turns filled: at every assistant turn, the real reply and
-    ``candidates`` fresh replies from ``assistant``, each scored by MR (``reward_options``:
-    ``samples``, ``window``, ``metrics``...); the chosen index is the highest MR."""
+    ``candidates`` fresh replies from ``assistant``, each scored by MR (the other options
+    as :func:`~langgraph_collab.score_candidates`); the chosen index is the highest MR."""
     policy = create_assistant(assistant)
 
     async def turn(record: ConversationRecord, index: int, number: int) -> TurnRecord:
@@ -200,7 +208,8 @@ async def arescore(
         texts = [record.messages[index]["content"], *(m.text for m in fresh)]
         rewards = await ascore_candidates(
             prompt, texts, task=record.task, user=user, assistant=assistant, judge=judge,
-            max_concurrency=max_concurrency, **reward_options,
+            samples=samples, window=window, metrics=metrics, weights=weights,
+            token_lambda=token_lambda, fidelity=fidelity, max_concurrency=max_concurrency,
         )  # fmt: skip
         scored = [CandidateRecord.from_reward(r) for r in rewards]
         best = best_index([c.mr for c in scored])
@@ -217,6 +226,30 @@ async def arescore(
         return list(await asyncio.gather(*map(one, records)))
 
 
-def rescore(records: Sequence[ConversationRecord], **options: Any) -> list[ConversationRecord]:
-    """Sync :func:`arescore` (also from inside a running event loop)."""
-    return run_sync(arescore(records, **options))
+def rescore(
+    records: Sequence[ConversationRecord],
+    *,
+    user: UserLike,
+    assistant: AssistantLike,
+    judge: JudgeLike,
+    candidates: int = 2,
+    samples: int = 3,
+    window: int = 2,
+    metrics: Sequence[str | Metric] | Mapping[str, str | Metric] | None = None,
+    weights: Mapping[str, float] | None = None,
+    token_lambda: float | None = None,
+    fidelity: FidelityGuard | bool = True,
+    max_concurrency: int | None = None,
+) -> list[ConversationRecord]:
+    """Sync :func:`arescore` (also from inside a running event loop).
+
+    Example:
+        >>> scored = rescore(records, user=m, assistant=m, judge=m)  # doctest: +SKIP
+    """
+    return run_sync(
+        arescore(
+            records, user=user, assistant=assistant, judge=judge, candidates=candidates,
+            samples=samples, window=window, metrics=metrics, weights=weights,
+            token_lambda=token_lambda, fidelity=fidelity, max_concurrency=max_concurrency,
+        )
+    )  # fmt: skip

@@ -51,7 +51,7 @@ from langgraph_collab.errors import (
     is_budget_cut,
 )
 from langgraph_collab.fidelity import FidelityGuard
-from langgraph_collab.judge import Judgement, create_judge
+from langgraph_collab.judge import JudgeLike, Judgement, create_judge
 from langgraph_collab.metrics import (
     Metric,
     resolve_metrics,
@@ -99,7 +99,7 @@ def create_reward_graph(
     *,
     user: UserLike,
     assistant: AssistantLike,
-    judge: Any,
+    judge: JudgeLike,
     metrics: Sequence[str | Metric] | Mapping[str, str | Metric] | None = None,
     weights: Mapping[str, float] | None = None,
     samples: int = 3,
@@ -320,26 +320,36 @@ def score_candidates(
     task: Task,
     user: UserLike,
     assistant: AssistantLike,
-    judge: Any,
+    judge: JudgeLike,
+    samples: int = 3,
+    window: int = 2,
+    metrics: Sequence[str | Metric] | Mapping[str, str | Metric] | None = None,
+    weights: Mapping[str, float] | None = None,
+    token_lambda: float | None = None,
+    token_counter: TokenCounter | None = None,
+    fidelity: FidelityGuard | bool = True,
+    grounded_stop: bool = False,
     max_concurrency: int | None = None,
     config: RunnableConfig | None = None,
-    **options: Any,
 ) -> list[MultiturnReward]:
     """MR of each candidate reply to ``conversation`` (all futures run in parallel).
 
-    ``options`` are those of :func:`create_reward_graph` (``metrics``, ``weights``,
-    ``samples``, ``window``, ``token_lambda``, ``token_counter``). ``max_concurrency``
-    caps the futures in flight.
+    The options are those of :func:`create_reward_graph`; ``max_concurrency`` caps the
+    futures in flight and ``config`` is the run's base config (callbacks, tags, metadata).
 
     Example:
         >>> a, b = score_candidates(history, ["Answer now", "Ask first?"], task=task,
         ...                         user=m, assistant=m, judge=m)  # doctest: +SKIP
     """
-    graph = create_reward_graph(user=user, assistant=assistant, judge=judge, **options)
+    graph = create_reward_graph(
+        user=user, assistant=assistant, judge=judge, samples=samples, window=window,
+        metrics=metrics, weights=weights, token_lambda=token_lambda,
+        token_counter=token_counter, fidelity=fidelity, grounded_stop=grounded_stop,
+    )  # fmt: skip
     ledger = UsageLedger()
     inputs = _inputs(conversation, candidates, task)
     # Sync runs fan out on a thread pool, sized by max_concurrency: let every future run.
-    threads = max_concurrency or max(1, len(inputs["candidates"]) * options.get("samples", 3))
+    threads = max_concurrency or max(1, len(inputs["candidates"]) * samples)
     with tracing_guard():
         out = graph.invoke(inputs, _run_config(ledger, threads, config))
     return _with_usage(out["rewards"], ledger)
@@ -352,13 +362,24 @@ async def ascore_candidates(
     task: Task,
     user: UserLike,
     assistant: AssistantLike,
-    judge: Any,
+    judge: JudgeLike,
+    samples: int = 3,
+    window: int = 2,
+    metrics: Sequence[str | Metric] | Mapping[str, str | Metric] | None = None,
+    weights: Mapping[str, float] | None = None,
+    token_lambda: float | None = None,
+    token_counter: TokenCounter | None = None,
+    fidelity: FidelityGuard | bool = True,
+    grounded_stop: bool = False,
     max_concurrency: int | None = None,
     config: RunnableConfig | None = None,
-    **options: Any,
 ) -> list[MultiturnReward]:
     """Async :func:`score_candidates`."""
-    graph = create_reward_graph(user=user, assistant=assistant, judge=judge, **options)
+    graph = create_reward_graph(
+        user=user, assistant=assistant, judge=judge, samples=samples, window=window,
+        metrics=metrics, weights=weights, token_lambda=token_lambda,
+        token_counter=token_counter, fidelity=fidelity, grounded_stop=grounded_stop,
+    )  # fmt: skip
     ledger = UsageLedger()
     inputs = _inputs(conversation, candidates, task)
     with tracing_guard():
@@ -367,15 +388,57 @@ async def ascore_candidates(
 
 
 def multiturn_aware_reward(
-    conversation: Sequence[Any], candidate: str | BaseMessage, **options: Any
+    conversation: Sequence[Any],
+    candidate: str | BaseMessage,
+    *,
+    task: Task,
+    user: UserLike,
+    assistant: AssistantLike,
+    judge: JudgeLike,
+    samples: int = 3,
+    window: int = 2,
+    metrics: Sequence[str | Metric] | Mapping[str, str | Metric] | None = None,
+    weights: Mapping[str, float] | None = None,
+    token_lambda: float | None = None,
+    token_counter: TokenCounter | None = None,
+    fidelity: FidelityGuard | bool = True,
+    grounded_stop: bool = False,
+    max_concurrency: int | None = None,
+    config: RunnableConfig | None = None,
 ) -> MultiturnReward:
-    """MR of one candidate reply; keyword options as :func:`score_candidates`
-    (``task``, ``user``, ``assistant``, ``judge``, ``samples=3``, ``window=2``, ...)."""
-    return score_candidates(conversation, [candidate], **options)[0]
+    """MR of one candidate reply; options as :func:`score_candidates`."""
+    return score_candidates(
+        conversation, [candidate], task=task, user=user, assistant=assistant, judge=judge,
+        samples=samples, window=window, metrics=metrics, weights=weights,
+        token_lambda=token_lambda, token_counter=token_counter, fidelity=fidelity,
+        grounded_stop=grounded_stop, max_concurrency=max_concurrency, config=config,
+    )[0]  # fmt: skip
 
 
 async def amultiturn_aware_reward(
-    conversation: Sequence[Any], candidate: str | BaseMessage, **options: Any
+    conversation: Sequence[Any],
+    candidate: str | BaseMessage,
+    *,
+    task: Task,
+    user: UserLike,
+    assistant: AssistantLike,
+    judge: JudgeLike,
+    samples: int = 3,
+    window: int = 2,
+    metrics: Sequence[str | Metric] | Mapping[str, str | Metric] | None = None,
+    weights: Mapping[str, float] | None = None,
+    token_lambda: float | None = None,
+    token_counter: TokenCounter | None = None,
+    fidelity: FidelityGuard | bool = True,
+    grounded_stop: bool = False,
+    max_concurrency: int | None = None,
+    config: RunnableConfig | None = None,
 ) -> MultiturnReward:
     """Async :func:`multiturn_aware_reward`."""
-    return (await ascore_candidates(conversation, [candidate], **options))[0]
+    rewards = await ascore_candidates(
+        conversation, [candidate], task=task, user=user, assistant=assistant, judge=judge,
+        samples=samples, window=window, metrics=metrics, weights=weights,
+        token_lambda=token_lambda, token_counter=token_counter, fidelity=fidelity,
+        grounded_stop=grounded_stop, max_concurrency=max_concurrency, config=config,
+    )  # fmt: skip
+    return rewards[0]
