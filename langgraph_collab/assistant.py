@@ -55,14 +55,14 @@ def create_assistant(
 
     A chat model answers the conversation (``state["messages"]``) after an optional system
     prompt; ``proactive=True`` uses the paper's "Proactive Base" prompt. A compiled
-    LangGraph graph (an existing agent, e.g. ``create_react_agent``) is invoked with
+    LangGraph graph (an existing agent, e.g. ``create_agent``) is invoked with
     ``{"messages": ...}`` and its last AI message is the reply. A plain callable receives the
     message list. The assistant never sees the task's hidden goal. Transient errors and
     empty replies are retried ``retries`` times, waiting as ``backoff`` says.
 
     Example:
-        >>> from langgraph.prebuilt import create_react_agent  # doctest: +SKIP
-        >>> assistant = create_assistant(create_react_agent(model, tools))  # doctest: +SKIP
+        >>> from langchain.agents import create_agent  # doctest: +SKIP
+        >>> assistant = create_assistant(create_agent(model, tools))  # doctest: +SKIP
     """
     if isinstance(model, Role):
         return model
