@@ -253,9 +253,10 @@ class CollaborativeMiddleware(AgentMiddleware):
             return handler(request)
         forks, config = self.engine.open(self._graph(request), config, sync=True)
         try:  # the durable task and interrupt() run in the model node's own thread
-            sample = self._durable_sync if self.engine.human else self._sample_sync
-            found = sample(request, handler, config, forks)
-            found = found.result() if self.engine.human else found
+            if self.engine.human:  # kept by LangGraph across the interrupt
+                found = self._durable_sync(request, handler, config, forks).result()
+            else:
+                found = self._sample_sync(request, handler, config, forks)
             if "step" in found:
                 return ModelResponse(result=found["step"])
             self._adopt(request, forks, found)

