@@ -3,7 +3,8 @@
     python tests/collect_worker.py OUT_DIR N_TASKS LATENCY
 
 Every model call appends a line to OUT_DIR/calls.log, so calls made by runs that were
-killed are counted too.
+killed are counted too, and prints a line to stdout, so a parent can kill it after a given
+number of calls (event-driven, whatever the machine's speed).
 """
 
 import json
@@ -27,6 +28,7 @@ def logged(model: ScriptedChatModel) -> ScriptedChatModel:
 
     def wrapped(messages):
         calls_log.write(".\n")
+        print("call", flush=True)  # the parent counts these to pick its moment to kill
         return script(messages) if callable(script) else script[0]
 
     model.script = wrapped

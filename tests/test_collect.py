@@ -15,17 +15,26 @@ from tests.conftest import make_assistant, make_judge, make_user
 WORKER = Path(__file__).with_name("collect_worker.py")
 
 
-def run_worker(out: Path, n_tasks: int, latency: float, kill_after: float | None = None) -> bool:
-    """Run the worker; with ``kill_after``, SIGKILL it then. True if it finished by itself."""
-    proc = subprocess.Popen([sys.executable, str(WORKER), str(out), str(n_tasks), str(latency)])
-    try:
-        proc.wait(timeout=kill_after if kill_after is not None else 120)
-        assert proc.returncode == 0
-        return True
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        return False
+def run_worker(
+    out: Path, n_tasks: int, latency: float, kill_after_calls: int | None = None
+) -> bool:
+    """Run the worker; with ``kill_after_calls``, SIGKILL it once it has made that many
+    model calls. True if it finished by itself."""
+    proc = subprocess.Popen(
+        [sys.executable, str(WORKER), str(out), str(n_tasks), str(latency)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    calls = 0
+    for line in proc.stdout:  # one line per model call, until the worker exits
+        calls += line.startswith("call")
+        if kill_after_calls is not None and calls >= kill_after_calls:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            return False
+    proc.wait()
+    assert proc.returncode == 0
+    return True
 
 
 def test_a_conversation_is_collected_with_every_candidate_scored(tmp_path):
@@ -99,7 +108,7 @@ def test_the_global_call_cap_holds_across_tasks(tmp_path):
         max_model_calls=4,
         progress=False,
     )
-    assert summary.peak_calls_in_flight == 4
+    assert 2 <= summary.peak_calls_in_flight <= 4  # calls overlapped, never past the cap
     assert summary.calls == sum(u.calls for u in summary.usage.values())
 
 
@@ -218,15 +227,15 @@ def test_a_second_run_skips_recorded_tasks(tmp_path):
 
 @pytest.mark.integration
 def test_sigkill_at_several_points_then_resume_loses_and_doubles_nothing(tmp_path):
-    n_tasks, latency = 4, 0.25
+    n_tasks, latency = 4, 0.05
     clean = tmp_path / "clean"
     assert run_worker(clean, n_tasks, latency)
     expected = read_records(clean / "records.jsonl")
     clean_calls = len((clean / "calls.log").read_text().splitlines())
 
     killed, kills, seen = tmp_path / "killed", 0, []
-    for _ in range(12):  # each run gets ~1 s of work past start-up before its SIGKILL
-        if run_worker(killed, n_tasks, latency, kill_after=2.5):
+    for _ in range(12):  # each run makes a fifth of the calls, then is SIGKILLed
+        if run_worker(killed, n_tasks, latency, kill_after_calls=clean_calls // 5):
             break
         kills += 1
         path = killed / "records.jsonl"
