@@ -275,3 +275,16 @@ def test_ctrl_c_stops_every_worker(tmp_path):
     assert parent.returncode == 130, err[-2000:]
     assert "error: interrupted" in err
     assert _running(str(tmp_path / "w" / "collect" / "workers.yaml")) == []
+
+
+def test_the_ray_example_collects_one_shard_per_ray_task_and_merges(tmp_path):
+    pytest.importorskip("ray")
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "collect_with_ray.py"), "--model", "scripted",
+         "--shards", "2", "--limit", "3", "--out", str(tmp_path / "ray")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "merged 3 records" in out.stdout
+    assert [len(read_records(shard_dir(tmp_path / "ray", num_shards=2, index=i) / "records.jsonl"))
+            for i in range(2)] == [2, 1]  # fmt: skip
