@@ -391,7 +391,8 @@ async def acollect(
     last checkpoint. ``options`` go to :func:`create_collection_graph` (``candidates``,
     ``proactive_share``, ``max_messages``, ``samples``, ``window``...); ``prices`` are USD
     per million input/output tokens per role, for the cost ledger. Writes
-    ``out_dir/summary.json``. ``progress``: a tqdm bar, none (False), or a factory
+    ``out_dir/summary.json`` when the run ends (removed at its start, so that a shard
+    killed or crashed shows unfinished). ``progress``: a tqdm bar, none (False), or a factory
     ``(total=, initial=)`` of an object with tqdm's ``update`` / ``set_postfix`` / ``close``.
 
     Shards (:mod:`~langgraph_collab.sharding`): with ``num_shards`` > 1 this process
@@ -412,6 +413,7 @@ async def acollect(
     tasks = shard_tasks(tasks, num_shards=num_shards, index=shard_index)
     out = prepare_out_dir(shard_dir(out_dir, num_shards=num_shards, index=shard_index))
     check_checkpoint_db(out / "checkpoints.sqlite")
+    (out / "summary.json").unlink(missing_ok=True)  # present = a run that finished
     records_path = out / "records.jsonl"
     ledger, gate = UsageLedger(group_by="task_id"), CallGate(max_model_calls)
     builder = create_collection_graph(user=user, assistant=assistant, judge=judge, **options)

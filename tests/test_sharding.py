@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from langgraph_collab.collect import collect
+from langgraph_collab.errors import PermanentError
 from langgraph_collab.records import read_records, write_records
 from langgraph_collab.sharding import (
     ShardError,
@@ -130,6 +131,16 @@ def test_each_shard_has_its_own_folder_resumes_alone_and_merges(tmp_path):
     assert _collect(tmp_path, 1).recorded == 2
     merged = read_shards(tmp_path)
     assert sorted(r.task.id for r in merged) == [t.id for t in load_tasks("math", limit=5)]
+
+
+def test_a_shard_that_crashed_shows_unfinished_until_run_again(tmp_path):
+    _collect(tmp_path, 0)
+    with pytest.raises(PermanentError):  # a longer task list gives shard 0 a new task
+        collect(load_tasks("math", limit=7), user=_refusing(), assistant=_refusing(),
+                judge=_refusing(), out_dir=tmp_path, progress=False, num_shards=2,
+                shard_index=0)  # fmt: skip
+    with pytest.raises(ShardError, match=r"shard 0 of 2: no summary.json \(still running, or"):
+        read_shards(tmp_path)
 
 
 def test_one_shard_keeps_the_plain_layout(tmp_path):
