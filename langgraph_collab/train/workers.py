@@ -171,6 +171,9 @@ def _watch(workers: list[_Worker], bar: Any) -> None:
                                  workers)  # fmt: skip
                     continue
                 selector.unregister(fd)
+                if rest := worker.partial.pop(fd, b""):  # a last line without its newline
+                    _on_line(worker, worker.streams[fd], rest.decode(errors="replace"), bar,
+                             workers)  # fmt: skip
                 if worker.streams.pop(fd) == "progress":
                     os.close(fd)
                 if not worker.streams and worker.process.wait() != 0:
