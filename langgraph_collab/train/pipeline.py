@@ -33,16 +33,13 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
-from langgraph_collab.records import ConversationRecord, read_records
 from langgraph_collab.sharding import read_shards, shard_dir
-from langgraph_collab.state import FidelityCounts
 from langgraph_collab.storage import check_checkpoint_db, prepare_out_dir
 from langgraph_collab.tasks.files import looks_local, source_kind
-from langgraph_collab.train.config import CollabTrainConfig
-from langgraph_collab.train.effects import effect_lines
+from langgraph_collab.train.config import STAGES, CollabTrainConfig
+from langgraph_collab.train.report import report_text
 from langgraph_collab.train.roles import api_key, is_local, role_models, settings, spec_of
 
-STAGES = ("collect", "export", "train", "evaluate", "report")
 STAGE_NOTE = "pipeline stage: "
 
 
@@ -312,58 +309,11 @@ def trained_policy(config: CollabTrainConfig) -> tuple[Any, Any]:
     return load_trainable_model(str(final))
 
 
-def _records(collected: dict | None) -> list[ConversationRecord]:
-    """The records this run's collection wrote to, if any."""
-    path = Path(collected["records_path"]) if collected else None
-    if path and path.is_dir():  # --workers: every shard's
-        return read_shards(path, allow_missing=True)
-    return read_records(path) if path and path.is_file() else []
-
-
-def fidelity_lines(collected: dict | None) -> list[str]:
-    """The report's fidelity section for collection (evaluation's is in its table's notes):
-    the simulated user's turns rejected by reason, stop reasons and mean turns."""
-    if not collected or "fidelity" not in collected:
-        return ["collect: no new records in this run."]
-    counts = FidelityCounts.model_validate(collected["fidelity"])
-    shares = ", ".join(f"{r} {100 * v:.1f}%" for r, v in counts.shares().items()) or "none"
-    stops = ", ".join(f"{r} {n}" for r, n in sorted(collected["stop_reasons"].items()))
-    turns = collected.get("mean_turns")
-    return [
-        f"collect, simulated user {collected.get('user_model') or ''}: {counts.generated} user "
-        f"turns written (live and in forward samples), {counts.kept} kept; rejected and "
-        f"rewritten: {shares}.",
-        f"Stop reasons: {stops or 'none'}; mean assistant turns per conversation: "
-        f"{'n/a' if turns is None else f'{turns:.1f}'}.",
-    ]
-
-
 def report_node(state: PipelineState) -> dict:
     config = _config(state)
     if "report" not in config.stage_list:
         return {}
-    lines = [f"# langgraph-collab run `{config.name}`", ""]
-    lines.append(f"method {config.method}, policy {config.policy}, tasks {config.tasks}")
-    if collected := state.get("collected"):
-        lines.append(
-            f"collect: {collected['recorded']} new records ({collected['skipped']} already "
-            f"done, {collected['failed']} failed), {collected['turns']} turns, "
-            f"{collected['calls']} model calls in {collected['wall_s']:.0f} s"
-        )
-    if exported := state.get("exported"):
-        lines.append("export: " + ", ".join(f"{k} {v} rows" for k, v in exported.items()))
-    if trained := state.get("trained"):
-        loss = trained["train_loss"]
-        lines.append(
-            f"train: {trained['global_step']} steps, loss "
-            f"{'n/a' if loss is None else f'{loss:.3f}'}, {trained['tokens_per_s']:.0f} "
-            f"tokens/s, {trained['train_runtime_s']:.0f} s -> {trained['model_path']}"
-        )
-    if evaluated := state.get("evaluated"):
-        lines += ["", evaluated["markdown"]]
-    lines += ["", "## measured effects", "", *effect_lines(_records(collected))]
-    lines += ["", "## fidelity", "", *fidelity_lines(collected)]
-    text = "\n".join(lines) + "\n"
+    text = report_text(config, state)
     (config.run_dir / "report.md").write_text(text, encoding="utf-8")
     return {"report": text}
 

@@ -2,7 +2,7 @@
 
 from langgraph_collab.records import CandidateRecord, ConversationRecord, TurnRecord
 from langgraph_collab.state import Task
-from langgraph_collab.train.effects import chosen_rejected_gap, effect_lines, proactive_vs_base
+from langgraph_collab.train.report import chosen_rejected_gap, effect_lines, proactive_vs_base
 
 
 def record(*turns: list[tuple[bool, float | None]]) -> ConversationRecord:
