@@ -10,7 +10,7 @@ from __future__ import annotations
 from langgraph.graph import START, StateGraph
 
 from graphs.models import model_for, setting
-from langgraph_collab import CollabState, Task, create_conversation_graph
+from langgraph_collab import ConversationState, Task, create_conversation_graph
 from langgraph_collab.tasks import demo_example
 
 
@@ -21,7 +21,7 @@ def as_task(value: object) -> Task:
     return Task.model_validate(value) if value else demo_example()[0]
 
 
-def prepare(state: CollabState) -> dict:
+def prepare(state: ConversationState) -> dict:
     return {"task": as_task(state.get("task"))}
 
 
@@ -31,7 +31,7 @@ conversation = create_conversation_graph(
     max_turns=setting("max_turns", 3),
 )
 graph = (
-    StateGraph(CollabState)
+    StateGraph(ConversationState)
     .add_node("prepare", prepare)
     .add_node("conversation", conversation)
     .add_edge(START, "prepare")

@@ -27,7 +27,12 @@ from langgraph_collab.judge import Judgement, create_judge, paper_itr
 from langgraph_collab.metrics import METRICS, MetricInput
 from langgraph_collab.middleware import CollaborativeMiddleware
 from langgraph_collab.models import load_chat_model, load_trainable_model
-from langgraph_collab.node import Budget, CollaborativeState, CollabTurn, create_collaborative_node
+from langgraph_collab.node import (
+    Budget,
+    CollaborativeState,
+    LookaheadTurn,
+    create_collaborative_node,
+)
 from langgraph_collab.records import ConversationRecord, read_records
 from langgraph_collab.rescoring import (
     RunRecorder,
@@ -44,7 +49,7 @@ from langgraph_collab.reward import (
     score_candidates,
 )
 from langgraph_collab.scoring import ForwardSample, MultiturnReward
-from langgraph_collab.state import TERMINATE, CollabState, Task
+from langgraph_collab.state import TERMINATE, ConversationState, Task
 from langgraph_collab.tracing import UsageLedger
 from langgraph_collab.user import create_simulated_user
 
@@ -53,14 +58,14 @@ __all__ = [
     "TERMINATE",
     "Backoff",
     "Budget",
-    "CollabState",
-    "CollabTurn",
     "CollaborativeMiddleware",
     "CollaborativeState",
     "ConversationRecord",
+    "ConversationState",
     "EvaluationReport",
     "ForwardSample",
     "Judgement",
+    "LookaheadTurn",
     "MalformedReply",
     "MetricInput",
     "MultiturnReward",

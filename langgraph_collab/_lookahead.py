@@ -63,7 +63,7 @@ class Budget:
     seconds: float | None = None
 
 
-class CollabTurn(TypedDict, total=False):
+class LookaheadTurn(TypedDict, total=False):
     """A lookahead turn, under the ``collab`` state key: ``candidates`` (texts), ``scores``
     (MR means; None when unscored), ``stderr``, ``components`` (mean per reward component),
     ``n_failed`` (masked futures), ``rejected`` (the simulated user's turns rejected by
@@ -299,7 +299,7 @@ class Lookahead:
         *,
         replies: list[str] | None = None,
         score: bool = True,
-    ) -> tuple[int, CollabTurn]:
+    ) -> tuple[int, LookaheadTurn]:
         """Score the candidates by MR (unless ``score`` is False: the note says why) and
         choose the best (the first when none is scored): ``(index, record)``, traced as
         a ``collab_choice`` run."""
@@ -311,7 +311,7 @@ class Lookahead:
         ranked = [i for i, value in enumerate(scores) if value is not None]
         best = max(ranked, key=lambda i: scores[i]) if ranked else 0
         calls, tokens = forks.gate.spent()
-        record: CollabTurn = {
+        record: LookaheadTurn = {
             "mode": "lookahead",
             "user": HUMAN if self.human else "simulated",
             "candidates": [c["text"] for c in found["candidates"]],

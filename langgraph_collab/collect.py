@@ -89,7 +89,7 @@ def add_usage(left: dict[str, RoleUsage], right: dict[str, RoleUsage]) -> dict[s
     return {role: left.get(role, RoleUsage()) + right.get(role, RoleUsage()) for role in roles}
 
 
-class CollectState(TypedDict, total=False):
+class CollectionState(TypedDict, total=False):
     """One task's collection thread: the chosen path, the turn records, the candidates
     awaiting their scores, the stop flag and the model usage so far (checkpointed with
     the rest, so it survives a kill)."""
@@ -167,14 +167,14 @@ def create_collection_graph(
     feedback = FeedbackSender()
 
     def turn_config(
-        state: CollectState, config: RunnableConfig, ledger: UsageLedger, **extra: Any
+        state: CollectionState, config: RunnableConfig, ledger: UsageLedger, **extra: Any
     ) -> RunnableConfig:
         metadata = {**config.get("metadata", {}), "task_id": state["task"].id}
         metadata["turn"] = len(state.get("turns") or [])
         config = with_callback(config, ledger)
         return {**config, "metadata": {**metadata, **extra}}
 
-    async def simulated_user(state: CollectState, config: RunnableConfig) -> dict:
+    async def simulated_user(state: CollectionState, config: RunnableConfig) -> dict:
         ledger = UsageLedger()
         child = user_role.tagged(turn_config(state, config, ledger))
         turn = await auser_turn(user_role, guard, state, child)
@@ -185,7 +185,7 @@ def create_collection_graph(
         return {**update, "messages": [turn.message], "done": done,
                 "stop_reason": "user" if done else None}  # fmt: skip
 
-    async def propose(state: CollectState, config: RunnableConfig) -> dict:
+    async def propose(state: CollectionState, config: RunnableConfig) -> dict:
         ledger = UsageLedger()
 
         async def one(k: int) -> CandidateRecord | str:
@@ -206,7 +206,7 @@ def create_collection_graph(
             raise ScoringError("assistant: every candidate failed", results)
         return {"candidates": drafts, "usage": ledger.by_role()}
 
-    async def choose_best(state: CollectState, config: RunnableConfig) -> dict:
+    async def choose_best(state: CollectionState, config: RunnableConfig) -> dict:
         ledger = UsageLedger()
         drafts = state["candidates"]
         inputs = {
@@ -250,7 +250,7 @@ def create_collection_graph(
             "fidelity": sum((r.fidelity for r in rewards), FidelityCounts()),
         }
 
-    def record(state: CollectState) -> dict:
+    def record(state: CollectionState) -> dict:
         done = ConversationRecord(
             task=state["task"],
             messages=to_dicts(state.get("messages") or []),
@@ -262,20 +262,20 @@ def create_collection_graph(
         )
         return {"record": done}
 
-    def after_open(state: CollectState) -> str:
+    def after_open(state: CollectionState) -> str:
         return "record" if state.get("done") else "propose"
 
-    def after_choose(state: CollectState) -> str:
+    def after_choose(state: CollectionState) -> str:
         if state.get("done"):
             return "record"
         return "propose" if isinstance(state["messages"][-1], HumanMessage) else "simulated_user"
 
-    def first(state: CollectState) -> str:
+    def first(state: CollectionState) -> str:
         messages = state.get("messages") or []
         last_is_user = bool(messages) and isinstance(messages[-1], HumanMessage)
         return "propose" if last_is_user else "simulated_user"
 
-    builder = StateGraph(CollectState)
+    builder = StateGraph(CollectionState)
     builder.add_node("simulated_user", simulated_user)
     builder.add_node("propose", propose)
     builder.add_node("choose", choose_best)

@@ -29,7 +29,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph_collab._role import role_node
 from langgraph_collab.assistant import AssistantLike, create_assistant
 from langgraph_collab.fidelity import FidelityGuard, UserTurn, auser_turn, resolve_guard, user_turn
-from langgraph_collab.state import CollabState
+from langgraph_collab.state import ConversationState
 from langgraph_collab.stopping import goal_met
 from langgraph_collab.user import UserLike, create_simulated_user, is_terminal
 
@@ -51,7 +51,7 @@ def create_conversation_graph(
     grounded_stop: bool = False,
     name: str = "conversation",
 ) -> CompiledStateGraph:
-    """Build the cyclic user <-> assistant graph over :class:`CollabState`.
+    """Build the cyclic user <-> assistant graph over :class:`ConversationState`.
 
     Args:
         user: Anything :func:`create_simulated_user` takes (a chat model, a spec, a callable).
@@ -74,10 +74,10 @@ def create_conversation_graph(
     assistant_role = create_assistant(assistant)
     guard = resolve_guard(fidelity)
 
-    def budget_left(state: CollabState) -> bool:
+    def budget_left(state: ConversationState) -> bool:
         return state.get("turn", 0) < state.get("max_turns", max_turns)
 
-    def user_update(state: CollabState, turn: UserTurn) -> dict:
+    def user_update(state: ConversationState, turn: UserTurn) -> dict:
         if turn.message is None:
             return {"done": True, "failure": turn.failure, "stop_reason": "failure",
                     "fidelity": turn.counts}  # fmt: skip
@@ -89,7 +89,7 @@ def create_conversation_graph(
             "fidelity": turn.counts,
         }
 
-    def assistant_update(state: CollabState, reply: AIMessage, met: bool) -> dict:
+    def assistant_update(state: ConversationState, reply: AIMessage, met: bool) -> dict:
         turn = state.get("turn", 0) + 1
         out: dict = {"messages": [reply], "turn": turn}
         if met:
@@ -98,10 +98,10 @@ def create_conversation_graph(
             out["stop_reason"] = "budget"
         return out
 
-    def met(state: CollabState, reply: AIMessage) -> bool:
+    def met(state: ConversationState, reply: AIMessage) -> bool:
         return grounded_stop and goal_met(state["task"], [*state.get("messages", []), reply])
 
-    def first(state: CollabState) -> str:
+    def first(state: ConversationState) -> str:
         if state.get("done") or not budget_left(state):
             return END
         messages = state.get("messages") or []
@@ -109,30 +109,30 @@ def create_conversation_graph(
             return "assistant"
         return "simulated_user"
 
-    def after_user(state: CollabState) -> str:
+    def after_user(state: ConversationState) -> str:
         return END if state.get("done") else "assistant"
 
-    def after_assistant(state: CollabState) -> str:
+    def after_assistant(state: ConversationState) -> str:
         return END if state.get("done") or not budget_left(state) else "simulated_user"
 
-    def user_node(state: CollabState, config: RunnableConfig) -> dict:
+    def user_node(state: ConversationState, config: RunnableConfig) -> dict:
         return user_update(state, user_turn(user_role, guard, state, user_role.tagged(config)))
 
-    async def auser_node(state: CollabState, config: RunnableConfig) -> dict:
+    async def auser_node(state: ConversationState, config: RunnableConfig) -> dict:
         turn = await auser_turn(user_role, guard, state, user_role.tagged(config))
         return user_update(state, turn)
 
-    def assistant_node(state: CollabState, config: RunnableConfig) -> dict:
+    def assistant_node(state: ConversationState, config: RunnableConfig) -> dict:
         reply = assistant_role.respond(state, assistant_role.tagged(config))
         return assistant_update(state, reply, met(state, reply))
 
-    async def aassistant_node(state: CollabState, config: RunnableConfig) -> dict:
+    async def aassistant_node(state: ConversationState, config: RunnableConfig) -> dict:
         reply = await assistant_role.arespond(state, assistant_role.tagged(config))
         # A goal check may run hidden tests in the sandbox: keep it off the event loop.
         done = await asyncio.to_thread(met, state, reply) if grounded_stop else False
         return assistant_update(state, reply, done)
 
-    builder = StateGraph(CollabState)
+    builder = StateGraph(ConversationState)
     builder.add_node("simulated_user", role_node(user_role, user_node, auser_node))
     builder.add_node("assistant", role_node(assistant_role, assistant_node, aassistant_node))
     builder.add_conditional_edges(START, first, ["simulated_user", "assistant", END])

@@ -24,7 +24,7 @@ and system prompt without the agent's other middleware. Forks: with a checkpoint
 future is a thread of its own, seeded with the conversation and its candidate, deleted
 afterwards unless ``keep_forks``; without one, in-memory copies. The live thread keeps the
 chosen response only. The turn's candidates, scores and choice go under the state key
-``collab`` (a :class:`~langgraph_collab.node.CollabTurn`) and into the trace
+``collab`` (a :class:`~langgraph_collab.node.LookaheadTurn`) and into the trace
 (``candidate_<k>``, ``reward_<k>``, ``collab_choice``), as with the collaborative node,
 whose lookahead engine this shares (:mod:`langgraph_collab._lookahead`).
 
@@ -65,7 +65,7 @@ from langgraph.types import Command
 from typing_extensions import NotRequired
 
 from langgraph_collab._forks import Forks, detached, in_fork
-from langgraph_collab._lookahead import Budget, CollabTurn, Lookahead, gather_kept
+from langgraph_collab._lookahead import Budget, Lookahead, LookaheadTurn, gather_kept
 from langgraph_collab._sync import run_sync
 from langgraph_collab.assistant import proactive_prompt
 from langgraph_collab.state import Task
@@ -79,7 +79,7 @@ Handler = Callable[[ModelRequest], ModelResponse | Awaitable[ModelResponse]]
 class CollaborativeAgentState(AgentState):
     """The agent's state plus the last lookahead turn under ``collab``."""
 
-    collab: NotRequired[CollabTurn]
+    collab: NotRequired[LookaheadTurn]
 
 
 def _final(messages: list[BaseMessage]) -> str | None:

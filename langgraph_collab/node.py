@@ -23,7 +23,7 @@ are deleted afterwards unless ``keep_forks=True``. Without a checkpointer, forks
 in-memory copies of the agent's state. Tools run for real in candidates and futures.
 
 The node returns the chosen candidate's messages and, under ``collab`` (a
-:class:`CollabTurn`; declare the key in your state, e.g. with :class:`CollaborativeState`),
+:class:`LookaheadTurn`; declare the key in your state, e.g. with :class:`CollaborativeState`),
 the candidates, their MR scores and the chosen index. Traces show a run per candidate
 (``candidate_<k>``), a reward graph per candidate (``reward_<k>``, metadata
 ``collab_candidate``) and a ``collab_choice`` run with metadata ``collab_scores`` and
@@ -65,8 +65,8 @@ from langgraph.graph import MessagesState
 from langgraph_collab._forks import AgentLike, Forks, as_graph
 from langgraph_collab._lookahead import (
     Budget,
-    CollabTurn,
     Lookahead,
+    LookaheadTurn,
     conversation_task,
     gather_kept,
 )
@@ -78,8 +78,8 @@ from langgraph_collab.state import Task
 __all__ = [
     "Budget",
     "BudgetExhausted",
-    "CollabTurn",
     "CollaborativeState",
+    "LookaheadTurn",
     "conversation_task",
     "create_collaborative_node",
 ]
@@ -88,7 +88,7 @@ __all__ = [
 class CollaborativeState(MessagesState):
     """``MessagesState`` plus the collaborative node's last turn under ``collab``."""
 
-    collab: CollabTurn
+    collab: LookaheadTurn
 
 
 def create_collaborative_node(
@@ -137,7 +137,7 @@ def create_collaborative_node(
         keep_forks: Keep fork threads (listed in ``fork_threads``) for inspection.
         metrics, weights, token_lambda: As :func:`create_reward_graph`.
         max_concurrency: Futures in flight per candidate.
-        state_key: The state key of the turn's :class:`CollabTurn`.
+        state_key: The state key of the turn's :class:`LookaheadTurn`.
         name: The node's run name.
     """
     if mode not in ("proactive", "lookahead"):

@@ -89,7 +89,7 @@ def add_fidelity(left: FidelityCounts | None, right: FidelityCounts | None) -> F
     return (left or FidelityCounts()) + (right or FidelityCounts())
 
 
-class CollabState(TypedDict, total=False):
+class ConversationState(TypedDict, total=False):
     """State of the conversation graph.
 
     ``messages`` is the conversation as the assistant sees it (user turns are

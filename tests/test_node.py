@@ -199,7 +199,8 @@ def test_seconds_budget_stops_slow_futures(tool_agent):
     out = host(node).invoke({"messages": [("user", "Get me the report")]})
     collab = out["collab"]
     assert collab["budget_exhausted"] and collab["chosen"] == 0
-    assert collab["seconds"] < 3.0
+    # The futures were cut, not waited for: no simulated user turn ever came back.
+    assert slow_user.calls >= 1 and all(score is None for score in collab["scores"])
 
 
 def test_traces_show_candidates_rewards_and_the_choice(tool_agent):

@@ -64,7 +64,7 @@ def collect_dir(config: CollabTrainConfig) -> Path:
     return shard_dir(folder, num_shards=config.num_shards, index=config.shard_index)
 
 
-def detached(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def outside_pipeline(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run a stage's workload outside the pipeline's run context: its own graphs
     (collection, evaluation conversations, MR during GRPO) must not nest as subgraphs of
     the pipeline, whose checkpointer keeps only stage boundaries."""
@@ -166,7 +166,7 @@ def collect_node(state: PipelineState) -> dict:
     tasks = load_tasks(config.tasks, split="train", limit=config.train_limit)
     models = role_models(config, ["user", "judge", "assistant"])
     user, judge, assistant = models["user"], models["judge"], models["assistant"]
-    summary = detached(
+    summary = outside_pipeline(
         collect,
         tasks,
         user=user,
@@ -243,7 +243,7 @@ def train_node(state: PipelineState) -> dict:
                 max_concurrency=config.max_model_calls,
             )
         ]
-    result = detached(
+    result = outside_pipeline(
         train_policy,
         config,
         train_dataset=training_dataset(config),
@@ -282,7 +282,7 @@ def evaluate_node(state: PipelineState) -> dict:
     user, judge = models["user"], models["judge"]
     source = config.eval_tasks or config.tasks
     tasks = load_tasks(source, split=eval_split(config), limit=config.eval_limit)
-    report = detached(
+    report = outside_pipeline(
         evaluate,
         tasks,
         assistants=assistants,
