@@ -5,7 +5,8 @@ Example:
 """
 
 from langgraph_collab.assistant import create_assistant
-from langgraph_collab.collect import acollect, collect, create_collection_graph
+from langgraph_collab.collect import acollect, collect
+from langgraph_collab.collection_graph import create_collection_graph
 from langgraph_collab.conversation import create_conversation_graph
 from langgraph_collab.errors import (
     Backoff,

@@ -1,10 +1,8 @@
 """Collection: turn MR into training data, one durable LangGraph thread per task.
 
-Per task, the simulated user opens; at every assistant turn N candidate replies are sampled
-(a share of them with the proactive prompt, as in the paper), each is scored by MR, the
-conversation continues with the best, and the next user message comes from the winner's
-best forward sample. It stops on ``[[TERMINATE CHAT]]`` or the message budget (14). Every
-candidate's MR, components and forward samples, and the chosen index, are recorded.
+Each task's conversation is the collection graph
+(:func:`~langgraph_collab.collection_graph.create_collection_graph`); every candidate's MR,
+components and forward samples, and the chosen index, are recorded.
 
 The graph runs under a SQLite checkpointer, one thread per task: a run killed at any moment
 and started again with the same arguments resumes where it stopped (finished turns are not
@@ -25,36 +23,34 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import operator
 import time
-import uuid
 import warnings
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
-from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-from langgraph.graph import END, START, StateGraph
-from langgraph.graph.message import add_messages
-from langsmith.run_helpers import get_current_run_tree
 from pydantic import BaseModel
 from tqdm.auto import tqdm
-from typing_extensions import TypedDict
 
 from langgraph_collab._role import describe_model
 from langgraph_collab._sync import run_sync
-from langgraph_collab.assistant import AssistantLike, create_assistant
+from langgraph_collab.assistant import AssistantLike
+from langgraph_collab.collection_graph import (
+    DEFAULT_MAX_MESSAGES,
+    create_collection_graph,
+)
 from langgraph_collab.errors import (
     ScoringError,
     TransientFailure,
     describe,
     error_key,
 )
-from langgraph_collab.fidelity import FidelityGuard, auser_turn, resolve_guard
+from langgraph_collab.fidelity import FidelityGuard
 from langgraph_collab.judge import JudgeLike, Judgement
+from langgraph_collab.metrics import Metric
+from langgraph_collab.metrics.tokens import TokenCounter
 from langgraph_collab.records import (
     CandidateRecord,
     ConversationRecord,
@@ -62,230 +58,18 @@ from langgraph_collab.records import (
     TurnRecord,
     append_record,
     recorded_task_ids,
-    to_dicts,
 )
-from langgraph_collab.reward import create_reward_graph
-from langgraph_collab.scoring import ForwardSample, MultiturnReward, best_index
+from langgraph_collab.scoring import ForwardSample, MultiturnReward
 from langgraph_collab.sharding import shard_dir, shard_tasks
-from langgraph_collab.state import FidelityCounts, StopReason, Task, add_fidelity
-from langgraph_collab.stopping import goal_met
+from langgraph_collab.state import FidelityCounts, Task
 from langgraph_collab.storage import check_checkpoint_db, prepare_out_dir
 from langgraph_collab.tracing import (
     CallGate,
-    FeedbackSender,
     RoleUsage,
     UsageLedger,
     tracing_guard,
-    with_callback,
 )
-from langgraph_collab.user import UserLike, create_simulated_user, is_terminal
-
-DEFAULT_MAX_MESSAGES = 14
-
-
-def add_usage(left: dict[str, RoleUsage], right: dict[str, RoleUsage]) -> dict[str, RoleUsage]:
-    """Reducer: usage per role, summed."""
-    roles = {*left, *right}
-    return {role: left.get(role, RoleUsage()) + right.get(role, RoleUsage()) for role in roles}
-
-
-class CollectionState(TypedDict, total=False):
-    """One task's collection thread: the chosen path, the turn records, the candidates
-    awaiting their scores, the stop flag and the model usage so far (checkpointed with
-    the rest, so it survives a kill)."""
-
-    task: Task
-    messages: Annotated[list[AnyMessage], add_messages]
-    candidates: list[CandidateRecord]
-    turns: Annotated[list[TurnRecord], operator.add]
-    usage: Annotated[dict[str, RoleUsage], add_usage]
-    fidelity: Annotated[FidelityCounts, add_fidelity]
-    done: bool
-    failure: str | None
-    stop_reason: StopReason | None
-    record: ConversationRecord
-
-
-def next_user_message(reward: MultiturnReward) -> HumanMessage | None:
-    """The user's reply in the winner's best valid forward sample, if it has one."""
-    valid = sorted((s for s in reward.samples if s.reward is not None), key=lambda s: -s.reward)
-    for sample in valid:
-        if sample.future and isinstance(sample.future[0], HumanMessage):
-            return HumanMessage(sample.future[0].text)
-    return None
-
-
-def create_collection_graph(
-    *,
-    user: UserLike,
-    assistant: AssistantLike,
-    judge: JudgeLike,
-    candidates: int = 3,
-    proactive_share: float = 0.5,
-    max_messages: int = DEFAULT_MAX_MESSAGES,
-    fidelity: FidelityGuard | bool = True,
-    grounded_stop: bool = True,
-    **reward_options: Any,
-) -> StateGraph:
-    """Build (uncompiled) the per-task collection graph: ``simulated_user -> propose ->
-    choose -> ... -> record``; ``record`` puts the :class:`ConversationRecord` in state
-    (:func:`acollect` appends it to ``records.jsonl``). Each node adds the tokens and calls
-    it spent to ``usage`` in state. A failure that outlived its retries raises out of the
-    node, so the thread stays resumable at that step. ``fidelity`` guards every simulated
-    user turn, the opening and the futures' (a user that cannot write a faithful opening
-    ends the conversation, recorded with its ``failure``); ``grounded_stop`` ends the
-    conversation, and the futures, once the task's goal is met. ``reward_options`` go to
-    :func:`create_reward_graph` (``samples``, ``window``, ``metrics``, ``weights``,
-    ``token_lambda``). Compile it with a checkpointer.
-
-    Example:
-        >>> graph = create_collection_graph(user=m, assistant=m, judge=m).compile(
-        ...     checkpointer=saver)  # doctest: +SKIP
-    """
-    if candidates < 1:
-        raise ValueError(f"candidates must be >= 1, got {candidates}")
-    if not 0.0 <= proactive_share <= 1.0:
-        raise ValueError(f"proactive_share must be in [0, 1], got {proactive_share}")
-    if max_messages < 2:
-        raise ValueError(f"max_messages must be >= 2, got {max_messages}")
-    user_role = create_simulated_user(user)
-    base, proactive = create_assistant(assistant), create_assistant(assistant, proactive=True)
-    n_proactive = round(candidates * proactive_share)
-    # Forward samples are not checkpointed: a resumed turn (after a kill or a failure that
-    # stopped it) redoes its samples, failed ones included, rather than replaying them,
-    # and a collection writes one checkpoint per step instead of one per sample step.
-    guard = resolve_guard(fidelity)
-    reward = create_reward_graph(
-        user=user,
-        assistant=assistant,
-        judge=judge,
-        checkpointer=False,
-        fidelity=guard or False,
-        grounded_stop=grounded_stop,
-        **reward_options,
-    )
-    feedback = FeedbackSender()
-
-    def turn_config(
-        state: CollectionState, config: RunnableConfig, ledger: UsageLedger, **extra: Any
-    ) -> RunnableConfig:
-        metadata = {**config.get("metadata", {}), "task_id": state["task"].id}
-        metadata["turn"] = len(state.get("turns") or [])
-        config = with_callback(config, ledger)
-        return {**config, "metadata": {**metadata, **extra}}
-
-    async def simulated_user(state: CollectionState, config: RunnableConfig) -> dict:
-        ledger = UsageLedger()
-        child = user_role.tagged(turn_config(state, config, ledger))
-        turn = await auser_turn(user_role, guard, state, child)
-        update = {"usage": ledger.by_role(), "fidelity": turn.counts}
-        if turn.message is None:
-            return {**update, "done": True, "failure": turn.failure, "stop_reason": "failure"}
-        done = is_terminal(turn.message)
-        return {**update, "messages": [turn.message], "done": done,
-                "stop_reason": "user" if done else None}  # fmt: skip
-
-    async def propose(state: CollectionState, config: RunnableConfig) -> dict:
-        ledger = UsageLedger()
-
-        async def one(k: int) -> CandidateRecord | str:
-            role = proactive if k < n_proactive else base
-            run_id = uuid.uuid4()
-            child = {**turn_config(state, config, ledger, candidate_index=k), "run_id": run_id}
-            try:
-                reply = await role.ainvoke(state, child)
-            except TransientFailure as error:  # the other candidates may still do
-                return str(error)
-            return CandidateRecord(
-                content=reply.text, proactive=role is proactive, run_id=str(run_id)
-            )
-
-        results = await asyncio.gather(*map(one, range(candidates)))
-        drafts = [c for c in results if isinstance(c, CandidateRecord)]
-        if not drafts:
-            raise ScoringError("assistant: every candidate failed", results)
-        return {"candidates": drafts, "usage": ledger.by_role()}
-
-    async def choose_best(state: CollectionState, config: RunnableConfig) -> dict:
-        ledger = UsageLedger()
-        drafts = state["candidates"]
-        inputs = {
-            "messages": state["messages"],
-            "candidates": [AIMessage(c.content) for c in drafts],
-            "task": state["task"],
-        }
-        rewards = (await reward.ainvoke(inputs, turn_config(state, config, ledger)))["rewards"]
-        scored = [
-            CandidateRecord.from_reward(r, proactive=c.proactive, run_id=c.run_id)
-            for r, c in zip(rewards, drafts, strict=True)
-        ]
-        best = best_index([r.mean for r in rewards])
-        feedback.send(scored, trace=get_current_run_tree())  # the node's run when traced
-        turn = TurnRecord(
-            turn=len(state.get("turns") or []),
-            prompt=to_dicts(state["messages"]),
-            candidates=scored,
-            chosen=best,
-        )
-        added: list[AnyMessage] = [AIMessage(drafts[best].content)]
-        met = grounded_stop and await asyncio.to_thread(
-            goal_met, state["task"], [*state["messages"], *added]
-        )
-        follow = None if met else next_user_message(rewards[best])
-        if follow is not None and len(state["messages"]) + 2 <= max_messages:
-            added.append(follow)
-        stop = (
-            "goal_met" if met
-            else "user" if follow is not None and is_terminal(follow)
-            else "budget" if len(state["messages"]) + len(added) >= max_messages
-            else None
-        )  # fmt: skip
-        return {
-            "messages": added,
-            "turns": [turn],
-            "candidates": [],
-            "done": stop is not None,
-            "stop_reason": stop,
-            "usage": ledger.by_role(),
-            "fidelity": sum((r.fidelity for r in rewards), FidelityCounts()),
-        }
-
-    def record(state: CollectionState) -> dict:
-        done = ConversationRecord(
-            task=state["task"],
-            messages=to_dicts(state.get("messages") or []),
-            turns=state.get("turns") or [],
-            usage=state.get("usage") or {},
-            failure=state.get("failure"),
-            stop_reason=state.get("stop_reason"),
-            fidelity=state.get("fidelity") or FidelityCounts(),
-        )
-        return {"record": done}
-
-    def after_open(state: CollectionState) -> str:
-        return "record" if state.get("done") else "propose"
-
-    def after_choose(state: CollectionState) -> str:
-        if state.get("done"):
-            return "record"
-        return "propose" if isinstance(state["messages"][-1], HumanMessage) else "simulated_user"
-
-    def first(state: CollectionState) -> str:
-        messages = state.get("messages") or []
-        last_is_user = bool(messages) and isinstance(messages[-1], HumanMessage)
-        return "propose" if last_is_user else "simulated_user"
-
-    builder = StateGraph(CollectionState)
-    builder.add_node("simulated_user", simulated_user)
-    builder.add_node("propose", propose)
-    builder.add_node("choose", choose_best)
-    builder.add_node("record", record)
-    builder.add_conditional_edges(START, first, ["simulated_user", "propose"])
-    builder.add_conditional_edges("simulated_user", after_open, ["propose", "record"])
-    builder.add_edge("propose", "choose")
-    builder.add_conditional_edges("choose", after_choose, ["propose", "simulated_user", "record"])
-    builder.add_edge("record", END)
-    return builder
+from langgraph_collab.user import UserLike, create_simulated_user
 
 
 class CollectionSummary(BaseModel):
@@ -380,7 +164,17 @@ async def acollect(
     progress: bool | Callable[..., Any] = True,
     num_shards: int = 1,
     shard_index: int = 0,
-    **options: Any,
+    candidates: int = 3,
+    proactive_share: float = 0.5,
+    max_messages: int = DEFAULT_MAX_MESSAGES,
+    fidelity: FidelityGuard | bool = True,
+    grounded_stop: bool = True,
+    samples: int = 3,
+    window: int = 2,
+    metrics: Sequence[str | Metric] | Mapping[str, str | Metric] | None = None,
+    weights: Mapping[str, float] | None = None,
+    token_lambda: float | None = None,
+    token_counter: TokenCounter | None = None,
 ) -> CollectionSummary:
     """Collect a conversation record per task into ``out_dir/records.jsonl``, durably.
 
@@ -388,7 +182,7 @@ async def acollect(
     (``out_dir/checkpoints.sqlite``), with at most ``max_model_calls`` model calls in flight
     across all of them. Started again after a kill, it skips recorded tasks, writes the
     record of a finished thread the records file lacks, and resumes the others from their
-    last checkpoint. ``options`` go to :func:`create_collection_graph` (``candidates``,
+    last checkpoint. The graph's options are :func:`create_collection_graph`'s (``candidates``,
     ``proactive_share``, ``max_messages``, ``samples``, ``window``...); ``prices`` are USD
     per million input/output tokens per role, for the cost ledger. Writes
     ``out_dir/summary.json`` when the run ends (removed at its start, so that a shard
@@ -416,7 +210,12 @@ async def acollect(
     (out / "summary.json").unlink(missing_ok=True)  # present = a run that finished
     records_path = out / "records.jsonl"
     ledger, gate = UsageLedger(group_by="task_id"), CallGate(max_model_calls)
-    builder = create_collection_graph(user=user, assistant=assistant, judge=judge, **options)
+    builder = create_collection_graph(
+        user=user, assistant=assistant, judge=judge, candidates=candidates,
+        proactive_share=proactive_share, max_messages=max_messages, fidelity=fidelity,
+        grounded_stop=grounded_stop, samples=samples, window=window, metrics=metrics,
+        weights=weights, token_lambda=token_lambda, token_counter=token_counter,
+    )  # fmt: skip
     recorded = recorded_task_ids(records_path)
     todo = [task for task in tasks if task.id not in recorded]
     bar_of = progress if callable(progress) else functools.partial(tqdm, disable=not progress)
@@ -444,7 +243,7 @@ async def acollect(
             async def run(task: Task) -> None:
                 nonlocal written, turns
                 config = {"configurable": {"thread_id": task.id}, "callbacks": [ledger, gate]}
-                config["recursion_limit"] = 8 * options.get("max_messages", DEFAULT_MAX_MESSAGES)
+                config["recursion_limit"] = 8 * max_messages
                 async with lanes:
                     snapshot = await graph.aget_state(config)
                     if snapshot.values.get("record") is not None and not snapshot.next:
@@ -498,6 +297,45 @@ async def acollect(
     return summary
 
 
-def collect(tasks: Sequence[Task], **options: Any) -> CollectionSummary:
-    """Sync :func:`acollect` (also from inside a running event loop)."""
-    return run_sync(acollect(tasks, **options))
+def collect(
+    tasks: Sequence[Task],
+    *,
+    user: UserLike,
+    assistant: AssistantLike,
+    judge: JudgeLike,
+    out_dir: str | Path,
+    max_concurrent_tasks: int = 4,
+    max_model_calls: int = 16,
+    max_repeated_failures: int = 3,
+    prices: Mapping[str, tuple[float, float]] | None = None,
+    progress: bool | Callable[..., Any] = True,
+    num_shards: int = 1,
+    shard_index: int = 0,
+    candidates: int = 3,
+    proactive_share: float = 0.5,
+    max_messages: int = DEFAULT_MAX_MESSAGES,
+    fidelity: FidelityGuard | bool = True,
+    grounded_stop: bool = True,
+    samples: int = 3,
+    window: int = 2,
+    metrics: Sequence[str | Metric] | Mapping[str, str | Metric] | None = None,
+    weights: Mapping[str, float] | None = None,
+    token_lambda: float | None = None,
+    token_counter: TokenCounter | None = None,
+) -> CollectionSummary:
+    """Sync :func:`acollect` (also from inside a running event loop).
+
+    Example:
+        >>> summary = collect(tasks, user=m, assistant=m, judge=m, out_dir="x")  # doctest: +SKIP
+    """
+    return run_sync(
+        acollect(
+            tasks, user=user, assistant=assistant, judge=judge, out_dir=out_dir,
+            max_concurrent_tasks=max_concurrent_tasks, max_model_calls=max_model_calls,
+            max_repeated_failures=max_repeated_failures, prices=prices, progress=progress,
+            num_shards=num_shards, shard_index=shard_index, candidates=candidates,
+            proactive_share=proactive_share, max_messages=max_messages, fidelity=fidelity,
+            grounded_stop=grounded_stop, samples=samples, window=window, metrics=metrics,
+            weights=weights, token_lambda=token_lambda, token_counter=token_counter,
+        )
+    )  # fmt: skip

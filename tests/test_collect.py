@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from langgraph_collab.collect import collect, create_collection_graph
+from langgraph_collab.collect import collect
+from langgraph_collab.collection_graph import create_collection_graph
 from langgraph_collab.records import read_records
 from langgraph_collab.tasks import load_tasks
 from langgraph_collab.testing import ScriptedChatModel
