@@ -205,8 +205,13 @@ def train_policy(
             raise ValueError(f"{config.method} needs reward_funcs, e.g. mr_reward_function(...)")
         funcs = list(reward_funcs) if isinstance(reward_funcs, Sequence) else [reward_funcs]
         kwargs["reward_funcs"] = funcs
+    from langgraph_collab.train.langsmith_logs import LangSmithLogger, without_langsmith
+
     meter = _token_meter()
-    trainer = trainer_class(**kwargs, callbacks=[*callbacks, meter])
+    extra = list(callbacks)
+    if without_langsmith(config.trl)[1]:
+        extra.append(LangSmithLogger(name=config.method, inputs=args.to_dict()))
+    trainer = trainer_class(**kwargs, callbacks=[*extra, meter])
     for func in kwargs.get("reward_funcs", []):
         if isinstance(func, MRReward) and func.needs_policy:
             max_tokens = settings("future_assistant", config)["max_tokens"]

@@ -263,6 +263,7 @@ def trainer_args(config: CollabTrainConfig, *, output_dir: str | Path) -> Any:
         (0.3, ['ipo'])
     """
     from langgraph_collab.train.config import CollabTrainConfig
+    from langgraph_collab.train.langsmith_logs import without_langsmith
 
     config_class = trl_config_class(config.method)
     fields = trl_fields(config_class)
@@ -270,7 +271,8 @@ def trainer_args(config: CollabTrainConfig, *, output_dir: str | Path) -> Any:
             for k, v in our_defaults(config, output_dir=output_dir).items()}  # fmt: skip
     ours = {k: v for k, v in ours.items() if k in fields}  # ours apply where TRL has them
     names = [f.name for f in dataclasses.fields(CollabTrainConfig)]
-    user = check_trl_options(config.method, config.trl, source="trl", our_names=names)
+    reported, _ = without_langsmith(config.trl)  # ours, not a transformers integration
+    user = check_trl_options(config.method, reported, source="trl", our_names=names)
     try:
         return config_class(**{**ours, **user})
     except ValueError as error:  # TRL's own __post_init__ checks
