@@ -21,7 +21,6 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from langchain_core.callbacks import BaseCallbackManager
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
@@ -41,17 +40,6 @@ _THREAD_KEYS = ("thread_id", "checkpoint_ns", "checkpoint_id", "checkpoint_map")
 def in_fork(config: RunnableConfig) -> bool:
     """Whether ``config`` belongs to a candidate or future run of a lookahead."""
     return bool(config.get(CONF, {}).get(FORK_KEY))
-
-
-def with_handler(config: RunnableConfig, handler: Any) -> RunnableConfig:
-    """``config`` with one more callback handler, inherited by child runs."""
-    callbacks = config.get("callbacks")
-    if isinstance(callbacks, BaseCallbackManager):
-        callbacks = callbacks.copy()
-        callbacks.add_handler(handler, inherit=True)
-    else:
-        callbacks = [*(callbacks or []), handler]
-    return {**config, "callbacks": callbacks}
 
 
 def detached(

@@ -33,13 +33,13 @@ from langgraph.pregel import Pregel
 from langgraph.types import interrupt
 from typing_extensions import TypedDict
 
-from langgraph_collab._forks import Forks, detached, with_handler
+from langgraph_collab._forks import Forks, detached
 from langgraph_collab.errors import BudgetExhausted, ScoringError, TransientFailure
 from langgraph_collab.judge import create_judge
 from langgraph_collab.reward import ascore_candidates
 from langgraph_collab.scoring import MultiturnReward
 from langgraph_collab.state import TERMINATE, Task
-from langgraph_collab.tracing import UsageLedger
+from langgraph_collab.tracing import UsageLedger, with_callback
 from langgraph_collab.user import create_simulated_user
 
 HUMAN = "human"
@@ -237,7 +237,7 @@ class Lookahead:
         forks = Forks(graph, config, fork=self.fork, gate=Gate(self.budget), sync=sync)
         if self.human and forks.saver is None:
             raise ValueError("user='human' needs a checkpointer on the graph (interrupt)")
-        return forks, with_handler(config, forks.gate)
+        return forks, with_callback(config, forks.gate)
 
     def ask_human(self, forks: Forks, found: dict) -> list[str]:
         """Interrupt with the candidates; the resume value: one user message for each."""
