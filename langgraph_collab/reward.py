@@ -7,7 +7,8 @@ penalty ``-min(lambda * tokens, 1)`` (R_int). Tokens are those of the window tha
 the candidate reply: the candidate plus its futures, never the shared history (the
 reference code counts the whole history and never clamps; we do neither).
 
-The reward graph fans all candidates x S futures out at once with ``Send``; each future is a
+The reward graph fans all candidates x S futures out at once with ``Send`` (a candidate
+whose text repeats an earlier one's shares its futures and MR); each future is a
 ``sample`` subgraph (``forward``: the conversation graph bounded to ``w`` turns, then
 ``score``: judge + metrics). A future whose roles or judge fail with a transient error
 that outlives their retries, or whose metric raises ``MetricError``, is masked and counted
@@ -89,6 +90,18 @@ class SampleInput(TypedDict):
     history: list[AnyMessage]
     candidate_index: int
     sample_index: int
+
+
+def first_of(candidates: Sequence[str | BaseMessage]) -> list[int]:
+    """For each candidate, the index of the first candidate with the same text: identical
+    replies share one set of forward samples (and one MR).
+
+    Example:
+        >>> first_of(["Ask?", "Answer.", "Ask?"])
+        [0, 1, 0]
+    """
+    seen: dict[str, int] = {}
+    return [seen.setdefault(as_candidate(c).text, k) for k, c in enumerate(candidates)]
 
 
 def _with_metadata(config: RunnableConfig, **metadata: Any) -> RunnableConfig:
@@ -248,6 +261,7 @@ def create_reward_graph(
             raise ValueError("The reward graph needs a `task` (a langgraph_collab.Task)")
         names = list(chosen_metrics(state["task"]))
         reward_weights(names, weights_for(state["task"], names))
+        first = first_of(candidates)
         return [
             Send(
                 "sample",
@@ -259,15 +273,18 @@ def create_reward_graph(
                 },
             )
             for k, candidate in enumerate(state["candidates"])
+            if first[k] == k  # an identical text is scored once
             for s in range(samples)
         ]
 
     def aggregate_all(state: RewardState) -> dict:
         samples = [s for s in state["samples"] if not is_budget_cut(s.error)]
         check_failures("MR forward samples", [s.error for s in samples])
+        first = first_of(state["candidates"])
         by_candidate = [
             aggregate(
-                as_candidate(candidate), [s for s in state["samples"] if s.candidate_index == k]
+                as_candidate(candidate),
+                [s for s in state["samples"] if s.candidate_index == first[k]],
             )
             for k, candidate in enumerate(state["candidates"])
         ]

@@ -343,3 +343,14 @@ def test_the_reward_graph_takes_state_and_returns_rewards_in_order(math_task):
     assert first.candidate.content == "short" and second.candidate.content.startswith("a much")
     assert first.components["tokens"] < second.components["tokens"]
     assert len(out["samples"]) == 4
+
+
+def test_identical_candidate_texts_are_scored_once(math_task):
+    user, judge = make_user(stop_after=1), make_judge()
+    same, other, again = score_candidates(
+        HISTORY, ["Four.", "Why?", "Four."], task=math_task, user=user,
+        assistant=make_assistant(), judge=judge, samples=2, window=1,
+    )  # fmt: skip
+    assert judge.calls == 2 * 2  # two distinct texts x two samples, not three
+    assert same.mean == again.mean and same.samples == again.samples
+    assert again.candidate.content == "Four." and other.candidate.content == "Why?"
