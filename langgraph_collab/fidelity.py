@@ -43,6 +43,9 @@ from pydantic import BaseModel, Field
 
 from langgraph_collab.state import TERMINATE, FidelityCounts, Task
 
+GAVE_UP = "simulated_user: fidelity: "
+"""How a conversation the guard gave up on records its failure (see :func:`gave_up`)."""
+
 REASONS = ("role_drift", "goal_leak", "off_goal", "garbled")
 """The reasons the built-in rule checks give, in the order they run."""
 
@@ -346,7 +349,7 @@ def _settle(
 def _given_up(guard: FidelityGuard, rejected: dict[str, int]) -> UserTurn:
     tries = guard.retries + 1
     reasons = ", ".join(f"{reason} x{n}" for reason, n in rejected.items())
-    failure = f"simulated_user: fidelity: every one of {tries} tries failed ({reasons})"
+    failure = f"{GAVE_UP}every one of {tries} tries failed ({reasons})"
     return UserTurn(None, FidelityCounts(rejected=rejected), failure)
 
 
@@ -387,6 +390,12 @@ async def auser_turn(
         if settled := _settle(reply, reason, rejected, state):
             return _traced(settled)
     return _traced(_given_up(guard, rejected))
+
+
+def gave_up(error: str | None) -> bool:
+    """Whether a recorded failure is the guard giving up on the simulated user: a masked
+    sample, counted in the fidelity report, not a failure of the infrastructure."""
+    return bool(error) and error.startswith(GAVE_UP)
 
 
 def resolve_guard(fidelity: FidelityGuard | bool | None) -> FidelityGuard | None:

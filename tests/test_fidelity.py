@@ -237,3 +237,14 @@ def test_collection_records_stop_reasons_and_fidelity(tmp_path):
     assert summary.stop_reasons == {"goal_met": 1} and summary.mean_turns == 1.0
     assert summary.fidelity.rejected == {"role_drift": 1}
     assert summary.user_model == "ScriptedChatModel"
+
+
+def test_a_simulator_that_always_fails_the_guard_is_masked_and_reported_not_an_error():
+    drifting = ScriptedChatModel(script=lambda m: "Certainly! How can I help you today?")
+    (reward,) = score_candidates(
+        [("user", "dice?")], ["Which dice?"], task=MATH, user=drifting,
+        assistant=make_assistant(), judge=make_judge(), samples=2, window=1,
+    )  # fmt: skip
+    assert reward.mean is None and reward.n_failed == 2  # masked, not a ScoringError
+    assert reward.fidelity.rejected == {"role_drift": 6}
+    assert reward.stop_reasons == {"failure": 2}
