@@ -117,14 +117,17 @@ def test_mr_on_every_task_kind_with_the_embedded_model(local_model, kind):
 
     task = load_tasks(kind, split="test", limit=1)[0]
     history = [("user", task.opening or "Hi, can you help me with something?")]
+    # The judge copies the final artifact into its JSON: give it room (the same llama.cpp
+    # context, so calls stay serialised), or a long document is cut mid-JSON.
+    judge = local_model.model_copy(update={"max_tokens": 320})
     result = multiturn_aware_reward(
         history,
         "Sure! What exactly do you need?",
         task=task,
         user=local_model,
         assistant=local_model,
-        judge=local_model,
-        samples=2,
+        judge=judge,
+        samples=3,
         window=1,
     )
     assert result.n_valid >= 1, [s.error for s in result.samples]
