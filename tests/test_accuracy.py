@@ -136,3 +136,24 @@ def test_undecided_answers_go_to_the_judge_or_are_masked() -> None:
 
 def test_power_towers_are_refused_not_computed() -> None:
     assert compare("1", "2^{2^{2^{2^{2^{20}}}}}") is None
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "\\sum_{n=1}^{1000} n!",
+        "\\prod_{k=1}^{50} (k^2 + 1)",
+        "\\int_0^{\\infty} e^{-x^2} dx",
+        "\\lim_{x \\to 0} \\frac{\\sin x}{x}",
+        "200!",
+        "\\binom{1000}{500}",
+        "1" * 45,
+        "x^2 + " * 40 + "1",
+    ],
+)
+def test_answers_sympy_could_choke_on_are_left_to_the_judge(answer):
+    # Metrics run off the main thread, where math-verify's timeouts cannot fire: such an
+    # answer must never reach sympy (a policy could stall training with it).
+    from langgraph_collab.metrics.answers import compare
+
+    assert compare("\\frac{1}{6}", answer) is None
