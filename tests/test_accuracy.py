@@ -148,7 +148,7 @@ def test_power_towers_are_refused_not_computed() -> None:
         "200!",
         "\\binom{1000}{500}",
         "1" * 45,
-        "x^2 + " * 40 + "1",
+        "x^2 + " * 60 + "1",
     ],
 )
 def test_answers_sympy_could_choke_on_are_left_to_the_judge(answer):
