@@ -107,3 +107,23 @@ def policy_dir(tmp_path_factory, tokenizer) -> Path:
     tiny_model(tokenizer).save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+@pytest.fixture
+def lookups() -> list[str]:
+    """The queries the ``lookup`` tool was called with."""
+    return []
+
+
+@pytest.fixture
+def lookup(lookups):
+    """A real LangChain tool that records each query it is called with in ``lookups``."""
+    from langchain_core.tools import tool
+
+    @tool
+    def lookup(query: str) -> str:
+        """Look up company documents about ``query``."""
+        lookups.append(query)
+        return f"documents about {query}"
+
+    return lookup

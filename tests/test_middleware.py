@@ -10,7 +10,6 @@ from langchain.agents import create_agent
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
-from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
@@ -22,22 +21,6 @@ from tests.test_node import ANSWERS, ToolCallingModel, grading_judge
 
 ASK = [("user", "Get me the report")]
 LIVE = {"configurable": {"thread_id": "live"}}
-
-
-@pytest.fixture
-def lookups() -> list[str]:
-    return []
-
-
-@pytest.fixture
-def lookup(lookups):
-    @tool
-    def lookup(query: str) -> str:
-        """Look up company documents about ``query``."""
-        lookups.append(query)
-        return f"documents about {query}"
-
-    return lookup
 
 
 def collaborative(lookup, *, checkpointer=None, bound=True, **options):

@@ -18,7 +18,6 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
-from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, StateGraph
 from langgraph.types import Command
@@ -84,18 +83,7 @@ def grading_judge() -> ScriptedChatModel:
 
 
 @pytest.fixture
-def lookups() -> list[str]:
-    return []
-
-
-@pytest.fixture
-def tool_agent(lookups):
-    @tool
-    def lookup(query: str) -> str:
-        """Look up company documents about ``query``."""
-        lookups.append(query)
-        return f"documents about {query}"
-
+def tool_agent(lookup):
     model = ToolCallingModel()
     return create_agent(model, [lookup]), model
 
