@@ -25,6 +25,7 @@ import asyncio
 import functools
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -123,15 +124,12 @@ def _cost(usage: Mapping[str, RoleUsage], prices: Mapping[str, tuple[float, floa
 
 
 def _fidelity_summary(records: Sequence[ConversationRecord], user: UserLike) -> dict[str, Any]:
-    stops: dict[str, int] = {}
-    for record in records:
-        reason = record.stop_reason or "unknown"
-        stops[reason] = stops.get(reason, 0) + 1
+    stops = Counter(record.stop_reason or "unknown" for record in records)
     turns = [len(record.turns) for record in records]
     return {
         "user_model": describe_model(create_simulated_user(user).model),
         "fidelity": sum((record.fidelity for record in records), FidelityCounts()),
-        "stop_reasons": stops,
+        "stop_reasons": dict(stops),
         "mean_turns": sum(turns) / len(turns) if turns else None,
     }
 

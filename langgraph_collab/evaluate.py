@@ -28,6 +28,7 @@ import itertools
 import math
 import time
 import warnings
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -98,14 +99,11 @@ class SimulatorFidelity(BaseModel):
 
     @classmethod
     def of(cls, rows: Sequence[ConversationResult], user_model: str | None) -> SimulatorFidelity:
-        stops: dict[str, int] = {}
-        for row in rows:
-            reason = row.stop_reason or "unknown"
-            stops[reason] = stops.get(reason, 0) + 1
+        stops = Counter(row.stop_reason or "unknown" for row in rows)
         return cls(
             user_model=user_model,
             counts=sum((row.fidelity for row in rows), FidelityCounts()),
-            stop_reasons=stops,
+            stop_reasons=dict(stops),
             turns=MetricStats.of([float(row.turns) for row in rows if row.failure is None]),
         )
 

@@ -46,9 +46,6 @@ from langgraph_collab.state import TERMINATE, FidelityCounts, Task
 GAVE_UP = "simulated_user: fidelity: "
 """How a conversation the guard gave up on records its failure (see :func:`gave_up`)."""
 
-REASONS = ("role_drift", "goal_leak", "off_goal", "garbled")
-"""The reasons the built-in rule checks give, in the order they run."""
-
 MAX_USER_WORDS = 250
 """A user turn longer than this is not a busy person's message (the prompt asks for 1-4
 sentences): it is flagged as drift into writing the work itself."""

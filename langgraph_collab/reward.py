@@ -250,11 +250,7 @@ def create_reward_graph(
         if not history or not isinstance(history[-1], HumanMessage):
             raise ValueError("The conversation to score must end with the user's message")
         candidates = state.get("candidates")
-        if isinstance(candidates, str | BaseMessage):
-            raise TypeError(
-                "`candidates` must be a list of replies, not one "
-                f"{type(candidates).__name__}: write [reply] to score a single reply"
-            )
+        _check_candidates(candidates)
         if not candidates:
             raise ValueError("Give at least one candidate reply to score")
         if not isinstance(state.get("task"), Task):
@@ -303,14 +299,19 @@ def create_reward_graph(
     return builder.compile(name=name, checkpointer=checkpointer)
 
 
-def _inputs(
-    conversation: Sequence[Any], candidates: Sequence[str | BaseMessage], task: Task
-) -> dict:
+def _check_candidates(candidates: Any) -> None:
+    """One reply where a list of replies belongs would be scored letter by letter: refuse."""
     if isinstance(candidates, str | BaseMessage):
         raise TypeError(
             f"`candidates` must be a list of replies, not one {type(candidates).__name__}: "
             "write [reply] to score a single reply (or use multiturn_aware_reward)"
         )
+
+
+def _inputs(
+    conversation: Sequence[Any], candidates: Sequence[str | BaseMessage], task: Task
+) -> dict:
+    _check_candidates(candidates)
     if isinstance(conversation, str | BaseMessage):
         raise TypeError(
             "`conversation` must be a list of messages, e.g. [('user', 'Hi')], not one "

@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage
@@ -169,13 +170,10 @@ def aggregate(candidate: BaseMessage, samples: Sequence[ForwardSample]) -> Multi
     names = valid[0].components if valid else {}
     components = {name: sum(s.components[name] for s in valid) / len(valid) for name in names}
     ordered = sorted(samples, key=lambda s: s.sample_index)
-    stops: dict[str, int] = {}
-    for sample in ordered:
-        if sample.stop_reason:
-            stops[sample.stop_reason] = stops.get(sample.stop_reason, 0) + 1
+    stops = Counter(s.stop_reason for s in ordered if s.stop_reason)
     return MultiturnReward(
         fidelity=sum((s.fidelity for s in ordered), FidelityCounts()),
-        stop_reasons=stops,
+        stop_reasons=dict(stops),
         candidate=candidate,
         mean=stats.mean,
         stderr=stats.stderr,
