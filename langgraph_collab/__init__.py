@@ -5,6 +5,7 @@ Example:
 """
 
 from langgraph_collab.assistant import create_assistant
+from langgraph_collab.cache import CallCacheFileError, cached, create_call_cache
 from langgraph_collab.collect import acollect, collect
 from langgraph_collab.collection_graph import create_collection_graph
 from langgraph_collab.conversation import create_conversation_graph
@@ -59,6 +60,7 @@ __all__ = [
     "TERMINATE",
     "Backoff",
     "Budget",
+    "CallCacheFileError",
     "CollaborativeMiddleware",
     "CollaborativeState",
     "ConversationRecord",
@@ -82,9 +84,11 @@ __all__ = [
     "arescore",
     "ascore_candidates",
     "baseline_assistants",
+    "cached",
     "collabllm_rows",
     "collect",
     "create_assistant",
+    "create_call_cache",
     "create_collaborative_node",
     "create_collection_graph",
     "create_conversation_graph",

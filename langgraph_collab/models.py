@@ -7,6 +7,10 @@ Specs:
       the model's own options (``max_tokens``, ``timeout``, ``extra_body``, ``model_kwargs``);
     - ``"local"``: the embedded SmolLM2-135M-Instruct; ``"local:/path/model.gguf"``: any GGUF.
 
+``cache=`` (a ``BaseCache`` or a file path; :mod:`langgraph_collab.cache`) answers
+identical calls from a cache: the model, spec or instance, comes back as
+:func:`~langgraph_collab.cache.cached` makes it (a copy; a model that samples is refused).
+
 OpenAI-compatible servers: ``ChatOpenAI`` sends its ``max_tokens`` as
 ``max_completion_tokens``, which llama-cpp-python's server (and older vLLM and Ollama)
 ignore, so replies run on to the context's end. A ``ChatOpenAI`` whose ``base_url`` is not
@@ -30,8 +34,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from langchain_core.caches import BaseCache
 from langchain_core.language_models import BaseChatModel
 
+from langgraph_collab.cache import cached
 from langgraph_collab.local import embedded_model_path, load_local_model
 
 ModelSpec = str | BaseChatModel
@@ -82,11 +88,20 @@ def load_chat_model(spec: ModelSpec, **options: Any) -> BaseChatModel:
 
     Options go to the model's constructor (``temperature``, ``max_tokens``, ``base_url``,
     ``timeout``, ``extra_body``, ``model_kwargs``...); one the model does not take is a
-    ``TypeError``.
+    ``TypeError``. ``cache=`` (a ``BaseCache`` or a file path, also with an instance)
+    returns the model with that call cache attached by :func:`~langgraph_collab.cached`,
+    which refuses a model that samples (set ``temperature=0``).
 
     Example:
         >>> load_chat_model("local:/models/qwen2.5-0.5b-instruct-q4_k_m.gguf")  # doctest: +SKIP
+        >>> judge = load_chat_model("openai:gpt-4o-mini", temperature=0,
+        ...                         cache="runs/judge-calls.sqlite")  # doctest: +SKIP
     """
+    cache = options.pop("cache", None)
+    if isinstance(cache, BaseCache | str | Path):
+        return cached(load_chat_model(spec, **options), cache)
+    if cache is not None:  # LangChain's own values: False (no cache), True (the global one)
+        options["cache"] = cache
     if isinstance(spec, BaseChatModel):
         if options:
             raise TypeError("Options cannot be applied to a model instance; configure it directly")

@@ -26,13 +26,16 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from langchain_core.caches import BaseCache
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.load import load
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.messages.utils import convert_to_messages
 
+from langgraph_collab._role import Role
 from langgraph_collab._sync import run_sync
 from langgraph_collab.assistant import AssistantLike, create_assistant
+from langgraph_collab.cache import cached
 from langgraph_collab.fidelity import FidelityGuard
 from langgraph_collab.judge import JudgeLike
 from langgraph_collab.metrics import Metric
@@ -194,11 +197,21 @@ async def arescore(
     token_lambda: float | None = None,
     fidelity: FidelityGuard | bool = True,
     max_concurrency: int | None = None,
+    cache: BaseCache | str | Path | None = None,
 ) -> list[ConversationRecord]:
     """Records with their turns filled: at every assistant turn, the real reply and
     ``candidates`` fresh replies from ``assistant``, each scored by MR (the other options
-    as :func:`~langgraph_collab.score_candidates`); the chosen index is the highest MR."""
+    as :func:`~langgraph_collab.score_candidates`); the chosen index is the highest MR.
+
+    ``cache`` (a ``BaseCache`` or a file path; :mod:`langgraph_collab.cache`) answers the
+    judge's identical calls: a future judged before (the same transcript, the same judge)
+    is not judged again, in this run or a later one on the same file. Futures repeat when
+    the user and assistant are greedy (temperature 0) or scripted; a sampling user makes
+    new ones, which miss. The judge must be a chat model with temperature 0; ``cache``
+    never touches the user or the assistant."""
     policy = create_assistant(assistant)
+    if cache is not None:
+        judge = _cached_judge(judge, cache)
 
     async def turn(record: ConversationRecord, index: int, number: int) -> TurnRecord:
         prompt = convert_to_messages(record.messages[:index])
@@ -226,6 +239,16 @@ async def arescore(
         return list(await asyncio.gather(*map(one, records)))
 
 
+def _cached_judge(judge: JudgeLike, cache: BaseCache | str | Path) -> JudgeLike:
+    if isinstance(judge, Role):
+        raise TypeError(
+            "rescore(cache=...) caches a chat-model judge, not a judge built by create_judge: "
+            "attach the cache to the model inside, create_judge(cached(model, cache), ...), "
+            "and pass that judge without cache="
+        )
+    return cached(judge, cache)  # refuses other things, naming what to do
+
+
 def rescore(
     records: Sequence[ConversationRecord],
     *,
@@ -240,16 +263,21 @@ def rescore(
     token_lambda: float | None = None,
     fidelity: FidelityGuard | bool = True,
     max_concurrency: int | None = None,
+    cache: BaseCache | str | Path | None = None,
 ) -> list[ConversationRecord]:
     """Sync :func:`arescore` (also from inside a running event loop).
 
     Example:
         >>> scored = rescore(records, user=m, assistant=m, judge=m)  # doctest: +SKIP
+        >>> judge = ChatOpenAI(model="gpt-4o-mini", temperature=0)  # doctest: +SKIP
+        >>> again = rescore(records, user=m, assistant=m, judge=judge,
+        ...                 cache="runs/judge-calls.sqlite")  # doctest: +SKIP
     """
     return run_sync(
         arescore(
             records, user=user, assistant=assistant, judge=judge, candidates=candidates,
             samples=samples, window=window, metrics=metrics, weights=weights,
             token_lambda=token_lambda, fidelity=fidelity, max_concurrency=max_concurrency,
+            cache=cache,
         )
     )  # fmt: skip

@@ -38,14 +38,20 @@ from langsmith.run_helpers import tracing_context
 from langsmith.utils import get_api_url, tracing_is_enabled
 from pydantic import BaseModel
 
+from langgraph_collab.cache import CACHE_HIT
+
 
 class RoleUsage(BaseModel):
-    """Model calls and tokens spent by one role."""
+    """Model calls and tokens spent by one role. ``calls`` are the requests that reached
+    the model (failed ones included, also counted in ``errors``); ``cache_hits`` the calls
+    a call cache answered instead (:mod:`langgraph_collab.cache`), whose tokens were not
+    spent and are not counted."""
 
     calls: int = 0
     errors: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_hits: int = 0
 
     def __add__(self, other: RoleUsage) -> RoleUsage:
         fields = type(self).model_fields
@@ -56,6 +62,16 @@ def role_of(tags: list[str] | None) -> str:
     """The innermost ``role:`` tag of a run, or ``"other"``."""
     roles = [tag.removeprefix("role:") for tag in tags or [] if tag.startswith("role:")]
     return roles[-1] if roles else "other"
+
+
+def is_cache_hit(response: LLMResult) -> bool:
+    """Whether a call was answered by a call cache (:mod:`langgraph_collab.cache` marks
+    its replies' ``generation_info``)."""
+    return any(
+        (generation.generation_info or {}).get(CACHE_HIT)
+        for generations in response.generations
+        for generation in generations
+    )
 
 
 def _usage(response: LLMResult) -> tuple[int, int]:
@@ -69,9 +85,10 @@ def _usage(response: LLMResult) -> tuple[int, int]:
 
 
 class UsageLedger(BaseCallbackHandler):
-    """Counts chat-model calls, errors and tokens per role, and per group: the value of
-    the run metadata key ``group_by`` (the reward graph's ``candidate_index``, the
-    collection's ``task_id``).
+    """Counts chat-model calls, errors, tokens and cache hits per role, and per group: the
+    value of the run metadata key ``group_by`` (the reward graph's ``candidate_index``, the
+    collection's ``task_id``). A call answered by a call cache counts as a cache hit, not
+    a call, and adds no tokens.
 
     Thread-safe and run inline, so it is exact under async fan-out.
     """
@@ -99,6 +116,9 @@ class UsageLedger(BaseCallbackHandler):
             self._open[run_id] = key
 
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
+        if is_cache_hit(response):
+            self._close(run_id, RoleUsage(cache_hits=1))
+            return
         input_tokens, output_tokens = _usage(response)
         usage = RoleUsage(calls=1, input_tokens=input_tokens, output_tokens=output_tokens)
         self._close(run_id, usage)
@@ -144,7 +164,8 @@ def with_callback(config: RunnableConfig | None, handler: BaseCallbackHandler) -
 class CallGate(AsyncCallbackHandler):
     """A global cap on chat-model calls in flight, for async runs: every call waits for a
     permit in ``on_chat_model_start`` (awaited before the model runs) and gives it back when
-    it ends or fails. Also counts calls and tokens for progress displays.
+    it ends or fails. Also counts calls, tokens and cache hits for progress displays (as
+    :class:`UsageLedger` does: a cache hit is no call and spends no tokens).
 
     Example:
         >>> gate = CallGate(8)
@@ -159,7 +180,7 @@ class CallGate(AsyncCallbackHandler):
         self.limit = limit
         self._semaphore = asyncio.Semaphore(limit)
         self._held: set[UUID] = set()
-        self.calls = self.tokens = self.in_flight = self.peak = 0
+        self.calls = self.tokens = self.cache_hits = self.in_flight = self.peak = 0
 
     async def on_chat_model_start(
         self, serialized: Any, messages: Any, *, run_id: UUID, **kwargs: Any
@@ -169,16 +190,18 @@ class CallGate(AsyncCallbackHandler):
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
 
-    def _release(self, run_id: UUID) -> None:
+    def _release(self, run_id: UUID, *, hit: bool = False) -> None:
         if run_id in self._held:
             self._held.discard(run_id)
             self.in_flight -= 1
-            self.calls += 1
+            self.calls += not hit
+            self.cache_hits += hit
             self._semaphore.release()
 
     async def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
-        self.tokens += sum(_usage(response))
-        self._release(run_id)
+        hit = is_cache_hit(response)
+        self.tokens += 0 if hit else sum(_usage(response))
+        self._release(run_id, hit=hit)
 
     async def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         self._release(run_id)
