@@ -29,6 +29,7 @@ from langgraph.constants import CONF, CONFIG_KEY_CHECKPOINTER
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.pregel import Pregel
 
+from langgraph_collab._role import Step
 from langgraph_collab.models import load_chat_model
 
 AgentLike = Pregel | BaseChatModel | str | Runnable | Callable[[list[BaseMessage]], Any]
@@ -95,7 +96,7 @@ def as_graph(agent: AgentLike) -> Pregel:
         return {"messages": [reply(await model.ainvoke(state["messages"], config))]}
 
     builder = StateGraph(MessagesState)
-    builder.add_node("model", RunnableLambda(call, afunc=acall, name="model"))
+    builder.add_node("model", Step(call, acall, name="model"))
     builder.add_edge(START, "model")
     builder.add_edge("model", END)
     return builder.compile(name="agent")

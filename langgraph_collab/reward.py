@@ -31,17 +31,20 @@ from __future__ import annotations
 
 import asyncio
 import operator
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage
 from langchain_core.messages.utils import convert_to_messages
-from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Send
 from typing_extensions import TypedDict
 
+from langgraph_collab._role import Step
 from langgraph_collab.assistant import AssistantLike
 from langgraph_collab.conversation import create_conversation_graph, recursion_limit
 from langgraph_collab.errors import (
@@ -291,12 +294,51 @@ def create_reward_graph(
         return {"rewards": by_candidate}
 
     builder = StateGraph(RewardState)
-    builder.add_node("sample", RunnableLambda(sample, afunc=asample, name="sample"))
+    builder.add_node("sample", Step(sample, asample, name="sample"))
     builder.add_node("aggregate", aggregate_all)
     builder.add_conditional_edges(START, fan_out, ["sample"])
     builder.add_edge("sample", "aggregate")
     builder.add_edge("aggregate", END)
     return builder.compile(name=name, checkpointer=checkpointer)
+
+
+_GRAPHS: OrderedDict[tuple, tuple[CompiledStateGraph, tuple]] = OrderedDict()
+_GRAPHS_LOCK = threading.Lock()
+_GRAPHS_KEPT = 32
+
+
+def _identity(value: Any) -> Any:
+    """A cache key part: plain values by value, anything else (models, callables, lists)
+    by identity, which the cache entry keeps alive so it cannot be reused."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return (type(value), value)
+    return (type(value), id(value))
+
+
+def reward_graph(**options: Any) -> CompiledStateGraph:
+    """``create_reward_graph(**options)``, compiled once per distinct options and reused
+    (the last 32 kept): compiling costs milliseconds, and :func:`score_candidates` is
+    called once per turn in collection. A compiled graph is safe to share between
+    concurrent runs; options are matched by value when plain, else by identity.
+
+    Example:
+        >>> roles = {"user": lambda state: "Thanks! [[TERMINATE CHAT]]",
+        ...          "assistant": lambda messages: "4",
+        ...          "judge": lambda state: {"artifact": "4", "grade": "A"}}
+        >>> reward_graph(**roles, samples=2) is reward_graph(**roles, samples=2)
+        True
+    """
+    key = tuple((name, _identity(value)) for name, value in sorted(options.items()))
+    with _GRAPHS_LOCK:
+        if key in _GRAPHS:
+            _GRAPHS.move_to_end(key)
+            return _GRAPHS[key][0]
+    graph = create_reward_graph(**options)
+    with _GRAPHS_LOCK:
+        _GRAPHS[key] = (graph, tuple(options.values()))
+        while len(_GRAPHS) > _GRAPHS_KEPT:
+            _GRAPHS.popitem(last=False)
+    return graph
 
 
 def _check_candidates(candidates: Any) -> None:
@@ -363,7 +405,7 @@ def score_candidates(
         >>> a, b = score_candidates(history, ["Answer now", "Ask first?"], task=task,
         ...                         user=m, assistant=m, judge=m)  # doctest: +SKIP
     """
-    graph = create_reward_graph(
+    graph = reward_graph(
         user=user, assistant=assistant, judge=judge, samples=samples, window=window,
         metrics=metrics, weights=weights, token_lambda=token_lambda,
         token_counter=token_counter, fidelity=fidelity, grounded_stop=grounded_stop,
@@ -397,7 +439,7 @@ async def ascore_candidates(
     config: RunnableConfig | None = None,
 ) -> list[MultiturnReward]:
     """Async :func:`score_candidates`."""
-    graph = create_reward_graph(
+    graph = reward_graph(
         user=user, assistant=assistant, judge=judge, samples=samples, window=window,
         metrics=metrics, weights=weights, token_lambda=token_lambda,
         token_counter=token_counter, fidelity=fidelity, grounded_stop=grounded_stop,
