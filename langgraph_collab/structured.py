@@ -49,6 +49,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import ensure_config, patch_config
 from pydantic import BaseModel, ValidationError
 
+from langgraph_collab._role import atraced, traced
 from langgraph_collab.errors import MalformedReply, status_of
 
 Method = Literal["auto", "json_schema", "function_calling", "json_mode", "text"]
@@ -289,14 +290,13 @@ class StructuredOutput(Runnable[Any, BaseModel]):
         refused = MEMORY.refused(self._key)
         return [name for name in self._runners if name not in refused]
 
-    def _config(self, config: RunnableConfig, method: str, run_manager: Any) -> RunnableConfig:
+    def _config(self, config: RunnableConfig, method: str) -> RunnableConfig:
         return patch_config(
             {
                 **config,
                 "tags": [*config.get("tags", []), f"structured_output:{method}"],
                 "metadata": {**config.get("metadata", {}), "structured_output_method": method},
             },
-            callbacks=run_manager.get_child(),
             run_name=f"{self.name}:{method}",
         )
 
@@ -341,10 +341,10 @@ class StructuredOutput(Runnable[Any, BaseModel]):
             f"no method gave a valid {self.schema.__name__}: {'; '.join(failures)}"
         )
 
-    def _call(self, messages: Any, run_manager: Any, config: RunnableConfig) -> BaseModel:
+    def _call(self, messages: Any, config: RunnableConfig) -> BaseModel:
         failures: list[str] = []
         for method in self._plan():
-            child = self._config(config, method, run_manager)
+            child = self._config(config, method)
             try:
                 reply = self._read(self._runners[method].invoke(messages, child))
             except Exception as error:  # classified by _next: the next method, or raised
@@ -353,10 +353,10 @@ class StructuredOutput(Runnable[Any, BaseModel]):
                 return self._succeeded(method, reply)
         raise self._exhausted(failures)
 
-    async def _acall(self, messages: Any, run_manager: Any, config: RunnableConfig) -> BaseModel:
+    async def _acall(self, messages: Any, config: RunnableConfig) -> BaseModel:
         failures: list[str] = []
         for method in self._plan():
-            child = self._config(config, method, run_manager)
+            child = self._config(config, method)
             try:
                 reply = self._read(await self._runners[method].ainvoke(messages, child))
             except Exception as error:  # classified by _next: the next method, or raised
@@ -367,8 +367,8 @@ class StructuredOutput(Runnable[Any, BaseModel]):
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         config = {**ensure_config(config), "run_name": self.name}
-        return self._call_with_config(self._call, input, config)
+        return traced(self._call, input, config, name=self.name)
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         config = {**ensure_config(config), "run_name": self.name}
-        return await self._acall_with_config(self._acall, input, config)
+        return await atraced(self._acall, input, config, name=self.name)
