@@ -34,7 +34,12 @@ from langgraph.types import interrupt
 from typing_extensions import TypedDict
 
 from langgraph_collab._forks import Forks, detached
-from langgraph_collab.errors import BudgetExhausted, ScoringError, TransientFailure
+from langgraph_collab.errors import (
+    BudgetExhausted,
+    ScoringError,
+    TransientFailure,
+    is_budget_cut,
+)
 from langgraph_collab.judge import create_judge
 from langgraph_collab.reward import ascore_candidates
 from langgraph_collab.scoring import MultiturnReward
@@ -48,6 +53,9 @@ HUMAN_INSTRUCTIONS = (
     f"candidate (a list of strings, in order); end with {TERMINATE} if you would stop there."
 )
 NO_LOOKAHEAD = "the conversation does not end with a user message: no lookahead"
+GRACE = 2.0
+"""Seconds past the lookahead's deadline before an MR call that has not returned is
+cancelled whole (it normally returns at the deadline with its finished futures)."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +74,8 @@ class Budget:
 class LookaheadTurn(TypedDict, total=False):
     """A lookahead turn, under the ``collab`` state key: ``candidates`` (texts), ``scores``
     (MR means; None when unscored), ``stderr``, ``components`` (mean per reward component),
-    ``n_failed`` (masked futures), ``rejected`` (the simulated user's turns rejected by
+    ``n_valid`` (futures scored: a budget that runs out keeps the finished ones, a
+    partial MR), ``n_failed`` (masked futures), ``rejected`` (the simulated user's turns rejected by
     the fidelity guard, by reason, per candidate), ``chosen`` (index into these lists), ``user``
     (``"simulated"`` or ``"human"``), ``replies`` (the human's), ``forks`` (``"checkpoint"``
     or ``"copy"``), ``fork_threads`` (with ``keep_forks``), ``calls`` and ``tokens`` (every
@@ -78,6 +87,7 @@ class LookaheadTurn(TypedDict, total=False):
     scores: list[float | None]
     stderr: list[float | None]
     components: list[dict[str, float]]
+    n_valid: list[int]
     n_failed: list[int]
     rejected: list[dict[str, int]]
     chosen: int
@@ -139,11 +149,13 @@ class Gate(UsageLedger):
         super().on_chat_model_start(serialized, messages, **kwargs)
 
     async def within(self, coroutines: Sequence[Awaitable]) -> list[Any]:
-        """Run ``coroutines`` concurrently until the seconds budget ends: the results of
-        those that finished in time, None for those that ran out of budget or failed with
-        a transient error; a permanent error raises."""
+        """Run ``coroutines`` concurrently: the results of those that finished, None for
+        those that failed with a transient error or ran past the seconds budget and its
+        grace (MR calls stop themselves at the deadline and return their finished
+        futures, so the grace is only a safety net); a permanent error raises."""
+        left = self.seconds_left()
         jobs = [asyncio.ensure_future(coroutine) for coroutine in coroutines]
-        done, pending = await asyncio.wait(jobs, timeout=self.seconds_left())
+        done, pending = await asyncio.wait(jobs, timeout=None if left is None else left + GRACE)
         for job in pending:
             self.exhausted = True
             job.cancel()
@@ -282,13 +294,17 @@ class Lookahead:
                 assistant=RunnableLambda(future_turn, name="agent"),
                 config=run,
                 max_concurrency=self.max_concurrency,
+                timeout=forks.gate.seconds_left(),
                 **self.options,
             )
             return rewards[0]
 
         pairs = zip(found["keys"], found["candidates"], strict=True)
         jobs = [one(i, k, candidate["text"]) for i, (k, candidate) in enumerate(pairs)]
-        return await forks.gate.within(jobs)
+        rewards = await forks.gate.within(jobs)
+        cut = (is_budget_cut(s.error) for r in rewards if r for s in r.samples)
+        forks.gate.exhausted = forks.gate.exhausted or any(cut)
+        return rewards
 
     async def decide(
         self,
@@ -318,6 +334,7 @@ class Lookahead:
             "scores": scores,
             "stderr": [r.stderr if r else None for r in rewards],
             "components": [r.components if r else {} for r in rewards],
+            "n_valid": [r.n_valid if r else 0 for r in rewards],
             "n_failed": [r.n_failed if r else 0 for r in rewards],
             "rejected": [dict(r.fidelity.rejected) if r else {} for r in rewards],
             "chosen": best,

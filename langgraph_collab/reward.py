@@ -17,6 +17,11 @@ callable or metric) raises at once (:class:`~langgraph_collab.errors.PermanentEr
 when every sample fails or one failure keeps repeating the call raises
 :class:`~langgraph_collab.errors.ScoringError` listing the distinct errors.
 
+With ``adaptive=`` (:class:`~langgraph_collab.adaptive.AdaptiveSampling`) the futures are
+drawn in rounds and a candidate stops getting more once the choice is clear. With
+``timeout=`` (async), futures still running at the deadline are abandoned and masked as
+budget cuts; the finished ones make a partial MR (its n in ``n_valid``).
+
 Example:
     >>> from langgraph_collab import Task, multiturn_aware_reward
     >>> result = multiturn_aware_reward(
@@ -32,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import operator
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
@@ -45,6 +51,7 @@ from langgraph.types import Send
 from typing_extensions import TypedDict
 
 from langgraph_collab._role import Step
+from langgraph_collab.adaptive import AdaptiveSampling
 from langgraph_collab.assistant import AssistantLike
 from langgraph_collab.conversation import create_conversation_graph, recursion_limit
 from langgraph_collab.errors import (
@@ -86,6 +93,10 @@ class RewardState(TypedDict, total=False):
     rewards: list[MultiturnReward]
 
 
+DEADLINE = "collab_mr_deadline"
+"""The ``configurable`` key holding a run's deadline (``time.monotonic()`` seconds)."""
+
+
 class SampleInput(TypedDict):
     """What ``Send`` hands one forward sample."""
 
@@ -124,6 +135,7 @@ def create_reward_graph(
     token_counter: TokenCounter | None = None,
     fidelity: FidelityGuard | bool = True,
     grounded_stop: bool = False,
+    adaptive: AdaptiveSampling | None = None,
     name: str = "multiturn_aware_reward",
     checkpointer: bool | None = None,
 ) -> CompiledStateGraph:
@@ -146,6 +158,9 @@ def create_reward_graph(
         grounded_stop: End a future when the task's goal is met (see
             :mod:`langgraph_collab.stopping`); off by default for MR, so a future's length
             is the simulator's choice alone.
+        adaptive: Draw futures in rounds and stop a candidate's once the best candidate
+            is clear (:class:`~langgraph_collab.adaptive.AdaptiveSampling`; opt-in):
+            fewer calls, never more than ``samples`` per candidate, a round's wait each.
         checkpointer: As a subgraph, None inherits the parent graph's checkpointer (each
             finished forward sample is saved and survives a kill); False never checkpoints
             (a resumed parent redoes the whole step, failed samples included, with far
@@ -218,7 +233,13 @@ def create_reward_graph(
         )
         return {"samples": [sample]}
 
+    def cut(state: SampleInput) -> dict:
+        out = {"messages": state["history"], "stop_reason": "failure"}
+        return finish(state, out, None, cut_by_budget(BudgetExhausted("the deadline passed")))
+
     def sample(state: SampleInput, config: RunnableConfig) -> dict:
+        if _seconds_left(config) == 0.0:
+            return cut(state)  # a sync future cannot be abandoned: none starts late
         config = sample_config(state, config)
         out = conversation.invoke(forward_input(state), config)
         if out.get("failure"):
@@ -234,6 +255,13 @@ def create_reward_graph(
         return finish(state, out, judgement, None)
 
     async def asample(state: SampleInput, config: RunnableConfig) -> dict:
+        left = _seconds_left(config)
+        try:
+            return await asyncio.wait_for(afuture(state, config), left)
+        except TimeoutError:
+            return cut(state)  # abandoned at the deadline: masked, the others kept
+
+    async def afuture(state: SampleInput, config: RunnableConfig) -> dict:
         config = sample_config(state, config)
         out = await conversation.ainvoke(forward_input(state), config)
         if out.get("failure"):
@@ -248,6 +276,15 @@ def create_reward_graph(
         # Metrics may block (a sandboxed test run, sympy): keep them off the event loop.
         return await asyncio.to_thread(finish, state, out, judgement, None)
 
+    def send(state: RewardState, k: int, s: int) -> Send:
+        history = list(convert_to_messages(state["messages"]))
+        candidate = as_candidate(state["candidates"][k])
+        return Send(
+            "sample",
+            {"task": state["task"], "history": [*history, candidate],
+             "candidate_index": k, "sample_index": s},
+        )  # fmt: skip
+
     def fan_out(state: RewardState) -> list[Send]:
         history = list(convert_to_messages(state.get("messages") or []))
         if not history or not isinstance(history[-1], HumanMessage):
@@ -261,20 +298,27 @@ def create_reward_graph(
         names = list(chosen_metrics(state["task"]))
         reward_weights(names, weights_for(state["task"], names))
         first = first_of(candidates)
+        opening = min(adaptive.first, samples) if adaptive else samples
         return [
-            Send(
-                "sample",
-                {
-                    "task": state["task"],
-                    "history": [*history, as_candidate(candidate)],
-                    "candidate_index": k,
-                    "sample_index": s,
-                },
-            )
-            for k, candidate in enumerate(state["candidates"])
+            send(state, k, s)
+            for k in range(len(candidates))
             if first[k] == k  # an identical text is scored once
-            for s in range(samples)
+            for s in range(opening)
         ]
+
+    def more(state: RewardState) -> list[Send] | str:
+        """The next round of futures for the candidates still open, or aggregate."""
+        if adaptive is None:
+            return "aggregate"
+        unique = sorted(set(first_of(state["candidates"])))
+        drawn = {k: [s for s in state["samples"] if s.candidate_index == k] for k in unique}
+        is_open = adaptive.open(
+            [[s.reward for s in drawn[k] if s.reward is not None] for k in unique],
+            attempted=[len(drawn[k]) for k in unique],
+            samples=samples,
+        )
+        sends = [send(state, k, len(drawn[k])) for k, go in zip(unique, is_open, strict=True) if go]
+        return sends or "aggregate"
 
     def aggregate_all(state: RewardState) -> dict:
         # Budget cuts and futures whose simulated user kept failing the fidelity guard are
@@ -295,11 +339,19 @@ def create_reward_graph(
 
     builder = StateGraph(RewardState)
     builder.add_node("sample", Step(sample, asample, name="sample"))
+    builder.add_node("decide", lambda state: {})
     builder.add_node("aggregate", aggregate_all)
     builder.add_conditional_edges(START, fan_out, ["sample"])
-    builder.add_edge("sample", "aggregate")
+    builder.add_edge("sample", "decide")
+    builder.add_conditional_edges("decide", more, ["sample", "aggregate"])
     builder.add_edge("aggregate", END)
     return builder.compile(name=name, checkpointer=checkpointer)
+
+
+def _seconds_left(config: RunnableConfig) -> float | None:
+    """Seconds to the run's deadline (0.0 once passed); None without one."""
+    deadline = config.get("configurable", {}).get(DEADLINE)
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
 _GRAPHS: OrderedDict[tuple, tuple[CompiledStateGraph, tuple]] = OrderedDict()
@@ -363,11 +415,19 @@ def _inputs(
 
 
 def _run_config(
-    ledger: UsageLedger, max_concurrency: int | None, config: RunnableConfig | None
+    ledger: UsageLedger,
+    max_concurrency: int | None,
+    config: RunnableConfig | None,
+    timeout: float | None,
 ) -> RunnableConfig:
     config = with_callback(config, ledger)
     if max_concurrency is not None:
         config["max_concurrency"] = max_concurrency
+    if timeout is not None:
+        if not timeout >= 0:
+            raise ValueError(f"timeout must be >= 0 seconds, got {timeout}")
+        deadline = time.monotonic() + timeout
+        config["configurable"] = {**config.get("configurable", {}), DEADLINE: deadline}
     return config
 
 
@@ -393,6 +453,8 @@ def score_candidates(
     token_counter: TokenCounter | None = None,
     fidelity: FidelityGuard | bool = True,
     grounded_stop: bool = False,
+    adaptive: AdaptiveSampling | None = None,
+    timeout: float | None = None,
     max_concurrency: int | None = None,
     config: RunnableConfig | None = None,
 ) -> list[MultiturnReward]:
@@ -400,6 +462,10 @@ def score_candidates(
 
     The options are those of :func:`create_reward_graph`; ``max_concurrency`` caps the
     futures in flight and ``config`` is the run's base config (callbacks, tags, metadata).
+    ``timeout`` (seconds) is a deadline for the whole call: no future starts after it,
+    and with the async API the futures still running are abandoned; either way they are
+    masked as budget cuts and each MR is the mean of its finished futures (``n_valid``;
+    ``mean`` None only when none finished).
 
     Example:
         >>> a, b = score_candidates(history, ["Answer now", "Ask first?"], task=task,
@@ -409,13 +475,14 @@ def score_candidates(
         user=user, assistant=assistant, judge=judge, samples=samples, window=window,
         metrics=metrics, weights=weights, token_lambda=token_lambda,
         token_counter=token_counter, fidelity=fidelity, grounded_stop=grounded_stop,
+        adaptive=adaptive,
     )  # fmt: skip
     ledger = UsageLedger()
     inputs = _inputs(conversation, candidates, task)
     # Sync runs fan out on a thread pool, sized by max_concurrency: let every future run.
     threads = max_concurrency or max(1, len(inputs["candidates"]) * samples)
     with tracing_guard():
-        out = graph.invoke(inputs, _run_config(ledger, threads, config))
+        out = graph.invoke(inputs, _run_config(ledger, threads, config, timeout))
     return _with_usage(out["rewards"], ledger)
 
 
@@ -435,6 +502,8 @@ async def ascore_candidates(
     token_counter: TokenCounter | None = None,
     fidelity: FidelityGuard | bool = True,
     grounded_stop: bool = False,
+    adaptive: AdaptiveSampling | None = None,
+    timeout: float | None = None,
     max_concurrency: int | None = None,
     config: RunnableConfig | None = None,
 ) -> list[MultiturnReward]:
@@ -443,11 +512,12 @@ async def ascore_candidates(
         user=user, assistant=assistant, judge=judge, samples=samples, window=window,
         metrics=metrics, weights=weights, token_lambda=token_lambda,
         token_counter=token_counter, fidelity=fidelity, grounded_stop=grounded_stop,
+        adaptive=adaptive,
     )  # fmt: skip
     ledger = UsageLedger()
     inputs = _inputs(conversation, candidates, task)
     with tracing_guard():
-        out = await graph.ainvoke(inputs, _run_config(ledger, max_concurrency, config))
+        out = await graph.ainvoke(inputs, _run_config(ledger, max_concurrency, config, timeout))
     return _with_usage(out["rewards"], ledger)
 
 
@@ -467,6 +537,8 @@ def multiturn_aware_reward(
     token_counter: TokenCounter | None = None,
     fidelity: FidelityGuard | bool = True,
     grounded_stop: bool = False,
+    adaptive: AdaptiveSampling | None = None,
+    timeout: float | None = None,
     max_concurrency: int | None = None,
     config: RunnableConfig | None = None,
 ) -> MultiturnReward:
@@ -475,7 +547,8 @@ def multiturn_aware_reward(
         conversation, [candidate], task=task, user=user, assistant=assistant, judge=judge,
         samples=samples, window=window, metrics=metrics, weights=weights,
         token_lambda=token_lambda, token_counter=token_counter, fidelity=fidelity,
-        grounded_stop=grounded_stop, max_concurrency=max_concurrency, config=config,
+        grounded_stop=grounded_stop, adaptive=adaptive, timeout=timeout,
+        max_concurrency=max_concurrency, config=config,
     )[0]  # fmt: skip
 
 
@@ -495,6 +568,8 @@ async def amultiturn_aware_reward(
     token_counter: TokenCounter | None = None,
     fidelity: FidelityGuard | bool = True,
     grounded_stop: bool = False,
+    adaptive: AdaptiveSampling | None = None,
+    timeout: float | None = None,
     max_concurrency: int | None = None,
     config: RunnableConfig | None = None,
 ) -> MultiturnReward:
@@ -503,6 +578,7 @@ async def amultiturn_aware_reward(
         conversation, [candidate], task=task, user=user, assistant=assistant, judge=judge,
         samples=samples, window=window, metrics=metrics, weights=weights,
         token_lambda=token_lambda, token_counter=token_counter, fidelity=fidelity,
-        grounded_stop=grounded_stop, max_concurrency=max_concurrency, config=config,
+        grounded_stop=grounded_stop, adaptive=adaptive, timeout=timeout,
+        max_concurrency=max_concurrency, config=config,
     )  # fmt: skip
     return rewards[0]

@@ -6,9 +6,12 @@ import importlib.util
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
-from langchain_core.messages import BaseMessage, HumanMessage
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
 
 from langgraph_collab import Task
 from langgraph_collab.testing import ScriptedChatModel
@@ -127,3 +130,29 @@ def lookup(lookups):
         return f"documents about {query}"
 
     return lookup
+
+
+class MetadataModel(BaseChatModel):
+    """Replies ``reply(metadata)`` from the run's metadata (``candidate_index``,
+    ``sample_index``), so a test can make one future of one candidate behave differently.
+    An async reply of None waits on ``hold`` forever (a hung call)."""
+
+    reply: Any
+    hold: Any = None
+    calls: int = 0
+
+    @property
+    def _llm_type(self) -> str:
+        return "metadata"
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
+        self.calls += 1
+        text = self.reply(run_manager.metadata if run_manager else {})
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(text))])
+
+    async def _agenerate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
+        self.calls += 1
+        text = self.reply(run_manager.metadata if run_manager else {})
+        if text is None:
+            await self.hold.wait()  # never set: only the deadline ends this call
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(text))])

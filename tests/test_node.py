@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import os
@@ -32,7 +33,7 @@ from langgraph_collab.node import (
     create_collaborative_node,
 )
 from langgraph_collab.testing import ScriptedChatModel
-from tests.conftest import make_user
+from tests.conftest import MetadataModel, make_user
 
 ANSWERS = ["The report is ready.", "Which report do you mean, Q1 or Q2?", "Done, see above."]
 
@@ -304,3 +305,18 @@ def test_the_example_runs_offline_on_the_embedded_model(flags):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Live thread: ['human', 'ai', 'tool', 'ai'] (forks: checkpoint)" in done.stdout
     assert done.stdout.count(" MR ") == 2
+
+
+def test_seconds_budget_keeps_the_finished_futures(tool_agent):
+    """Each candidate's second future hangs: at the deadline it is abandoned, and the
+    first one still scores the candidate (a partial MR with n_valid 1), not a None."""
+    agent, _ = tool_agent
+    hung = MetadataModel(
+        reply=lambda meta: None if meta.get("sample_index") == 1 else "Thanks, that helps.",
+        hold=asyncio.Event(),
+    )
+    node = lookahead(agent, user=hung, candidates=2, samples=2, budget={"seconds": 2.0})
+    collab = host(node).invoke({"messages": [("user", "Get me the report")]})["collab"]
+    assert collab["budget_exhausted"]
+    assert collab["n_valid"] == [1, 1] and collab["n_failed"] == [1, 1]
+    assert all(score is not None for score in collab["scores"])
