@@ -4,6 +4,7 @@ Example:
     >>> from langgraph_collab import Task, multiturn_aware_reward
 """
 
+from langgraph_collab.adaptive import AdaptiveSampling
 from langgraph_collab.assistant import create_assistant
 from langgraph_collab.cache import CallCacheFileError, cached, create_call_cache
 from langgraph_collab.collect import acollect, collect
@@ -58,6 +59,7 @@ from langgraph_collab.user import create_simulated_user
 __all__ = [
     "METRICS",
     "TERMINATE",
+    "AdaptiveSampling",
     "Backoff",
     "Budget",
     "CallCacheFileError",

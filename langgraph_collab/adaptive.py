@@ -10,8 +10,11 @@ until none is open or it has ``samples``. A candidate closes when
 - it leads and every other candidate is closed (the choice is made), or
 - its MR's standard error is at most ``tolerance`` (when ``tolerance`` > 0).
 
-Bounds are ``mean +- z * stderr``, where a candidate's per-sample spread is never taken
-below the pooled spread of all candidates (two equal rewards out of two say little).
+Bounds are on the MR the candidate would get from all ``samples`` futures, the choice a
+full run makes: ``mean +- z * sd * sqrt((S - n) / (S * n))`` after n of S futures (the
+spread of the futures to come, whose mean is itself estimated; 0 once all are in), where
+a candidate's per-sample spread ``sd`` is never taken below the pooled spread of all
+candidates (two equal rewards out of two say little).
 Estimates stay unbiased: every future that starts is awaited and averaged in, fast or
 slow (cancelling slow futures would favour short conversations), and no candidate gets
 more than ``samples``. Fewer futures per candidate means a wider standard error, which
@@ -19,7 +22,7 @@ each :class:`~langgraph_collab.scoring.MultiturnReward` reports with its n. Roun
 one after another, so a decision takes longer in wall time while making fewer calls.
 
 Example:
-    >>> rule = AdaptiveSampling(first=2, z=2.0)
+    >>> rule = AdaptiveSampling(first=2, z=2.0)  # wider bounds than the default 1.0
     >>> rule.open([[0.9, 1.0], [0.0, 0.1], [0.8, 0.2]], attempted=[2, 2, 2], samples=6)
     [True, False, True]
 """
@@ -40,13 +43,16 @@ class AdaptiveSampling:
     Args:
         first: Futures every candidate gets before any can close (at least 2: one sample
             has no spread).
-        z: Width of the confidence bounds, in standard errors (2.0: about 95% each).
+        z: Width of the bounds, in standard deviations of the full-S MR. Measured over
+            200 seeded decisions (K=4, S=6, a noisy scripted user and judge;
+            ``benchmarks/adaptive_sampling.py``): z=1.0 made 34% fewer calls with the
+            full run's choice 96% of the time; z=1.5 26% fewer, 98.5%; z=2.0 18%, 99.5%.
         tolerance: Also close a candidate whose MR standard error is at most this; 0
             turns this rule off.
     """
 
     first: int = 2
-    z: float = 2.0
+    z: float = 1.0
     tolerance: float = 0.0
 
     def __post_init__(self) -> None:
@@ -69,12 +75,19 @@ class AdaptiveSampling:
         if not scored:
             return [n < samples for n in attempted]
 
-        def stderr(k: int) -> float:
+        def sd(k: int) -> float:
             own = stats[k].stderr * math.sqrt(stats[k].n)  # back to the per-sample spread
-            return max(own, spread) / math.sqrt(stats[k].n)
+            return max(own, spread)
+
+        def stderr(k: int) -> float:
+            return sd(k) / math.sqrt(stats[k].n)
 
         def bound(k: int, sign: int) -> float:
-            return stats[k].mean + sign * self.z * stderr(k)
+            # The MR that all `samples` futures would give: the n known rewards plus
+            # samples - n to come, whose mean is itself uncertain; none to come, no doubt.
+            n = min(stats[k].n, samples)
+            spread_of_final = sd(k) * math.sqrt((samples - n) / (samples * n))
+            return stats[k].mean + sign * self.z * spread_of_final
 
         leader = max(scored, key=lambda k: (stats[k].mean, -k))
         behind = {k for k in scored if k != leader and bound(k, +1) < bound(leader, -1)}
