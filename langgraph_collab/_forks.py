@@ -96,7 +96,7 @@ def as_graph(agent: AgentLike) -> Pregel:
         return {"messages": [reply(await model.ainvoke(state["messages"], config))]}
 
     builder = StateGraph(MessagesState)
-    builder.add_node("model", Step(call, acall, name="model"))
+    builder.add_node("model", Step(call, acall, name="model", trace=False))
     builder.add_edge(START, "model")
     builder.add_edge("model", END)
     return builder.compile(name="agent")

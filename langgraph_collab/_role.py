@@ -102,23 +102,31 @@ async def atraced(afunc: ACall, input: Any, config: RunnableConfig | None, *, na
 
 
 class Step(Runnable[Any, Any]):
-    """A graph node (or any step) with a sync and an async body, each ``(input, config)``,
-    traced as one run named ``name``: a lean ``RunnableLambda(func, afunc=...)``.
+    """A step with a sync and an async body, each ``(input, config)``: a lean
+    ``RunnableLambda(func, afunc=...)``. Traced as one run named ``name``, unless
+    ``trace=False``: a graph node, whose run LangGraph already opens (a traced Runnable
+    node would nest a second run of the same name under it).
 
     Example:
         >>> Step(lambda x, config: x * 2, name="double").invoke(21)
         42
     """
 
-    def __init__(self, func: Call, afunc: ACall | None = None, *, name: str) -> None:
-        self.func, self.afunc, self.name = func, afunc, name
+    def __init__(
+        self, func: Call, afunc: ACall | None = None, *, name: str, trace: bool = True
+    ) -> None:
+        self.func, self.afunc, self.name, self.trace = func, afunc, name, trace
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        if not self.trace:
+            return self.func(input, ensure_config(config))
         return traced(self.func, input, config, name=self.name)
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         if self.afunc is None:
             return await super().ainvoke(input, config, **kwargs)
+        if not self.trace:
+            return await self.afunc(input, ensure_config(config))
         return await atraced(self.afunc, input, config, name=self.name)
 
 
@@ -305,4 +313,4 @@ def role_node(
         except (TransientFailure, BudgetExhausted) as error:
             return failed(error)
 
-    return Step(sync, async_, name=role.name)
+    return Step(sync, async_, name=role.name, trace=False)

@@ -338,7 +338,7 @@ def create_reward_graph(
         return {"rewards": by_candidate}
 
     builder = StateGraph(RewardState)
-    builder.add_node("sample", Step(sample, asample, name="sample"))
+    builder.add_node("sample", Step(sample, asample, name="sample", trace=False))
     builder.add_node("decide", lambda state: {})
     builder.add_node("aggregate", aggregate_all)
     builder.add_conditional_edges(START, fan_out, ["sample"])
