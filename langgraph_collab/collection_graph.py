@@ -25,6 +25,7 @@ from typing import Annotated, Any
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
+from langgraph.constants import CONF, CONFIG_KEY_CHECKPOINTER
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langsmith.run_helpers import get_current_run_tree
@@ -135,7 +136,9 @@ def create_collection_graph(
     n_proactive = round(candidates * proactive_share)
     # Forward samples are not checkpointed: a resumed turn (after a kill or a failure that
     # stopped it) redoes its samples, failed ones included, rather than replaying them,
-    # and a collection writes one checkpoint per step instead of one per sample step.
+    # and a collection writes one checkpoint per step instead of one per sample step. The
+    # futures inside the samples are kept off the saver too (choose_best): they would
+    # inherit it through the config, checkpointer=False on the reward graph or not.
     guard = resolve_guard(fidelity)
     reward = create_reward_graph(
         user=user,
@@ -201,7 +204,9 @@ def create_collection_graph(
             "candidates": [AIMessage(c.content) for c in drafts],
             "task": state["task"],
         }
-        rewards = (await reward.ainvoke(inputs, turn_config(state, config, ledger)))["rewards"]
+        child = turn_config(state, config, ledger)
+        conf = {k: v for k, v in child.get(CONF, {}).items() if k != CONFIG_KEY_CHECKPOINTER}
+        rewards = (await reward.ainvoke(inputs, {**child, CONF: conf}))["rewards"]
         scored = [
             CandidateRecord.from_reward(r, proactive=c.proactive, run_id=c.run_id)
             for r, c in zip(rewards, drafts, strict=True)
