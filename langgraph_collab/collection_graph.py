@@ -109,6 +109,7 @@ def create_collection_graph(
     weights: Mapping[str, float] | None = None,
     token_lambda: float | None = None,
     token_counter: TokenCounter | None = None,
+    checkpoint_samples: bool = False,
 ) -> StateGraph:
     """Build (uncompiled) the per-task collection graph: ``simulated_user -> propose ->
     choose -> ... -> record``; ``record`` puts the :class:`ConversationRecord` in state
@@ -119,7 +120,11 @@ def create_collection_graph(
     ends the conversation, recorded with its ``failure``); ``grounded_stop`` ends the
     conversation, and the futures, once the task's goal is met. ``samples``, ``window``,
     ``metrics``, ``weights``, ``token_lambda`` and ``token_counter`` are the MR's (see
-    :func:`create_reward_graph`). Compile it with a checkpointer.
+    :func:`create_reward_graph`). ``checkpoint_samples`` checkpoints the forward samples
+    and their futures too, so that a resumed turn redoes only the samples that had not
+    finished; off, a resumed turn redoes all of them and they write nothing (see
+    :func:`~langgraph_collab.collect.acollect` for the measured trade-off). Compile it with
+    a checkpointer.
 
     Example:
         >>> graph = create_collection_graph(user=m, assistant=m, judge=m).compile(
@@ -131,20 +136,18 @@ def create_collection_graph(
         raise ValueError(f"proactive_share must be in [0, 1], got {proactive_share}")
     if max_messages < 2:
         raise ValueError(f"max_messages must be >= 2, got {max_messages}")
+    if not isinstance(checkpoint_samples, bool):
+        raise TypeError(f"checkpoint_samples must be True or False, got {checkpoint_samples!r}")
     user_role = create_simulated_user(user)
     base, proactive = create_assistant(assistant), create_assistant(assistant, proactive=True)
     n_proactive = round(candidates * proactive_share)
-    # Forward samples are not checkpointed: a resumed turn (after a kill or a failure that
-    # stopped it) redoes its samples, failed ones included, rather than replaying them,
-    # and a collection writes one checkpoint per step instead of one per sample step. The
-    # futures inside the samples are kept off the saver too (choose_best): they would
-    # inherit it through the config, checkpointer=False on the reward graph or not.
+    # Forward samples checkpointed or not: the trade-off, measured, in acollect's docstring.
     guard = resolve_guard(fidelity)
     reward = create_reward_graph(
         user=user,
         assistant=assistant,
         judge=judge,
-        checkpointer=False,
+        checkpointer=None if checkpoint_samples else False,
         fidelity=guard or False,
         grounded_stop=grounded_stop,
         samples=samples,
@@ -205,8 +208,10 @@ def create_collection_graph(
             "task": state["task"],
         }
         child = turn_config(state, config, ledger)
-        conf = {k: v for k, v in child.get(CONF, {}).items() if k != CONFIG_KEY_CHECKPOINTER}
-        rewards = (await reward.ainvoke(inputs, {**child, CONF: conf}))["rewards"]
+        if not checkpoint_samples:  # the futures inside would still inherit the saver
+            conf = {k: v for k, v in child.get(CONF, {}).items() if k != CONFIG_KEY_CHECKPOINTER}
+            child = {**child, CONF: conf}
+        rewards = (await reward.ainvoke(inputs, child))["rewards"]
         scored = [
             CandidateRecord.from_reward(r, proactive=c.proactive, run_id=c.run_id)
             for r, c in zip(rewards, drafts, strict=True)
