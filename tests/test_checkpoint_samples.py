@@ -129,3 +129,13 @@ def test_checkpoint_samples_takes_a_bool(tmp_path, bad):
         )
     with pytest.raises(TypeError, match="checkpoint_samples"):
         collect(load_tasks("math", limit=1), **options(tmp_path, make_judge(), bad))
+
+
+def test_the_training_cli_takes_the_option(tmp_path):
+    from langgraph_collab.train.config import ConfigError, load_config
+
+    assert load_config([]).checkpoint_samples is False
+    assert load_config(["--checkpoint-samples"]).checkpoint_samples is True
+    (tmp_path / "run.yaml").write_text("checkpoint_samples: perhaps\n")
+    with pytest.raises(ConfigError, match="checkpoint_samples"):
+        load_config(["--config", str(tmp_path / "run.yaml")], exit_on_error=False)

@@ -93,6 +93,8 @@ class CollabTrainConfig:
     num_shards: int = _collect(1, "Split the tasks into this many shards (datasets.shard).")
     shard_index: int = _collect(0, "Collect only this shard (0 to num_shards - 1).")
     workers: int = _collect(1, "Collect in this many shard processes, one progress bar.")
+    checkpoint_samples: bool = _collect(False, "Checkpoint forward samples: a kill redoes "
+                                        "fewer calls; ~9x the checkpoint database.")  # fmt: skip
 
     min_gap: float = _export(0.05, "Minimum MR gap between chosen and rejected (DPO).")
     min_score: float | None = _export(None, "Drop SFT conversations with a lower mean MR.")

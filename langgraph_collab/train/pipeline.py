@@ -182,6 +182,7 @@ def collect_node(state: PipelineState) -> dict:
         max_model_calls=config.max_model_calls,
         num_shards=config.num_shards,
         shard_index=config.shard_index,
+        checkpoint_samples=config.checkpoint_samples,
         progress=progress_option(),
     )
     return {"collected": summary.model_dump(mode="json")}
