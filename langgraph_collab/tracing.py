@@ -90,10 +90,12 @@ class UsageLedger(BaseCallbackHandler):
     collection's ``task_id``). A call answered by a call cache counts as a cache hit, not
     a call, and adds no tokens.
 
-    Thread-safe and run inline, so it is exact under async fan-out.
+    Thread-safe and run inline, so it is exact under async fan-out. It listens to chat
+    models only: chain, retriever and agent events are not dispatched to it.
     """
 
     run_inline = True
+    ignore_chain = ignore_retriever = ignore_agent = ignore_retry = True
 
     def __init__(self, group_by: str = "candidate_index") -> None:
         self.group_by = group_by
@@ -173,6 +175,7 @@ class CallGate(AsyncCallbackHandler):
     """
 
     run_inline = True
+    ignore_chain = ignore_retriever = ignore_agent = ignore_retry = True
 
     def __init__(self, limit: int) -> None:
         if limit < 1:
