@@ -25,7 +25,6 @@ from typing import Annotated, Any
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
-from langgraph.constants import CONF, CONFIG_KEY_CHECKPOINTER
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langsmith.run_helpers import get_current_run_tree
@@ -208,9 +207,6 @@ def create_collection_graph(
             "task": state["task"],
         }
         child = turn_config(state, config, ledger)
-        if not checkpoint_samples:  # the futures inside would still inherit the saver
-            conf = {k: v for k, v in child.get(CONF, {}).items() if k != CONFIG_KEY_CHECKPOINTER}
-            child = {**child, CONF: conf}
         rewards = (await reward.ainvoke(inputs, child))["rewards"]
         scored = [
             CandidateRecord.from_reward(r, proactive=c.proactive, run_id=c.run_id)

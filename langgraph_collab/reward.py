@@ -162,9 +162,9 @@ def create_reward_graph(
             is clear (:class:`~langgraph_collab.adaptive.AdaptiveSampling`; opt-in):
             fewer calls, never more than ``samples`` per candidate, a round's wait each.
         checkpointer: As a subgraph, None inherits the parent graph's checkpointer (each
-            finished forward sample is saved and survives a kill); False never checkpoints
-            (a resumed parent redoes the whole step, failed samples included, with far
-            fewer checkpoint writes).
+            finished forward sample is saved and survives a kill); False checkpoints
+            neither the samples nor their futures' conversation steps (a resumed parent
+            redoes the whole step, failed samples included, with far fewer writes).
 
     Example:
         >>> from langgraph_collab import Task
@@ -190,6 +190,8 @@ def create_reward_graph(
         fidelity=fidelity,
         grounded_stop=grounded_stop,
     )
+    if checkpointer is False:  # the futures would still find the parent's saver in the config
+        conversation = conversation.copy(update={"checkpointer": False})
     judge_role = create_judge(judge)
     limit = recursion_limit(window)
 
