@@ -37,6 +37,7 @@ from tqdm.auto import tqdm
 
 from langgraph_collab._role import describe_model
 from langgraph_collab._sync import run_sync
+from langgraph_collab.adaptive import AdaptiveSampling
 from langgraph_collab.assistant import AssistantLike
 from langgraph_collab.collection_graph import (
     DEFAULT_MAX_MESSAGES,
@@ -174,6 +175,7 @@ async def acollect(
     token_lambda: float | None = None,
     token_counter: TokenCounter | None = None,
     checkpoint_samples: bool = False,
+    adaptive: AdaptiveSampling | None = None,
 ) -> CollectionSummary:
     """Collect a conversation record per task into ``out_dir/records.jsonl``, durably.
 
@@ -181,9 +183,10 @@ async def acollect(
     (``out_dir/checkpoints.sqlite``), with at most ``max_model_calls`` model calls in flight
     across all of them. Started again after a kill, it skips recorded tasks, writes the
     record of a finished thread the records file lacks, and resumes the others from their
-    last checkpoint. The graph's options are :func:`create_collection_graph`'s (``candidates``,
-    ``proactive_share``, ``max_messages``, ``samples``, ``window``...); ``prices`` are USD
-    per million input/output tokens per role, for the cost ledger. Writes
+    last checkpoint. The graph's options are :func:`create_collection_graph`'s
+    (``candidates``, ``proactive_share``, ``max_messages``, ``samples``, ``window``,
+    ``adaptive``...); ``prices`` are USD per million input/output tokens per role, for
+    the cost ledger. Writes
     ``out_dir/summary.json`` when the run ends (removed at its start, so that a shard
     killed or crashed shows unfinished). ``progress``: a tqdm bar, none (False), or a factory
     ``(total=, initial=)`` of an object with tqdm's ``update`` / ``set_postfix`` / ``close``.
@@ -227,7 +230,7 @@ async def acollect(
         proactive_share=proactive_share, max_messages=max_messages, fidelity=fidelity,
         grounded_stop=grounded_stop, samples=samples, window=window, metrics=metrics,
         weights=weights, token_lambda=token_lambda, token_counter=token_counter,
-        checkpoint_samples=checkpoint_samples,
+        checkpoint_samples=checkpoint_samples, adaptive=adaptive,
     )  # fmt: skip
     recorded = recorded_task_ids(records_path)
     todo = [task for task in tasks if task.id not in recorded]
@@ -336,6 +339,7 @@ def collect(
     token_lambda: float | None = None,
     token_counter: TokenCounter | None = None,
     checkpoint_samples: bool = False,
+    adaptive: AdaptiveSampling | None = None,
 ) -> CollectionSummary:
     """Sync :func:`acollect` (also from inside a running event loop).
 
@@ -351,6 +355,6 @@ def collect(
             proactive_share=proactive_share, max_messages=max_messages, fidelity=fidelity,
             grounded_stop=grounded_stop, samples=samples, window=window, metrics=metrics,
             weights=weights, token_lambda=token_lambda, token_counter=token_counter,
-            checkpoint_samples=checkpoint_samples,
+            checkpoint_samples=checkpoint_samples, adaptive=adaptive,
         )
     )  # fmt: skip

@@ -30,6 +30,7 @@ from langgraph.graph.message import add_messages
 from langsmith.run_helpers import get_current_run_tree
 from typing_extensions import TypedDict
 
+from langgraph_collab.adaptive import AdaptiveSampling
 from langgraph_collab.assistant import AssistantLike, create_assistant
 from langgraph_collab.errors import (
     ScoringError,
@@ -109,6 +110,7 @@ def create_collection_graph(
     token_lambda: float | None = None,
     token_counter: TokenCounter | None = None,
     checkpoint_samples: bool = False,
+    adaptive: AdaptiveSampling | None = None,
 ) -> StateGraph:
     """Build (uncompiled) the per-task collection graph: ``simulated_user -> propose ->
     choose -> ... -> record``; ``record`` puts the :class:`ConversationRecord` in state
@@ -119,11 +121,12 @@ def create_collection_graph(
     ends the conversation, recorded with its ``failure``); ``grounded_stop`` ends the
     conversation, and the futures, once the task's goal is met. ``samples``, ``window``,
     ``metrics``, ``weights``, ``token_lambda`` and ``token_counter`` are the MR's (see
-    :func:`create_reward_graph`). ``checkpoint_samples`` checkpoints the forward samples
-    and their futures too, so that a resumed turn redoes only the samples that had not
-    finished; off, a resumed turn redoes all of them and they write nothing (see
-    :func:`~langgraph_collab.collect.acollect` for the measured trade-off). Compile it with
-    a checkpointer.
+    :func:`create_reward_graph`), and so is ``adaptive`` (opt-in racing:
+    :class:`~langgraph_collab.adaptive.AdaptiveSampling`). ``checkpoint_samples``
+    checkpoints the forward samples and their futures too, so that a resumed turn redoes
+    only the samples that had not finished; off, a resumed turn redoes all of them and
+    they write nothing (see :func:`~langgraph_collab.collect.acollect` for the measured
+    trade-off). Compile it with a checkpointer.
 
     Example:
         >>> graph = create_collection_graph(user=m, assistant=m, judge=m).compile(
@@ -147,6 +150,7 @@ def create_collection_graph(
         assistant=assistant,
         judge=judge,
         checkpointer=None if checkpoint_samples else False,
+        adaptive=adaptive,
         fidelity=guard or False,
         grounded_stop=grounded_stop,
         samples=samples,

@@ -180,3 +180,34 @@ def test_a_negative_timeout_is_refused():
         score_candidates(
             HISTORY, CANDIDATES[:1], task=TASK, timeout=-1, **roles(quality_judge([1.0]))
         )
+
+
+def test_collection_races_candidates_when_asked(tmp_path):
+    """In collection, a clearly better candidate ends sampling after `first` futures."""
+    from langgraph_collab.collect import collect
+    from langgraph_collab.records import read_records
+
+    def reply(meta: dict) -> str:
+        good = meta.get("candidate_index") == 0
+        return verdict(*(("A", True) if good else ("C", False)))
+
+    task = Task(id="race", kind="math", request="What is 6 x 7?", reference="42")
+    summary = collect(
+        [task], user=ScriptedChatModel(script=["What is 6 x 7?", "Thanks [[TERMINATE CHAT]]"]),
+        assistant=ScriptedChatModel(script=["It is 42."]), judge=MetadataModel(reply=reply),
+        out_dir=tmp_path, candidates=2, samples=5, window=1, max_messages=4,
+        grounded_stop=False, adaptive=AdaptiveSampling(), progress=False,
+    )  # fmt: skip
+    assert summary.recorded == 1
+    [record] = read_records(tmp_path / "records.jsonl")
+    for turn in record.turns:
+        assert [len(c.samples) for c in turn.candidates] == [2, 2]
+
+
+def test_the_training_cli_takes_adaptive_z():
+    from langgraph_collab.train.config import ConfigError, load_config
+
+    assert load_config([]).adaptive_z is None
+    assert load_config(["--adaptive-z", "1.5"]).adaptive_z == 1.5
+    with pytest.raises(ConfigError, match="adaptive_z"):
+        load_config(["--adaptive-z", "0"], exit_on_error=False)

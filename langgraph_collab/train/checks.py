@@ -104,6 +104,7 @@ def problems(c: CollabTrainConfig) -> list[str]:
             "add train (e.g. --stages train,evaluate,report) or drop --dataset",
         )
     need(c.timeout is None or c.timeout > 0, "timeout", "must be positive seconds, or none")
+    need(c.adaptive_z is None or c.adaptive_z > 0, "adaptive_z", "must be positive, or none")
     out += shard_problems(c)
     need(c.api_key is None or c.api_key_env is None, "api_key", "give api_key or api_key_env")
     ours = {f.name for f in option_fields()}

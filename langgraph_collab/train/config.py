@@ -95,6 +95,9 @@ class CollabTrainConfig:
     workers: int = _collect(1, "Collect in this many shard processes, one progress bar.")
     checkpoint_samples: bool = _collect(False, "Checkpoint forward samples: a kill redoes "
                                         "fewer calls; ~9x the checkpoint database.")  # fmt: skip
+    adaptive_z: float | None = _collect(None, "Adaptive sampling: stop a candidate's forward "
+                                        "samples once the best is clear, bounds z wide "
+                                        "(1.0: ~1/3 fewer calls); none: always S.")  # fmt: skip
 
     min_gap: float = _export(0.05, "Minimum MR gap between chosen and rejected (DPO).")
     min_score: float | None = _export(None, "Drop SFT conversations with a lower mean MR.")

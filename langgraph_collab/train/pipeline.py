@@ -152,6 +152,7 @@ def preflight(config: CollabTrainConfig) -> None:
 
 
 def collect_node(state: PipelineState) -> dict:
+    from langgraph_collab.adaptive import AdaptiveSampling
     from langgraph_collab.collect import collect
     from langgraph_collab.tasks import load_tasks
     from langgraph_collab.train.workers import progress_option
@@ -183,6 +184,7 @@ def collect_node(state: PipelineState) -> dict:
         num_shards=config.num_shards,
         shard_index=config.shard_index,
         checkpoint_samples=config.checkpoint_samples,
+        adaptive=None if config.adaptive_z is None else AdaptiveSampling(z=config.adaptive_z),
         progress=progress_option(),
     )
     return {"collected": summary.model_dump(mode="json")}
