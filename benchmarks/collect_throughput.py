@@ -31,6 +31,7 @@ from langgraph_collab.tasks import load_tasks
 from langgraph_collab.testing import ScriptedChatModel
 
 OPTIONS = {"candidates": 3, "samples": 3, "window": 2, "max_messages": 14}
+REPLIES = ["Sure, here is more detail.", "Let me put it another way.", "Here is one more step."]
 VERDICT = '{"thought": "ok", "final_artifact": "42", "interactivity": "A", "correct": true}'
 
 
@@ -44,7 +45,9 @@ def run(out: Path, n_tasks: int, latency: float, in_flight: int, **shard: int) -
     """Collect ``n_tasks`` (or one shard of them) into ``out``; returns the wall seconds."""
     models = {
         "user": ScriptedChatModel(script=user_script, latency=latency),
-        "assistant": ScriptedChatModel(script=["Sure, here is more detail."], latency=latency),
+        # Three texts in turn: a turn's three candidates differ (identical candidate texts
+        # would share their forward samples and MR).
+        "assistant": ScriptedChatModel(script=REPLIES, latency=latency),
         "judge": ScriptedChatModel(script=[VERDICT], latency=latency),
     }
     start = time.perf_counter()
