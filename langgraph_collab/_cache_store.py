@@ -94,6 +94,16 @@ class MemoryCallCache(BaseCache):
             while self.max_entries is not None and len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
 
+    def replace(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
+        """Store ``return_val`` over any reply stored for the same call."""
+        text = _encode(return_val)
+        if text is None:
+            return
+        with self._lock:
+            key = key_of(prompt, llm_string)
+            self._entries[key] = text
+            self._entries.move_to_end(key)
+
     def clear(self, **kwargs: Any) -> None:
         with self._lock:
             self._entries.clear()
@@ -168,6 +178,15 @@ class SQLiteCallCache(BaseCache):
             drop = "DELETE FROM calls WHERE id <= (SELECT max(id) FROM calls) - ?"
             statements.append((drop, (self.max_entries,)))
         self._run(statements, write=True)
+
+    def replace(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
+        """Store ``return_val`` over any reply stored for the same call."""
+        text = _encode(return_val)
+        if text is None:
+            return
+        key = key_of(prompt, llm_string)
+        drop = ("DELETE FROM calls WHERE key = ?", (key,))
+        self._run([drop, ("INSERT INTO calls (key, value) VALUES (?, ?)", (key, text))], write=True)
 
     def clear(self, **kwargs: Any) -> None:
         self._run([("DELETE FROM calls", ())], write=True)

@@ -28,6 +28,7 @@ from langchain_core.runnables.config import (
 from langchain_core.runnables.utils import coro_with_context
 from langgraph.errors import GraphBubbleUp
 
+from langgraph_collab.cache import fresh_calls
 from langgraph_collab.errors import (
     DEFAULT_BACKOFF,
     Backoff,
@@ -231,26 +232,31 @@ class Role(Runnable[dict, Any]):
     def respond(self, state: dict, config: RunnableConfig | None = None) -> Any:
         """Run the role without a run of its own (for a graph node named after the role):
         ``config`` should come from :meth:`tagged`."""
-        attempt = 0
+        attempt, fresh = 0, False
         while True:
             try:
-                return self.parse(self.model.invoke(self.prepare(state), config), state)
+                with fresh_calls(fresh):  # after a reply it could not use: not the cache's
+                    return self.parse(self.model.invoke(self.prepare(state), config), state)
             except GraphBubbleUp:
                 raise
             except Exception as error:  # classified: permanent raises, transient waits
                 time.sleep(self._verdict(error, attempt))
+                fresh = isinstance(error, MalformedReply)
             attempt += 1
 
     async def arespond(self, state: dict, config: RunnableConfig | None = None) -> Any:
         """Async :meth:`respond`."""
-        attempt = 0
+        attempt, fresh = 0, False
         while True:
             try:
-                return self.parse(await self.model.ainvoke(self.prepare(state), config), state)
+                with fresh_calls(fresh):
+                    reply = await self.model.ainvoke(self.prepare(state), config)
+                return self.parse(reply, state)
             except GraphBubbleUp:
                 raise
             except Exception as error:  # classified: permanent raises, transient waits
                 await asyncio.sleep(self._verdict(error, attempt))
+                fresh = isinstance(error, MalformedReply)
             attempt += 1
 
     def invoke(self, input: dict, config: RunnableConfig | None = None, **kwargs: Any) -> Any:

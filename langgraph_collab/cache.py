@@ -26,9 +26,12 @@ for OpenAI and Anthropic) unless ``allow_sampling=True``.
 Not cached, by LangChain's design or ours: errors (a failed call is asked again); a
 ``.stream()`` of a model that streams natively (LangChain skips the cache there);
 identical calls in flight at once (each misses and calls the model; the first stored
-reply is kept). A reply is cached before the role parses it, so a malformed reply from a
-cached judge is replayed to the role's retries. The key does not hold a model's weights:
-never cache a model whose weights change (a policy in training).
+reply is kept). A reply is cached before the role parses it; a role that could not use a
+reply (:class:`~langgraph_collab.errors.MalformedReply`) retries under
+:func:`fresh_calls`: the retry asks the model, never the cache, and its reply replaces
+the stored one, so a malformed reply is neither replayed to the retries nor kept. The
+key does not hold a model's weights: never cache a model whose weights change (a policy
+in training).
 
 Example:
     >>> from langgraph_collab.cache import cached, create_call_cache
@@ -40,7 +43,11 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -210,23 +217,62 @@ def _plain(value: Any) -> Any:
     return f"<{type(value).__module__}.{type(value).__qualname__}>"
 
 
+_FRESH: ContextVar[bool] = ContextVar("langgraph_collab_fresh_calls", default=False)
+
+
+@contextmanager
+def fresh_calls(on: bool = True) -> Iterator[None]:
+    """Within this block (``on``), cached models skip the cache and their replies replace
+    the stored ones: how a role retries after a reply it could not use.
+
+    Example:
+        >>> from langgraph_collab.testing import ScriptedChatModel
+        >>> model = cached(ScriptedChatModel(script=["bad", "good"]), create_call_cache(),
+        ...                allow_sampling=True)
+        >>> model.invoke("q").content
+        'bad'
+        >>> with fresh_calls():
+        ...     model.invoke("q").content
+        'good'
+        >>> model.invoke("q").content
+        'good'
+    """
+    token = _FRESH.set(on or _FRESH.get())
+    try:
+        yield
+    finally:
+        _FRESH.reset(token)
+
+
 class _KeyedCache(BaseCache):
-    """``cache`` seen by one model: its identity joins every ``llm_string``."""
+    """``cache`` seen by one model: its identity joins every ``llm_string``; under
+    :func:`fresh_calls` lookups miss and updates replace."""
 
     def __init__(self, cache: BaseCache, identity: str) -> None:
         self.cache, self.identity = cache, identity
 
     def lookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
+        if _FRESH.get():
+            return None
         return self.cache.lookup(prompt, f"{self.identity}---{llm_string}")
 
     def update(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
-        self.cache.update(prompt, f"{self.identity}---{llm_string}", return_val)
+        key = f"{self.identity}---{llm_string}"
+        if _FRESH.get() and isinstance(self.cache, MemoryCallCache | SQLiteCallCache):
+            self.cache.replace(prompt, key, return_val)
+        else:
+            self.cache.update(prompt, key, return_val)
 
     async def alookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
+        if _FRESH.get():
+            return None
         return await self.cache.alookup(prompt, f"{self.identity}---{llm_string}")
 
     async def aupdate(self, prompt: str, llm_string: str, return_val: RETURN_VAL_TYPE) -> None:
-        await self.cache.aupdate(prompt, f"{self.identity}---{llm_string}", return_val)
+        if _FRESH.get():  # rare (a retry): the store's own thread hop is fine
+            await asyncio.to_thread(self.update, prompt, llm_string, return_val)
+        else:
+            await self.cache.aupdate(prompt, f"{self.identity}---{llm_string}", return_val)
 
     def clear(self, **kwargs: Any) -> None:
         """Clears the whole shared cache, every model's replies."""
@@ -240,4 +286,5 @@ __all__ = [
     "SQLiteCallCache",
     "cached",
     "create_call_cache",
+    "fresh_calls",
 ]

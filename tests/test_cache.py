@@ -454,3 +454,27 @@ def test_stored_replies_are_json(tmp_path):
     (item,) = json.loads(value)
     assert item["message"]["content"] == "reply 1 to grade this"
     assert Path(path).stat().st_size > 0
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_malformed_reply_is_neither_replayed_to_the_retry_nor_kept(cache, math_task, mode):
+    """The judge's first reply cannot be read: the role retries past the cache, and the
+    good reply of the retry replaces the bad one, which later identical calls then hit."""
+    replies = iter(["not json at all", judge_json(), "never asked"])
+    judge = create_judge(cached(GreedyModel(script=lambda messages: next(replies)), cache))
+    state = {"messages": [HumanMessage("What is 2 + 2?"), AIMessage("4")], "task": math_task}
+
+    def grade():
+        ledger = UsageLedger()
+        config = {"callbacks": [ledger]}
+        if mode == "sync":
+            verdict = judge.invoke(state, config)
+        else:
+            verdict = asyncio.run(judge.ainvoke(state, config))
+        return verdict, ledger.by_role()["judge"]
+
+    first, used = grade()
+    assert first.artifact == "4" and used.calls == 2 and used.cache_hits == 0
+    again, used = grade()
+    assert again == first and used.calls == 0 and used.cache_hits == 1
+    assert next(replies) == "never asked"
