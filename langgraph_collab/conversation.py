@@ -26,7 +26,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from langgraph_collab._role import role_node
+from langgraph_collab._role import Step, role_node
 from langgraph_collab.assistant import AssistantLike, create_assistant
 from langgraph_collab.fidelity import FidelityGuard, UserTurn, auser_turn, resolve_guard, user_turn
 from langgraph_collab.state import ConversationState
@@ -135,7 +135,7 @@ def create_conversation_graph(
     builder = StateGraph(ConversationState)
     builder.add_node("simulated_user", role_node(user_role, user_node, auser_node))
     builder.add_node("assistant", role_node(assistant_role, assistant_node, aassistant_node))
-    builder.add_conditional_edges(START, first, ["simulated_user", "assistant", END])
-    builder.add_conditional_edges("simulated_user", after_user, ["assistant", END])
-    builder.add_conditional_edges("assistant", after_assistant, ["simulated_user", END])
+    builder.add_conditional_edges(START, Step.route(first), ["simulated_user", "assistant", END])
+    builder.add_conditional_edges("simulated_user", Step.route(after_user), ["assistant", END])
+    builder.add_conditional_edges("assistant", Step.route(after_assistant), ["simulated_user", END])
     return builder.compile(name=name)
