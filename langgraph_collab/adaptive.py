@@ -101,9 +101,7 @@ class AdaptiveSampling:
                 is_open.append(False)
             elif k == leader:
                 others = [j for j in range(len(attempted)) if j != leader]
-                is_open.append(
-                    any(j not in behind and attempted[j] < samples for j in others)
-                )
+                is_open.append(any(j not in behind and attempted[j] < samples for j in others))
             else:
                 is_open.append(True)
         return is_open
