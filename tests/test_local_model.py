@@ -82,7 +82,12 @@ def test_repeated_calls_differ_so_forward_samples_differ(local_model):
 
 
 def test_a_whole_simulated_conversation(local_model):
-    graph = create_conversation_graph(user=local_model, assistant=local_model, max_turns=2)
+    # The graph with a local model end to end; whether a 135M simulated user passes the
+    # fidelity guard depends on the sampled tokens (and so on llama.cpp's thread count):
+    # the guard has tests of its own.
+    graph = create_conversation_graph(
+        user=local_model, assistant=local_model, max_turns=2, fidelity=False
+    )
     out = graph.invoke({"messages": [], "task": Task(request="Suggest a name for my cat")})
     assert out.get("failure") is None
     assert [m.type for m in out["messages"]][:2] == ["human", "ai"]
