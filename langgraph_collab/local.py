@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
-import os
 import random
 import re
 import threading
@@ -140,19 +139,6 @@ class BlockingChatModel(BaseChatModel):
         return await asyncio.to_thread(self._generate, messages, stop, None, **kwargs)
 
 
-def generation_threads(cores: int) -> int:
-    """llama.cpp's generation threads for ``cores`` usable cores: half of them (llama-cpp-
-    python's own default, which assumes two hardware threads per core), but at least two
-    when there are two. On a 2-core machine its default of one thread left a core idle:
-    measured with the embedded model, 2 threads generate 67 tokens/s against 52 for one.
-
-    Example:
-        >>> [generation_threads(n) for n in (1, 2, 4, 16)]
-        [1, 2, 2, 8]
-    """
-    return min(cores, max(2, cores // 2)) if cores > 0 else 1
-
-
 class ChatLlamaCpp(BlockingChatModel):
     """A LangChain chat model over a local GGUF file, run by ``llama-cpp-python``.
 
@@ -172,7 +158,6 @@ class ChatLlamaCpp(BlockingChatModel):
     model_path: str
     n_ctx: int = 8192
     n_threads: int | None = None
-    """Generation threads; None: :func:`generation_threads` of the cores this process may use."""
     temperature: float = 0.7
     top_p: float = 0.95
     max_tokens: int = 256
@@ -211,7 +196,7 @@ class ChatLlamaCpp(BlockingChatModel):
                 self._llama = Llama(
                     model_path=self.model_path,
                     n_ctx=self.n_ctx,
-                    n_threads=self.n_threads or generation_threads(len(os.sched_getaffinity(0))),
+                    n_threads=self.n_threads,
                     # Seeded once: llama.cpp then chains a new seed per call, so repeated
                     # calls differ (S forward samples must) yet a sequential run is
                     # reproducible.
