@@ -36,6 +36,7 @@ reward = create_reward_graph(
     judge=model_for("judge"),
     samples=setting("samples", 2),
     window=setting("window", 1),
+    subgraph=True,  # in Studio, each future's turns step and stream as a subgraph
 )
 graph = (
     StateGraph(RewardState)

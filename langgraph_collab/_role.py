@@ -22,7 +22,6 @@ from langchain_core.runnables.config import (
     ensure_config,
     get_async_callback_manager_for_config,
     get_callback_manager_for_config,
-    patch_config,
     set_config_context,
 )
 from langchain_core.runnables.utils import coro_with_context
@@ -73,7 +72,7 @@ def traced(func: Call, input: Any, config: RunnableConfig | None, *, name: str) 
     run = manager.on_chain_start(
         None, input, name=config.get("run_name") or name, run_id=config.pop("run_id", None)
     )
-    child = patch_config(config, callbacks=run.get_child())
+    child = _child(config, run)
     try:
         with set_config_context(child) as context:
             output = context.run(func, input, child)
@@ -84,6 +83,15 @@ def traced(func: Call, input: Any, config: RunnableConfig | None, *, name: str) 
     return output
 
 
+def _child(config: RunnableConfig, run: Any) -> RunnableConfig:
+    """``patch_config(config, callbacks=run.get_child())`` for an ensured ``config``,
+    without ensuring (and so copying its callbacks) once more."""
+    child = {**config, "callbacks": run.get_child()}
+    child.pop("run_name", None)  # both name this run, not its children
+    child.pop("run_id", None)
+    return child  # type: ignore[return-value]
+
+
 async def atraced(afunc: ACall, input: Any, config: RunnableConfig | None, *, name: str) -> Any:
     """Async :func:`traced`."""
     config = ensure_config(config)
@@ -91,7 +99,7 @@ async def atraced(afunc: ACall, input: Any, config: RunnableConfig | None, *, na
     run = await manager.on_chain_start(
         None, input, name=config.get("run_name") or name, run_id=config.pop("run_id", None)
     )
-    child = patch_config(config, callbacks=run.get_child())
+    child = _child(config, run)
     try:
         with set_config_context(child) as context:
             output = await coro_with_context(afunc(input, child), context)
@@ -240,7 +248,7 @@ class Role(Runnable[dict, Any]):
 
     def tagged(self, config: RunnableConfig | None) -> RunnableConfig:
         """``config`` with this role's ``role:<name>`` tag added."""
-        config = ensure_config(config)
+        config = config if config is not None else ensure_config()
         return {**config, "tags": [*config.get("tags", []), f"role:{self.name}"]}
 
     def _run_config(self, config: RunnableConfig | None) -> RunnableConfig:

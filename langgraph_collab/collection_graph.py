@@ -150,6 +150,7 @@ def create_collection_graph(
         assistant=assistant,
         judge=judge,
         checkpointer=None if checkpoint_samples else False,
+        subgraph=checkpoint_samples,  # every step of every future checkpointed
         adaptive=adaptive,
         fidelity=guard or False,
         grounded_stop=grounded_stop,

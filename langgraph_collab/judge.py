@@ -145,7 +145,7 @@ def _combined(
 
     return Role(
         name=name,
-        model=StructuredOutput(model, JudgeReply, method=method),
+        model=StructuredOutput(model, JudgeReply, method=method, trace=False),
         prepare=lambda state: render(template, **_fields(state)),
         parse=to_judgement,
         retries=retries,

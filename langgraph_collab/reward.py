@@ -8,11 +8,12 @@ the candidate reply: the candidate plus its futures, never the shared history (t
 reference code counts the whole history and never clamps; we do neither).
 
 The reward graph fans all candidates x S futures out at once with ``Send`` (a candidate
-whose text repeats an earlier one's shares its futures and MR); each future is a
-``sample`` subgraph (``forward``: the conversation graph bounded to ``w`` turns, then
-``score``: judge + metrics). A future whose roles or judge fail with a transient error
-that outlives their retries, or whose metric raises ``MetricError``, is masked and counted
-(``n_failed``), never averaged in as zero. A permanent error (a wrong API key, a bug in a
+whose text repeats an earlier one's shares its futures and MR); each future is one
+``sample`` step: the conversation's turns bounded to ``w`` (a plain loop, or the
+conversation graph as a subgraph with ``subgraph=True``), then the judge and metrics.
+A future whose roles or judge fail with a transient error that outlives their retries, or
+whose metric raises ``MetricError``, is masked and counted (``n_failed``), never averaged
+in as zero. A permanent error (a wrong API key, a bug in a
 callable or metric) raises at once (:class:`~langgraph_collab.errors.PermanentError`), and
 when every sample fails or one failure keeps repeating the call raises
 :class:`~langgraph_collab.errors.ScoringError` listing the distinct errors.
@@ -53,7 +54,7 @@ from typing_extensions import TypedDict
 from langgraph_collab._role import Step
 from langgraph_collab.adaptive import AdaptiveSampling
 from langgraph_collab.assistant import AssistantLike
-from langgraph_collab.conversation import create_conversation_graph, recursion_limit
+from langgraph_collab.conversation import create_conversation_turns, recursion_limit
 from langgraph_collab.errors import (
     BudgetExhausted,
     TransientFailure,
@@ -136,6 +137,7 @@ def create_reward_graph(
     fidelity: FidelityGuard | bool = True,
     grounded_stop: bool = False,
     adaptive: AdaptiveSampling | None = None,
+    subgraph: bool = False,
     name: str = "multiturn_aware_reward",
     checkpointer: bool | None = None,
 ) -> CompiledStateGraph:
@@ -161,10 +163,18 @@ def create_reward_graph(
         adaptive: Draw futures in rounds and stop a candidate's once the best candidate
             is clear (:class:`~langgraph_collab.adaptive.AdaptiveSampling`; opt-in):
             fewer calls, never more than ``samples`` per candidate, a round's wait each.
+        subgraph: Run each future as the conversation graph, a subgraph: every turn is a
+            super-step, checkpointed with the parent's saver and streamed with
+            ``subgraphs=True``. False (default): the same turns as a plain loop inside the
+            future's ``sample`` step (:meth:`~langgraph_collab.conversation.Turns.run`):
+            in the trace each ``sample`` run holds its turns' runs and the judge's (no
+            ``conversation`` run between), a finished future is still checkpointed
+            whole, and the CPU per model call is about half (see
+            ``benchmarks/framework_cost.py``).
         checkpointer: As a subgraph, None inherits the parent graph's checkpointer (each
-            finished forward sample is saved and survives a kill); False checkpoints
-            neither the samples nor their futures' conversation steps (a resumed parent
-            redoes the whole step, failed samples included, with far fewer writes).
+            finished forward sample is saved and survives a kill; with ``subgraph``, each
+            of its turns too); False checkpoints none of them (a resumed parent redoes the
+            whole step, failed samples included, with far fewer writes).
 
     Example:
         >>> from langgraph_collab import Task
@@ -183,13 +193,14 @@ def create_reward_graph(
         raise ValueError(
             f"need samples >= 1 and window >= 0, got samples={samples}, window={window}"
         )
-    conversation = create_conversation_graph(
+    turns = create_conversation_turns(
         user=user,
         assistant=assistant,
         max_turns=window,
         fidelity=fidelity,
         grounded_stop=grounded_stop,
     )
+    conversation = turns.graph()
     if checkpointer is False:  # the futures would still find the parent's saver in the config
         conversation = conversation.copy(update={"checkpointer": False})
     judge_role = create_judge(judge)
@@ -243,7 +254,10 @@ def create_reward_graph(
         if _seconds_left(config) == 0.0:
             return cut(state)  # a sync future cannot be abandoned: none starts late
         config = sample_config(state, config)
-        out = conversation.invoke(forward_input(state), config)
+        if subgraph:
+            out = conversation.invoke(forward_input(state), config)
+        else:
+            out = turns.run(forward_input(state), config)
         if out.get("failure"):
             return finish(state, out, None, out["failure"])
         try:
@@ -265,7 +279,10 @@ def create_reward_graph(
 
     async def afuture(state: SampleInput, config: RunnableConfig) -> dict:
         config = sample_config(state, config)
-        out = await conversation.ainvoke(forward_input(state), config)
+        if subgraph:
+            out = await conversation.ainvoke(forward_input(state), config)
+        else:
+            out = await turns.arun(forward_input(state), config)
         if out.get("failure"):
             return finish(state, out, None, out["failure"])
         try:

@@ -238,18 +238,25 @@ class StructuredOutput(Runnable[Any, BaseModel]):
 
     ``method`` is what was asked; ``chosen`` is the method in use (``auto``: the one that
     first gave a valid reply for this model, None until then); ``candidates`` are the
-    methods this model can be asked by, in order.
+    methods this model can be asked by, in order. ``trace=False`` opens no run of its own
+    (inside a role, whose run it would repeat): the model run, named
+    ``structured_<Schema>:<method>``, still says which method answered.
 
     Example:
         >>> StructuredOutput(model, JudgeReply, method="function_calling")  # doctest: +SKIP
     """
 
     def __init__(
-        self, model: BaseChatModel, schema: type[BaseModel], *, method: Method = "auto"
+        self,
+        model: BaseChatModel,
+        schema: type[BaseModel],
+        *,
+        method: Method = "auto",
+        trace: bool = True,
     ) -> None:
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, not {method!r}")
-        self.model, self.schema, self.method = model, schema, method
+        self.model, self.schema, self.method, self.trace = model, schema, method, trace
         self.name = f"structured_{schema.__name__}"
         self._runners = self._build()
         self._key = MEMORY.key(model)
@@ -366,9 +373,13 @@ class StructuredOutput(Runnable[Any, BaseModel]):
         raise self._exhausted(failures)
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        if not self.trace:
+            return self._call(input, ensure_config(config))
         config = {**ensure_config(config), "run_name": self.name}
         return traced(self._call, input, config, name=self.name)
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        if not self.trace:
+            return await self._acall(input, ensure_config(config))
         config = {**ensure_config(config), "run_name": self.name}
         return await atraced(self._acall, input, config, name=self.name)

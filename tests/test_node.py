@@ -211,9 +211,7 @@ def test_traces_show_candidates_rewards_and_the_choice(tool_agent):
     choice = [meta for name, meta in runs.runs if name == "collab_choice"]
     assert choice and choice[0]["collab_chosen"] == out["collab"]["chosen"]
     assert choice[0]["collab_scores"] == out["collab"]["scores"]
-    futures = {
-        (m["collab_candidate"], m["sample_index"]) for n, m in runs.runs if n == "conversation"
-    }
+    futures = {(m["collab_candidate"], m["sample_index"]) for n, m in runs.runs if n == "judge"}
     assert futures == {(0, 0), (1, 0), (2, 0)}
 
 
