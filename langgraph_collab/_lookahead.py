@@ -112,6 +112,35 @@ def conversation_task(messages: Sequence[BaseMessage], *, kind: str = "chat") ->
     return Task(id="conversation", kind=kind, request=request)
 
 
+TURN = "collab_lookahead_turn"
+"""The ``configurable`` key of the candidate being scored (a :class:`_Turn`)."""
+
+
+@dataclass(frozen=True)
+class _Turn:
+    """What a candidate's futures need: the forks the agent plays them in, the candidate's
+    key, and the human's reply to it (when a person plays the user)."""
+
+    forks: Forks
+    key: int
+    reply: str | None
+
+
+def _turn(config: RunnableConfig) -> _Turn:
+    return config["configurable"][TURN]
+
+
+async def _future_turn(messages: list, config: RunnableConfig) -> dict:
+    """The agent's reply in a future: played in the candidate's fork."""
+    turn, s = _turn(config), config.get("metadata", {}).get("sample_index", 0)
+    return await turn.forks.turn(turn.key, s, HumanMessage(messages[-1].text), config)
+
+
+def _human_reply(state: dict, config: RunnableConfig) -> str | None:
+    """The human's reply to the candidate, as the future's user turn."""
+    return _turn(config).reply
+
+
 class Gate(UsageLedger):
     """Counts the turn's model calls and tokens; once ``enforce``, refuses calls past the
     budget by raising :class:`BudgetExhausted` into them."""
@@ -237,6 +266,10 @@ class Lookahead:
             )
         self.user_role = None if self.human else create_simulated_user(user)
         self.judge_role = create_judge(judge)
+        # Built once, each reading its turn from the run config: the same roles every turn
+        # let score_candidates reuse its compiled reward graph.
+        self.agent = RunnableLambda(_future_turn, name="agent")
+        self.replying = create_simulated_user(RunnableLambda(_human_reply, name="human"))
         self.budget = budget if isinstance(budget, Budget) else Budget(**(budget or {}))
         self.task, self.fork, self.keep_forks = task, fork, keep_forks
         self.max_concurrency = max_concurrency
@@ -279,19 +312,16 @@ class Lookahead:
         history, goal = _to_user_turn(state["messages"]), self.goal(state)
 
         async def one(i: int, k: int, text: str) -> MultiturnReward:
-            async def future_turn(messages: list, config: RunnableConfig) -> dict:
-                s = config.get("metadata", {}).get("sample_index", 0)
-                return await forks.turn(k, s, HumanMessage(messages[-1].text), config)
-
-            role = create_simulated_user(lambda _: replies[i]) if replies else self.user_role
             run = detached(config, metadata={"collab_candidate": k}, name=f"reward_{k}")
+            turn = _Turn(forks, k, replies[i] if replies else None)
+            run["configurable"] = {**run.get("configurable", {}), TURN: turn}
             rewards = await ascore_candidates(
                 history,
                 [AIMessage(text)],
                 task=goal,
-                user=role,
+                user=self.replying if replies else self.user_role,
                 judge=self.judge_role,
-                assistant=RunnableLambda(future_turn, name="agent"),
+                assistant=self.agent,
                 config=run,
                 max_concurrency=self.max_concurrency,
                 timeout=forks.gate.seconds_left(),

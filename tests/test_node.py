@@ -215,6 +215,23 @@ def test_traces_show_candidates_rewards_and_the_choice(tool_agent):
     assert futures == {(0, 0), (1, 0), (2, 0)}
 
 
+def test_every_lookahead_turn_reuses_one_compiled_reward_graph(tool_agent):
+    from langgraph_collab import reward
+
+    agent, _ = tool_agent
+    graph = host(lookahead(agent, samples=1))
+    before = set(reward._GRAPHS)
+    first = graph.invoke({"messages": [("user", "Get me the report")]})
+    assert_best_chosen(first["collab"], first["messages"])
+    compiled = set(reward._GRAPHS)
+    assert len(compiled - before) == 1  # one graph for all three candidates
+    second = graph.invoke({"messages": [("user", "And the summary, please")]})
+    assert all(score is not None for score in second["collab"]["scores"])
+    # The roles are built once per node and read the turn's forks from the run config:
+    # no graph was compiled for the second turn (nor any single-use one kept alive).
+    assert set(reward._GRAPHS) == compiled
+
+
 def test_a_human_plays_the_user_through_interrupt(tool_agent, lookups):
     agent, _ = tool_agent
     graph = host(lookahead(agent, user="human", judge=grading_judge()), InMemorySaver())
