@@ -209,11 +209,12 @@ async def acollect(
     that were in flight; a record's ``usage`` then lacks the calls of the samples that
     finished before the stop. Measured (``benchmarks/checkpoint_volume.py``: 8 math tasks,
     N=3, S=3, w=2, 4 in flight, fake models without latency), off vs on: 80 vs 1,208
-    checkpoints, 336 vs 4,488 writes, 1.1 vs 9.9 MB (136 KB vs 1.2 MB per record), 1.5x the
-    CPU time on; a stop loses 66 vs 13 model calls on average (of 109 per record). Off is
-    the default: a stop costs at most the turns in flight, once, while checkpointing costs
-    ~9x the database on every record; turn it on where stops are frequent (preemptible
-    machines) and model calls are dear.
+    checkpoints, 336 vs 4,488 writes, 1.1 vs 9.9 MB (136 KB vs 1.2 MB per record), 2.4x the
+    CPU time on (its futures run as conversation subgraphs, each turn a checkpointed step);
+    a stop loses ~190 vs ~15 model calls on average (of 109 per record, 4 records in
+    flight). Off is the default: a stop costs at most the turns in flight, once, while
+    checkpointing costs ~9x the database and ~2.4x the CPU on every record; turn it on
+    where stops are frequent (preemptible machines) and model calls are dear.
     """
     if isinstance(tasks, Task) or not all(isinstance(task, Task) for task in tasks):
         raise TypeError("`tasks` must be a list of langgraph_collab.Task (see load_tasks)")
