@@ -326,9 +326,8 @@ def create_reward_graph(
         ]
 
     def more(state: RewardState) -> list[Send] | str:
-        """The next round of futures for the candidates still open, or aggregate."""
-        if adaptive is None:
-            return "aggregate"
+        """The next round of futures for the candidates still open, or aggregate (wired
+        only with ``adaptive``)."""
         unique = sorted(set(first_of(state["candidates"])))
         drawn = {k: [s for s in state["samples"] if s.candidate_index == k] for k in unique}
         is_open = adaptive.open(
@@ -358,11 +357,14 @@ def create_reward_graph(
 
     builder = StateGraph(RewardState)
     builder.add_node("sample", Step(sample, asample, name="sample", trace=False))
-    builder.add_node("decide", lambda state: {})
     builder.add_node("aggregate", aggregate_all)
     builder.add_conditional_edges(START, fan_out, ["sample"])
-    builder.add_edge("sample", "decide")
-    builder.add_conditional_edges("decide", more, ["sample", "aggregate"])
+    if adaptive is None:
+        builder.add_edge("sample", "aggregate")
+    else:  # a step between rounds: another round of futures, or aggregate
+        builder.add_node("decide", lambda state: {})
+        builder.add_edge("sample", "decide")
+        builder.add_conditional_edges("decide", more, ["sample", "aggregate"])
     builder.add_edge("aggregate", END)
     return builder.compile(name=name, checkpointer=checkpointer)
 
