@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -113,7 +114,8 @@ def conversation_task(messages: Sequence[BaseMessage], *, kind: str = "chat") ->
 
 
 TURN = "collab_lookahead_turn"
-"""The ``configurable`` key of the candidate being scored (a :class:`_Turn`)."""
+"""The ``configurable`` key naming the candidate being scored: a plain string, since run
+configs reach checkpoint savers and servers that serialize them."""
 
 
 @dataclass(frozen=True)
@@ -124,21 +126,6 @@ class _Turn:
     forks: Forks
     key: int
     reply: str | None
-
-
-def _turn(config: RunnableConfig) -> _Turn:
-    return config["configurable"][TURN]
-
-
-async def _future_turn(messages: list, config: RunnableConfig) -> dict:
-    """The agent's reply in a future: played in the candidate's fork."""
-    turn, s = _turn(config), config.get("metadata", {}).get("sample_index", 0)
-    return await turn.forks.turn(turn.key, s, HumanMessage(messages[-1].text), config)
-
-
-def _human_reply(state: dict, config: RunnableConfig) -> str | None:
-    """The human's reply to the candidate, as the future's user turn."""
-    return _turn(config).reply
 
 
 class Gate(UsageLedger):
@@ -268,8 +255,9 @@ class Lookahead:
         self.judge_role = create_judge(judge)
         # Built once, each reading its turn from the run config: the same roles every turn
         # let score_candidates reuse its compiled reward graph.
-        self.agent = RunnableLambda(_future_turn, name="agent")
-        self.replying = create_simulated_user(RunnableLambda(_human_reply, name="human"))
+        self.agent = RunnableLambda(self._future_turn, name="agent")
+        self.replying = create_simulated_user(RunnableLambda(self._human_reply, name="human"))
+        self.scoring: dict[str, _Turn] = {}  # by the TURN name in each candidate's config
         self.budget = budget if isinstance(budget, Budget) else Budget(**(budget or {}))
         self.task, self.fork, self.keep_forks = task, fork, keep_forks
         self.max_concurrency = max_concurrency
@@ -301,6 +289,18 @@ class Lookahead:
             raise ValueError("Each user message must be a non-empty string")
         return list(answer)
 
+    def _turn(self, config: RunnableConfig) -> _Turn:
+        return self.scoring[config["configurable"][TURN]]
+
+    async def _future_turn(self, messages: list, config: RunnableConfig) -> dict:
+        """The agent's reply in a future: played in the candidate's fork."""
+        turn, s = self._turn(config), config.get("metadata", {}).get("sample_index", 0)
+        return await turn.forks.turn(turn.key, s, HumanMessage(messages[-1].text), config)
+
+    def _human_reply(self, state: dict, config: RunnableConfig) -> str | None:
+        """The human's reply to the candidate, as the future's user turn."""
+        return self._turn(config).reply
+
     def goal(self, state: dict) -> Task:
         goal = self.task(state) if callable(self.task) else self.task
         goal = goal or (state.get("task") if isinstance(state.get("task"), Task) else None)
@@ -313,20 +313,24 @@ class Lookahead:
 
         async def one(i: int, k: int, text: str) -> MultiturnReward:
             run = detached(config, metadata={"collab_candidate": k}, name=f"reward_{k}")
-            turn = _Turn(forks, k, replies[i] if replies else None)
-            run["configurable"] = {**run.get("configurable", {}), TURN: turn}
-            rewards = await ascore_candidates(
-                history,
-                [AIMessage(text)],
-                task=goal,
-                user=self.replying if replies else self.user_role,
-                judge=self.judge_role,
-                assistant=self.agent,
-                config=run,
-                max_concurrency=self.max_concurrency,
-                timeout=forks.gate.seconds_left(),
-                **self.options,
-            )
+            name = uuid.uuid4().hex
+            self.scoring[name] = _Turn(forks, k, replies[i] if replies else None)
+            run["configurable"] = {**run.get("configurable", {}), TURN: name}
+            try:
+                rewards = await ascore_candidates(
+                    history,
+                    [AIMessage(text)],
+                    task=goal,
+                    user=self.replying if replies else self.user_role,
+                    judge=self.judge_role,
+                    assistant=self.agent,
+                    config=run,
+                    max_concurrency=self.max_concurrency,
+                    timeout=forks.gate.seconds_left(),
+                    **self.options,
+                )
+            finally:
+                del self.scoring[name]
             return rewards[0]
 
         pairs = zip(found["keys"], found["candidates"], strict=True)
