@@ -200,9 +200,12 @@ def create_reward_graph(
         fidelity=fidelity,
         grounded_stop=grounded_stop,
     )
-    conversation = turns.graph()
-    if checkpointer is False:  # the futures would still find the parent's saver in the config
-        conversation = conversation.copy(update={"checkpointer": False})
+    forward, aforward = turns.run, turns.arun
+    if subgraph:
+        conversation = turns.graph()
+        if checkpointer is False:  # the futures would still find the parent's saver
+            conversation = conversation.copy(update={"checkpointer": False})
+        forward, aforward = conversation.invoke, conversation.ainvoke
     judge_role = create_judge(judge)
     limit = recursion_limit(window)
 
@@ -254,10 +257,7 @@ def create_reward_graph(
         if _seconds_left(config) == 0.0:
             return cut(state)  # a sync future cannot be abandoned: none starts late
         config = sample_config(state, config)
-        if subgraph:
-            out = conversation.invoke(forward_input(state), config)
-        else:
-            out = turns.run(forward_input(state), config)
+        out = forward(forward_input(state), config)
         if out.get("failure"):
             return finish(state, out, None, out["failure"])
         try:
@@ -279,10 +279,7 @@ def create_reward_graph(
 
     async def afuture(state: SampleInput, config: RunnableConfig) -> dict:
         config = sample_config(state, config)
-        if subgraph:
-            out = await conversation.ainvoke(forward_input(state), config)
-        else:
-            out = await turns.arun(forward_input(state), config)
+        out = await aforward(forward_input(state), config)
         if out.get("failure"):
             return finish(state, out, None, out["failure"])
         try:
