@@ -11,9 +11,10 @@ An async MR is timed inside its event loop: ``asyncio.run`` itself is not the MR
 16 rewards). On Python >= 3.12 the async rows are repeated on a loop with
 ``asyncio.eager_task_factory``. ``GC ms`` is the time the garbage collector ran during
 the MR (median): a full collection walks every object of the process, the imported
-libraries' included.
+libraries' included; ``--freeze`` calls ``gc.freeze()`` after the warm-up, as a process
+that scores many MRs may.
 
-    python benchmarks/mr_latency.py [--repeats 3]
+    python benchmarks/mr_latency.py [--repeats 3] [--freeze]
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ def run(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--freeze", action="store_true", help="gc.freeze() after the warm-up")
     args = parser.parse_args()
     print(f"MR for K candidates x S futures x w={W} turns (min and median of {args.repeats})")
     header = (
@@ -131,6 +133,8 @@ def main() -> None:
         ("K=16 S=6 sync, combined judge", dict(mode="sync", k=16, s=6), 0.1),
     ]
     run(0.0)  # warm-up: the first MR imports and compiles what the others reuse
+    if args.freeze:
+        gc.freeze()
     for name, options, latency in settings:
         if options.get("eager") and not eager:
             continue
