@@ -7,8 +7,8 @@ process: the ideal critical path, and the same graph capped at one future in fli
 reference code's way).
 
 An async MR is timed inside its event loop: ``asyncio.run`` itself is not the MR's cost
-(on Python 3.11 its teardown formats the repr of the main task's result, 40-80 ms for
-16 rewards). On Python >= 3.12 the async rows are repeated on a loop with
+(on Python 3.11 its teardown formats the repr of the main task, its result included:
+tens of ms for 16 rewards). On Python >= 3.12 the async rows are repeated on a loop with
 ``asyncio.eager_task_factory``. ``GC ms`` is the time the garbage collector ran during
 the MR (median): a full collection walks every object of the process, the imported
 libraries' included; ``--freeze`` calls ``gc.freeze()`` after the warm-up, as a process
