@@ -5,7 +5,7 @@ import gc
 
 import pytest
 
-from langgraph_collab._heap import frozen_heap
+from langgraph_collab._heap import AT_IMPORT, frozen_heap
 from langgraph_collab.collect import collect
 from langgraph_collab.tasks import load_tasks
 from langgraph_collab.testing import ScriptedChatModel
@@ -17,7 +17,7 @@ def test_collect_freezes_start_up_objects_while_it_runs_and_hands_them_back(tmp_
 
     def assistant_script(messages) -> str:
         if not seen:  # counting frozen objects walks them all: once is enough
-            seen.append(gc.get_freeze_count() > 0)
+            seen.append(gc.get_freeze_count() > AT_IMPORT)
         return "Here is the answer: 4"
 
     collect(
@@ -32,7 +32,7 @@ def test_collect_freezes_start_up_objects_while_it_runs_and_hands_them_back(tmp_
         progress=False,
     )
     assert seen == [True]
-    assert gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() <= AT_IMPORT
 
 
 def test_a_process_that_froze_objects_itself_keeps_its_choice():
@@ -49,13 +49,13 @@ def test_a_process_that_froze_objects_itself_keeps_its_choice():
 def test_the_heap_is_handed_back_when_the_block_raises():
     with pytest.raises(KeyError), frozen_heap():
         raise KeyError("boom")
-    assert gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() <= AT_IMPORT
 
 
 def test_nothing_is_frozen_when_the_collector_is_off():
     gc.disable()
     try:
         with frozen_heap():
-            assert gc.get_freeze_count() == 0
+            assert gc.get_freeze_count() <= AT_IMPORT
     finally:
         gc.enable()
