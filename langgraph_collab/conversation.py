@@ -21,17 +21,18 @@ Example:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig, ensure_config
 from langgraph.graph import END, START, StateGraph
-from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 
 from langgraph_collab._role import Step, atraced, role_node, traced
 from langgraph_collab.assistant import AssistantLike, create_assistant
 from langgraph_collab.fidelity import FidelityGuard, UserTurn, auser_turn, resolve_guard, user_turn
-from langgraph_collab.state import ConversationState, FidelityCounts, add_fidelity
+from langgraph_collab.state import ConversationState
 from langgraph_collab.stopping import goal_met
 from langgraph_collab.user import UserLike, create_simulated_user, is_terminal
 
@@ -87,7 +88,7 @@ class Turns:
             USER: role_node(self.user, self._user_node, self._auser_node),
             ASSISTANT: role_node(self.assistant, self._assistant_node, self._aassistant_node),
         }
-        self.routes = {START: self._first, USER: self._after_user, ASSISTANT: self._after_assistant}
+        self.routes = {USER: self._after_user, ASSISTANT: self._after_assistant}
 
     def _budget_left(self, state: ConversationState) -> bool:
         return state.get("turn", 0) < state.get("max_turns", self.max_turns)
@@ -168,14 +169,14 @@ class Turns:
         return await self._aloop(state, ensure_config(config))
 
     def _loop(self, state: ConversationState, config: RunnableConfig) -> ConversationState:
-        state, node = merged(EMPTY, state), self._first(state)
+        state, node = merged(empty(), state), self._first(state)
         while node != END:
             state = merged(state, traced(self.nodes[node].func, state, config, name=node))
             node = self.routes[node](state)
         return state
 
     async def _aloop(self, state: ConversationState, config: RunnableConfig) -> ConversationState:
-        state, node = merged(EMPTY, state), self._first(state)
+        state, node = merged(empty(), state), self._first(state)
         while node != END:
             update = await atraced(self.nodes[node].afunc, state, config, name=node)
             state = merged(state, update)
@@ -186,23 +187,48 @@ class Turns:
 USER, ASSISTANT = "simulated_user", "assistant"
 """The conversation graph's node names (and the runs of the turns in a trace)."""
 
-EMPTY: ConversationState = {"messages": [], "fidelity": FidelityCounts()}
-"""The state before the input: the reduced keys at their start values, as in the graph."""
+
+def reduced_keys(schema: type) -> dict[str, tuple[Callable[[Any, Any], Any], Callable[[], Any]]]:
+    """The keys of a graph state that a reducer merges (``Annotated[type, reducer]``), each
+    with its reducer and what makes its start value (the type, called without arguments
+    as LangGraph starts such a channel).
+
+    Example:
+        >>> sorted(reduced_keys(ConversationState))
+        ['fidelity', 'messages']
+    """
+    keys = {}
+    for key, hint in get_type_hints(schema, include_extras=True).items():
+        if get_origin(hint) is Annotated:
+            kind, *extras = get_args(hint)
+            keys[key] = (extras[-1], get_origin(kind) or kind)
+    return keys
+
+
+REDUCED = reduced_keys(ConversationState)
+""":class:`ConversationState`'s reduced keys, read from its annotations: the loop follows
+the graph when the state gains one."""
+
+
+def empty() -> ConversationState:
+    """The state before the input: the reduced keys at their start values, as in the graph
+    (fresh ones each time: a run may hand them back untouched)."""
+    return {key: start() for key, (_, start) in REDUCED.items()}  # type: ignore[return-value]
 
 
 def merged(state: ConversationState, update: dict) -> ConversationState:
-    """``state`` with a node's ``update`` applied as the graph applies it: messages and
-    fidelity counts through their reducers, every other key replaced.
+    """``state`` with a node's ``update`` applied as the graph applies it: the reduced keys
+    (messages, fidelity counts) through their reducers, every other key replaced.
 
     Example:
         >>> merged({"messages": [("user", "Hi")], "turn": 0}, {"turn": 1})["turn"]
         1
     """
     out = {**state, **update}
-    if "messages" in update:
-        out["messages"] = add_messages(state.get("messages") or [], update["messages"])
-    if "fidelity" in update:
-        out["fidelity"] = add_fidelity(state.get("fidelity"), update["fidelity"])
+    for key, (reduce, start) in REDUCED.items():
+        if key in update:
+            current = state.get(key)
+            out[key] = reduce(start() if current is None else current, update[key])
     return out
 
 
