@@ -28,6 +28,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.outputs import LLMResult
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langgraph.errors import GraphBubbleUp
 from langgraph.pregel import Pregel
@@ -45,7 +46,7 @@ from langgraph_collab.judge import create_judge
 from langgraph_collab.reward import ascore_candidates
 from langgraph_collab.scoring import MultiturnReward
 from langgraph_collab.state import TERMINATE, Task
-from langgraph_collab.tracing import UsageLedger, with_callback
+from langgraph_collab.tracing import UsageLedger, is_cache_hit, with_callback
 from langgraph_collab.user import create_simulated_user
 
 HUMAN = "human"
@@ -62,7 +63,9 @@ cancelled whole (it normally returns at the deadline with its finished futures).
 @dataclass(frozen=True)
 class Budget:
     """Per-turn limits on the lookahead (None: no limit): model calls, tokens (input +
-    output) and seconds. Candidates are always sampled, and count; once the budget is
+    output) and seconds. A call answered by a call cache (:mod:`langgraph_collab.cache`)
+    is no model call and spends no tokens: it holds a place under ``calls`` only while in
+    flight. Candidates are always sampled, and count; once the budget is
     spent no new model call starts, unfinished futures are masked (a call in flight when
     the seconds run out is abandoned, not interrupted), and the turn answers with the best
     candidate scored so far (the first candidate when none is)."""
@@ -130,7 +133,8 @@ class _Turn:
 
 class Gate(UsageLedger):
     """Counts the turn's model calls and tokens; once ``enforce``, refuses calls past the
-    budget by raising :class:`BudgetExhausted` into them."""
+    budget by raising :class:`BudgetExhausted` into them. A call counts from its start,
+    since a cache hit is known only at its end; a hit then gives its place back."""
 
     raise_error = True
     run_inline = False  # raised from the concurrent handlers, after the inline ones ran
@@ -163,6 +167,12 @@ class Gate(UsageLedger):
             self.exhausted = True
             raise BudgetExhausted("the turn's lookahead budget is spent")
         super().on_chat_model_start(serialized, messages, **kwargs)
+
+    def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
+        if is_cache_hit(response):
+            with self._lock:
+                self.started -= 1
+        super().on_llm_end(response, **kwargs)
 
     async def within(self, coroutines: Sequence[Awaitable]) -> list[Any]:
         """Run ``coroutines`` concurrently: the results of those that finished, None for

@@ -23,7 +23,9 @@ from langgraph_collab import (
     rescore,
     score_candidates,
 )
+from langgraph_collab._lookahead import Budget, Gate
 from langgraph_collab.cache import MemoryCallCache, SQLiteCallCache
+from langgraph_collab.errors import BudgetExhausted
 from langgraph_collab.testing import ScriptedChatModel
 from langgraph_collab.tracing import CallGate, RoleUsage, UsageLedger
 from tests.conftest import judge_json, make_assistant, make_user
@@ -272,6 +274,21 @@ def test_the_call_gate_counts_hits_apart(cache):
     asyncio.run(run())
     assert (gate.calls, gate.cache_hits, gate.in_flight) == (1, 2, 0)
     assert gate.tokens == sum(len(t.split()) for t in ["grade this", "reply 1 to grade this"])
+
+
+def test_cache_hits_give_back_their_place_in_a_call_budget(cache):
+    model, _ = greedy()
+    judge = cached(model, cache)
+    gate = Gate(Budget(calls=2))
+    gate.enforce = True
+    config = {"callbacks": [gate], "tags": ["role:judge"]}
+    for _ in range(3):  # one model call, then two cache hits
+        judge.invoke("grade this", config)
+    judge.invoke("grade that", config)  # the budget's second call
+    assert gate.spent()[0] == 2 and not gate.exhausted
+    with pytest.raises(BudgetExhausted):
+        judge.invoke("grade something else", config)
+    assert gate.spent()[0] == 2 and gate.exhausted
 
 
 def test_score_candidates_reports_judge_cache_hits(cache, math_task):
