@@ -310,7 +310,9 @@ def test_ctypes_cannot_signal_the_caller_or_other_users(canary: Path) -> None:
         "import ctypes, os\n"
         f"assert os.getuid() not in (0, {os.getuid()})\n"
         "libc = ctypes.CDLL(None)\n"
-        f"print(libc.kill({os.getpid()}, 9), libc.kill(1, 0))\n"
+        # Flushed first: the last kill takes down the sandbox's reaper, and the caller then
+        # kills what is left of the session, this program too, maybe before it exits.
+        f"print(libc.kill({os.getpid()}, 9), libc.kill(1, 0), flush=True)\n"
         "libc.kill(-1, 9)  # only ever reaches processes of the sandbox's own uid\n"
     )
     r = run_untrusted(code, **SMALL)
