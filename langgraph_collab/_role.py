@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from langchain_core.callbacks import BaseCallbackManager
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import (
@@ -27,6 +28,7 @@ from langchain_core.runnables.config import (
 from langchain_core.runnables.utils import coro_with_context
 from langgraph.errors import GraphBubbleUp
 
+from langgraph_collab._stagger import leave_line
 from langgraph_collab.cache import fresh_calls
 from langgraph_collab.errors import (
     DEFAULT_BACKOFF,
@@ -69,6 +71,8 @@ def traced(func: Call, input: Any, config: RunnableConfig | None, *, name: str) 
     """
     config = ensure_config(config)
     manager = get_callback_manager_for_config(config)
+    if _unheard(manager):
+        return func(input, _untraced(config))
     run = manager.on_chain_start(
         None, input, name=config.get("run_name") or name, run_id=config.pop("run_id", None)
     )
@@ -81,6 +85,22 @@ def traced(func: Call, input: Any, config: RunnableConfig | None, *, name: str) 
         raise
     run.on_chain_end(output)
     return output
+
+
+def _unheard(manager: BaseCallbackManager) -> bool:
+    """Whether no handler would hear of a chain run: none is attached, or each ignores
+    chains (usage ledgers, call gates). Such a run is skipped: opening and closing it
+    costs more CPU than a short turn's own work, and nobody could see it. A tracer, a
+    run recorder or ``astream_events`` hears chains, and then every run is opened."""
+    return all(handler.ignore_chain for handler in manager.handlers)
+
+
+def _untraced(config: RunnableConfig) -> RunnableConfig:
+    """``config`` for a body run without a run of its own: the name and id were the run's."""
+    config = {**config}
+    config.pop("run_name", None)
+    config.pop("run_id", None)
+    return config  # type: ignore[return-value]
 
 
 def _child(config: RunnableConfig, run: Any) -> RunnableConfig:
@@ -96,6 +116,8 @@ async def atraced(afunc: ACall, input: Any, config: RunnableConfig | None, *, na
     """Async :func:`traced`."""
     config = ensure_config(config)
     manager = get_async_callback_manager_for_config(config)
+    if _unheard(manager):
+        return await afunc(input, _untraced(config))
     run = await manager.on_chain_start(
         None, input, name=config.get("run_name") or name, run_id=config.pop("run_id", None)
     )
@@ -275,7 +297,9 @@ class Role(Runnable[dict, Any]):
         while True:
             try:
                 with fresh_calls(fresh):
-                    reply = await self.model.ainvoke(self.prepare(state), config)
+                    prepared = self.prepare(state)
+                    leave_line()  # a future's start-up ends where its first model call begins
+                    reply = await self.model.ainvoke(prepared, config)
                 return self.parse(reply, state)
             except GraphBubbleUp:
                 raise

@@ -52,6 +52,7 @@ from langgraph.types import Send
 from typing_extensions import TypedDict
 
 from langgraph_collab._role import Step
+from langgraph_collab._stagger import in_turn
 from langgraph_collab.adaptive import AdaptiveSampling
 from langgraph_collab.assistant import AssistantLike
 from langgraph_collab.conversation import create_conversation_turns, recursion_limit
@@ -278,7 +279,10 @@ def create_reward_graph(
             return cut(state)  # abandoned at the deadline: masked, the others kept
 
     async def afuture(state: SampleInput, config: RunnableConfig) -> dict:
-        config = sample_config(state, config)
+        async with in_turn():  # start-up in turn, up to the first model call
+            return await ajudged(state, sample_config(state, config))
+
+    async def ajudged(state: SampleInput, config: RunnableConfig) -> dict:
         out = await aforward(forward_input(state), config)
         if out.get("failure"):
             return finish(state, out, None, out["failure"])

@@ -3,8 +3,9 @@ from typing import Any
 
 import pytest
 import tiktoken
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import HumanMessage
-from langchain_core.runnables import RunnableLambda
+from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import PrivateAttr
 
 from langgraph_collab import (
@@ -354,3 +355,53 @@ def test_identical_candidate_texts_are_scored_once(math_task):
     assert judge.calls == 2 * 2  # two distinct texts x two samples, not three
     assert same.mean == again.mean and same.samples == again.samples
     assert again.candidate.content == "Four." and other.candidate.content == "Why?"
+
+
+class RecordingUser(Runnable):
+    """A simulated user that notes when each future's user turn calls it (at once, before
+    it yields to the event loop), then answers."""
+
+    def __init__(self, events: list[tuple[str, tuple]]) -> None:
+        self.events = events
+
+    def invoke(self, input: Any, config: Any = None, **kwargs: Any) -> str:
+        raise NotImplementedError("async only")
+
+    async def ainvoke(self, input: Any, config: Any = None, **kwargs: Any) -> str:
+        metadata = config["metadata"]
+        self.events.append(("call", (metadata["candidate_index"], metadata["sample_index"])))
+        await asyncio.sleep(0)
+        return "Could you say more?"
+
+
+class UserTurnStarts(BaseCallbackHandler):
+    run_inline = True
+
+    def __init__(self, events: list[tuple[str, tuple]]) -> None:
+        self.events = events
+
+    def on_chain_start(self, serialized, inputs, *, name=None, metadata=None, **kwargs) -> None:
+        if name == "simulated_user":
+            self.events.append(("start", (metadata["candidate_index"], metadata["sample_index"])))
+
+
+def test_futures_start_in_turn_each_up_to_its_first_model_call(math_task):
+    events: list[tuple[str, tuple]] = []
+    rewards = asyncio.run(
+        ascore_candidates(
+            [("user", "What is 2 + 2?")], ["4", "Do you mean 2 + 2?", "Four"],
+            task=math_task, user=RecordingUser(events), assistant=make_assistant(),
+            judge=make_judge(), samples=4, window=2,
+            config={"callbacks": [UserTurnStarts(events)]},
+        )
+    )  # fmt: skip
+    assert all(r.n_valid == 4 for r in rewards)
+    first_turns, seen = [], set()
+    for kind, future in events:  # each future's first user turn: its start-up, then its call
+        if (kind, future) not in seen:
+            seen.add((kind, future))
+            first_turns.append((kind, future))
+    assert len(first_turns) == 2 * 12
+    # No other future starts between a future's start and its first model call.
+    assert first_turns[0::2] == [("start", f) for _, f in first_turns[1::2]]
+    assert all(kind == "call" for kind, _ in first_turns[1::2])

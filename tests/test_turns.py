@@ -1,6 +1,7 @@
 """The conversation's turns run as a graph or as a plain loop, with the same behaviour: the
 loop is what forward sampling runs by default (``create_reward_graph(subgraph=False)``)."""
 
+import asyncio
 import itertools
 
 import pytest
@@ -11,6 +12,7 @@ from langgraph_collab import (
     Backoff,
     PermanentError,
     Task,
+    ascore_candidates,
     create_assistant,
     create_judge,
     create_reward_graph,
@@ -171,6 +173,35 @@ def test_a_looped_future_traces_each_turn_and_the_judge_under_its_sample_run():
     # Every model call sits under its role's run; the judge's structured step opens none.
     assert set(under["chat_model"]) == {"simulated_user", "assistant"}
     assert under["structured_JudgeReply:text"] == ["judge"] * 2
+
+
+class ModelCalls(BaseCallbackHandler):
+    """Hears model calls only (as a usage ledger does): the parent run of each."""
+
+    ignore_chain = True
+
+    def __init__(self) -> None:
+        self.parents: list = []
+
+    def on_chat_model_start(self, serialized, messages, *, run_id, parent_run_id=None, **kw):
+        self.parents.append(parent_run_id)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_turn_runs_that_nobody_hears_are_not_opened(mode):
+    calls = ModelCalls()
+    options = dict(
+        task=MATH, user=ScriptedChatModel(script=["and then?"]), assistant=make_assistant(),
+        judge=make_judge(), samples=2, window=2, config={"callbacks": [calls]},
+    )  # fmt: skip
+    if mode == "sync":
+        rewards = score_candidates([("user", "dice?")], ["1/6"], **options)
+    else:
+        rewards = asyncio.run(ascore_candidates([("user", "dice?")], ["1/6"], **options))
+    assert rewards[0].n_valid == 2
+    # Each future's 2 user turns, 2 assistant turns and judge call sit right under its
+    # sample run: no turn or judge run was opened, since no handler would hear of it.
+    assert len(calls.parents) == 10 and len(set(calls.parents)) == 2
 
 
 def test_subgraph_futures_keep_the_conversation_graph_in_the_trace():
