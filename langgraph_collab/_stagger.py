@@ -9,7 +9,7 @@ calls go out together, come back together, and every turn of the fan-out then pa
 whole fan-out's CPU on its critical path. Started in turn, the first call goes out after
 one future's start-up, the others follow one start-up apart, and their turns stay spread
 out as in a pipeline (``benchmarks/mr_latency.py``, K=16 x S=6 at L=0.1 s on Python 3.11:
-1.76-1.78x the ideal critical path before, 1.31x with this and unheard runs skipped).
+1.71-1.78x the ideal critical path before, 1.31-1.42x with this and unheard runs skipped).
 
 Only start-up CPU waits: a future leaves the line when a role begins its model call (the
 model's own I/O is never waited on in line) or when it ends, whichever comes first. The
