@@ -92,8 +92,9 @@ def run(
 ):
     """One MR: its wall seconds, model calls per candidate, peak calls in flight and the
     garbage collector's seconds during it."""
-    roles = dict(ROLES.get((latency, separate)) or models(latency, separate=separate))
-    ROLES[latency, separate] = dict(roles)
+    if (latency, separate) not in ROLES:
+        ROLES[latency, separate] = models(latency, separate=separate)
+    roles = dict(ROLES[latency, separate])
     judge_model = roles.pop("_judge_model")
     for model in (roles["user"], roles["assistant"], judge_model):
         model.calls = model.max_in_flight = 0

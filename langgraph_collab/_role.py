@@ -96,7 +96,8 @@ def _unheard(manager: BaseCallbackManager) -> bool:
 
 
 def _untraced(config: RunnableConfig) -> RunnableConfig:
-    """``config`` for a body run without a run of its own: the name and id were the run's."""
+    """``config`` for the body of a run: without the run's name and id, which name this
+    run, not its children."""
     config = {**config}
     config.pop("run_name", None)
     config.pop("run_id", None)
@@ -106,10 +107,7 @@ def _untraced(config: RunnableConfig) -> RunnableConfig:
 def _child(config: RunnableConfig, run: Any) -> RunnableConfig:
     """``patch_config(config, callbacks=run.get_child())`` for an ensured ``config``,
     without ensuring (and so copying its callbacks) once more."""
-    child = {**config, "callbacks": run.get_child()}
-    child.pop("run_name", None)  # both name this run, not its children
-    child.pop("run_id", None)
-    return child  # type: ignore[return-value]
+    return {**_untraced(config), "callbacks": run.get_child()}  # type: ignore[return-value]
 
 
 async def atraced(afunc: ACall, input: Any, config: RunnableConfig | None, *, name: str) -> Any:

@@ -84,7 +84,9 @@ async def in_turn() -> AsyncIterator[None]:
     block or in a task it starts) or the block's end."""
     loop = asyncio.get_running_loop()
     try:
-        lock = _LINES.setdefault(loop, asyncio.Lock())
+        lock = _LINES.get(loop)
+        if lock is None:
+            lock = _LINES[loop] = asyncio.Lock()
     except TypeError:  # a loop that cannot be weakly referenced: no line
         yield
         return
