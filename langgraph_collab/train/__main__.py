@@ -3,7 +3,9 @@
 With no arguments it runs the embedded default end to end, offline: a few bundled tasks,
 the embedded model in every role, its trainable twin as the policy, collection, DPO with
 LoRA for a few steps, evaluation before and after, and a report. ``--config run.yaml`` and
-flags fill the same configuration; ``--help`` lists every option. Under
+flags fill the same configuration; ``--help`` lists every option.
+``--show-training-example N`` prints what SFT or DPO would train on (JSON lines of the
+tokens that carry loss and the rest) and exits without training. Under
 ``accelerate launch -m langgraph_collab.train --stages train ...`` it trains on several
 processes.
 
@@ -15,9 +17,12 @@ input (a task file, a folder, a checkpoint database), 1 for a failure while runn
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import sys
 import traceback
+from typing import Any
 
 from langgraph_collab.train.config import ConfigError, load_config
 from langgraph_collab.train.pipeline import failed_stage, run_pipeline
@@ -41,6 +46,33 @@ def one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}"
 
 
+def _show_count(args: list[str]) -> int | None:
+    """The N of ``--show-training-example N`` (already checked by the flag parser)."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--show-training-example", type=int)
+    return parser.parse_known_args(args)[0].show_training_example
+
+
+def show_examples(config: Any, limit: int, *, debug: bool = False) -> int:
+    """Print ``limit`` training examples as JSON lines (``--show-training-example``)."""
+    from langgraph_collab.train.pipeline import training_dataset
+    from langgraph_collab.train.trainers import check_showable, show_training_examples
+
+    try:
+        if limit < 1:
+            raise ValueError(f"--show-training-example takes a count of 1 or more, got {limit}")
+        check_showable(config.method)
+        examples = show_training_examples(config, limit, train_dataset=training_dataset(config))
+    except Exception as error:  # reported in one line (all of it with --debug), never hidden
+        if debug:
+            traceback.print_exc()
+        print(f"error: show-training-example: {one_line(error)}", file=sys.stderr)
+        return 2 if isinstance(error, BAD_INPUT) else 1
+    for example in examples:
+        print(json.dumps(example, ensure_ascii=False))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI on ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -51,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"error: config: {error}", file=sys.stderr)
         return 2
+    show = _show_count(args)
+    if show is not None:
+        return show_examples(config, show, debug=debug)
     try:
         state = run_pipeline(config)
     except KeyboardInterrupt:

@@ -131,6 +131,15 @@ def build_parser(*, method: str | None = None, prog: str = PROG) -> argparse.Arg
     parser.add_argument("-h", "--help", action="store_true", help="Show this help and exit.")
     parser.add_argument("--config", metavar="PATH", help="YAML file of option: value pairs.")
     parser.add_argument("--debug", action="store_true", help="On a failure, show the traceback.")
+    parser.add_argument(
+        "--show-training-example",
+        type=int,
+        metavar="N",
+        help="Print the first N training examples of --method sft or dpo as TRL tokenizes "
+        'them, one JSON line each: {"trained": the decoded tokens that carry loss, '
+        '"ignored": the decoded rest}; then exit without training. Reads the dataset the '
+        "train stage would (--dataset, else the run's export).",
+    )
     types = field_types()
     for section in [s for s in SECTIONS if s != "trl"]:  # ours of TRL: in the TRL group
         group = parser.add_argument_group(f"pipeline: {section}")
@@ -229,6 +238,7 @@ def parse_flags(argv: list[str]) -> tuple[str | None, dict[str, Any]]:
         given = vars(parser.parse_args(argv))
     path = given.pop("config", None)
     given.pop("debug", None)
+    given.pop("show_training_example", None)  # the CLI's, not the run's
     fields = {f.name for f in option_fields()}
     roles: dict[str, dict[str, Any]] = {}
     for key, (role, option) in role_keys().items():

@@ -101,6 +101,21 @@ def fidelity_lines(collected: dict | None) -> list[str]:
     ]
 
 
+def loss_token_line(trained: Mapping[str, Any]) -> str:
+    """What the training data taught: the tokens of one pass that carry loss and those
+    ignored (system prompt, user turns, prompts).
+
+    Example:
+        >>> print(loss_token_line({"trained_tokens": 120, "ignored_tokens": 360}))
+        train data: 120 tokens carry loss (the assistant's), 360 ignored (25.0% trained).
+    """
+    done, ignored = trained.get("trained_tokens"), trained.get("ignored_tokens")
+    if done is None or ignored is None:
+        return "train data: the method trains on completions the policy generates."
+    share = f" ({100 * done / (done + ignored):.1f}% trained)" if done + ignored else ""
+    return f"train data: {done} tokens carry loss (the assistant's), {ignored} ignored{share}."
+
+
 def report_text(config: Any, state: Mapping[str, Any]) -> str:
     """The report of a pipeline run (``config`` a ``CollabTrainConfig``, ``state`` the
     pipeline's state), as markdown."""
@@ -121,6 +136,7 @@ def report_text(config: Any, state: Mapping[str, Any]) -> str:
             f"{'n/a' if loss is None else f'{loss:.3f}'}, {trained['tokens_per_s']:.0f} "
             f"tokens/s, {trained['train_runtime_s']:.0f} s -> {trained['model_path']}"
         )
+        lines.append(loss_token_line(trained))
     if evaluated := state.get("evaluated"):
         lines += ["", evaluated["markdown"]]
     lines += ["", "## measured effects", "", *effect_lines(_records(collected))]

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from langgraph_collab.models import load_trainable_model
 from langgraph_collab.train.config import CollabTrainConfig
+from langgraph_collab.train.loss_mask import sft_training_data, token_counts, training_examples
 from langgraph_collab.train.rewards import MRReward
 from langgraph_collab.train.roles import settings
 from langgraph_collab.train.trl_args import has_accelerator, trainer_args, trl_trainer_class
@@ -44,8 +45,11 @@ REQUIRED_COLUMNS = {"sft": [("messages",), ("prompt", "completion"), ("text",)],
 
 @dataclass
 class TrainResult:
-    """What a training run produced. ``tokens`` counts the non-padding tokens trained on in
-    this call (prompt + completion tokens for the online methods), over ``train_runtime_s``."""
+    """What a training run produced. ``tokens`` counts the non-padding tokens fed to the
+    model in this call (prompt + completion tokens for the online methods), over
+    ``train_runtime_s``. For SFT and DPO, ``trained_tokens`` and ``ignored_tokens`` split
+    one pass over the training data into the tokens that carry loss (the assistant's) and
+    the rest (system, user, prompt): see :mod:`~langgraph_collab.train.loss_mask`."""
 
     output_dir: str
     model_path: str
@@ -56,6 +60,8 @@ class TrainResult:
     tokens: int
     tokens_per_s: float
     resumed_from: str | None = None
+    trained_tokens: int | None = None
+    ignored_tokens: int | None = None
     log_history: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -156,6 +162,83 @@ def _finished(checkpoint: str | None, max_steps: int | None) -> Any:
     return state if state.global_step >= max_steps else None
 
 
+def build_trainer(
+    config: CollabTrainConfig,
+    *,
+    train_dataset: Dataset,
+    output_dir: str | Path,
+    reward_funcs: Callable | Sequence[Callable] | None = None,
+    model: Any = None,
+    tokenizer: Any = None,
+    callbacks: Sequence[Any] = (),
+) -> Any:
+    """The TRL trainer :func:`train_policy` trains, built but not run (same arguments).
+
+    SFT data is prepared so that only the assistant's tokens carry loss
+    (:func:`~langgraph_collab.train.loss_mask.sft_training_data`); its TRL options apply
+    unless ``config.trl`` sets them.
+    """
+    config.validate()
+    check_dataset(config.method, train_dataset)
+    if model is None or tokenizer is None:
+        model, tokenizer = load_policy(config.policy)
+    loss_options: dict[str, Any] = {}
+    if config.method == "sft":
+        train_dataset, loss_options = sft_training_data(train_dataset, tokenizer)
+        check_dataset(config.method, train_dataset)
+    args = trainer_args(config, output_dir=output_dir, defaults=loss_options)
+    trainer_class = trl_trainer_class(config.method)
+    if config.method == "online_dpo":
+        trainer_class = _counting(trainer_class)
+    kwargs: dict[str, Any] = {
+        "model": model, "args": args, "train_dataset": train_dataset,
+        "processing_class": tokenizer,
+        "peft_config": lora_config(config) if config.lora else None,
+    }  # fmt: skip
+    if config.method == "dpo" and not config.lora:
+        kwargs["ref_model"] = copy.deepcopy(model)  # the frozen start point, before training
+    if config.method in ("grpo", "online_dpo"):
+        if reward_funcs is None:
+            raise ValueError(f"{config.method} needs reward_funcs, e.g. mr_reward_function(...)")
+        funcs = list(reward_funcs) if isinstance(reward_funcs, Sequence) else [reward_funcs]
+        kwargs["reward_funcs"] = funcs
+    trainer = trainer_class(**kwargs, callbacks=list(callbacks))
+    for func in kwargs.get("reward_funcs", []):
+        if isinstance(func, MRReward) and func.needs_policy:
+            max_tokens = settings("future_assistant", config)["max_tokens"]
+            func.bind_policy(trainer.model, tokenizer, max_tokens=max_tokens)
+    return trainer
+
+
+def check_showable(method: str) -> None:
+    """Raise ``ValueError`` for a method without fixed training examples to show."""
+    if method not in ("sft", "dpo"):
+        raise ValueError(
+            f"--show-training-example shows the fixed examples of sft and dpo; {method} "
+            "trains on completions the policy generates during training"
+        )
+
+
+def show_training_examples(
+    config: CollabTrainConfig, limit: int, *, train_dataset: Dataset, **options: Any
+) -> list[dict[str, str]]:
+    """The first ``limit`` training examples of an SFT or DPO run, tokenized and collated
+    as TRL will train them: ``{"trained": ..., "ignored": ...}`` each (see
+    :func:`~langgraph_collab.train.loss_mask.training_examples`). Nothing is trained.
+
+    Example:
+        >>> config = CollabTrainConfig(method="sft")
+        >>> show_training_examples(config, 1, train_dataset=sft)  # doctest: +SKIP
+        [{'trained': 'Which sum?<|im_end|>\\n', 'ignored': '<|im_start|>system...'}]
+    """
+    import tempfile
+
+    check_showable(config.method)
+    with tempfile.TemporaryDirectory() as scratch:
+        trainer = build_trainer(config, train_dataset=train_dataset, output_dir=scratch, **options)
+        return training_examples(trainer, limit)
+
+
 def train_policy(
     config: CollabTrainConfig,
     *,
@@ -172,7 +255,8 @@ def train_policy(
 
     Args:
         config: The run's configuration (method, hyper-parameters, LoRA, roles for MR).
-        train_dataset: The exported dataset for the method, unchanged.
+        train_dataset: The exported dataset for the method (SFT's is trained on the
+            assistant's tokens only, see :func:`build_trainer`).
         output_dir: Checkpoints, the final model and ``train_result.json`` go here.
         reward_funcs: GRPO / online DPO reward functions (required there), e.g.
             :func:`mr_reward_function`; an :class:`MRReward` whose future assistant is the
@@ -185,37 +269,16 @@ def train_policy(
         >>> result = train_policy(CollabTrainConfig(method="sft"), train_dataset=sft,
         ...                       output_dir="runs/demo/model")  # doctest: +SKIP
     """
-    config.validate()
-    check_dataset(config.method, train_dataset)
-    if model is None or tokenizer is None:
-        model, tokenizer = load_policy(config.policy)
-    args = trainer_args(config, output_dir=output_dir)
-    trainer_class = trl_trainer_class(config.method)
-    if config.method == "online_dpo":
-        trainer_class = _counting(trainer_class)
-    kwargs: dict[str, Any] = {
-        "model": model, "args": args, "train_dataset": train_dataset,
-        "processing_class": tokenizer,
-        "peft_config": lora_config(config) if config.lora else None,
-    }  # fmt: skip
-    if config.method == "dpo" and not config.lora:
-        kwargs["ref_model"] = copy.deepcopy(model)  # the frozen start point, before training
-    if config.method in ("grpo", "online_dpo"):
-        if reward_funcs is None:
-            raise ValueError(f"{config.method} needs reward_funcs, e.g. mr_reward_function(...)")
-        funcs = list(reward_funcs) if isinstance(reward_funcs, Sequence) else [reward_funcs]
-        kwargs["reward_funcs"] = funcs
     from langgraph_collab.train.langsmith_logs import LangSmithLogger, without_langsmith
 
     meter = _token_meter()
-    extra = list(callbacks)
+    trainer = build_trainer(
+        config, train_dataset=train_dataset, output_dir=output_dir, reward_funcs=reward_funcs,
+        model=model, tokenizer=tokenizer, callbacks=[*callbacks, meter],
+    )  # fmt: skip
     if without_langsmith(config.trl)[1]:
-        extra.append(LangSmithLogger(name=config.method, inputs=args.to_dict()))
-    trainer = trainer_class(**kwargs, callbacks=[*extra, meter])
-    for func in kwargs.get("reward_funcs", []):
-        if isinstance(func, MRReward) and func.needs_policy:
-            max_tokens = settings("future_assistant", config)["max_tokens"]
-            func.bind_policy(trainer.model, tokenizer, max_tokens=max_tokens)
+        trainer.add_callback(LangSmithLogger(name=config.method, inputs=trainer.args.to_dict()))
+    counted = token_counts(trainer) if config.method in ("sft", "dpo") else (None, None)
 
     checkpoint = last_checkpoint(output_dir) if resume else None
     final = Path(output_dir) / "final"
@@ -234,6 +297,7 @@ def train_policy(
         global_step=state.global_step, train_loss=metrics.get("train_loss"),
         train_runtime_s=runtime, tokens=tokens,
         tokens_per_s=tokens / runtime if runtime > 0 else 0.0, resumed_from=checkpoint,
+        trained_tokens=counted[0], ignored_tokens=counted[1],
         log_history=list(state.log_history),
     )  # fmt: skip
     if trainer.is_world_process_zero():

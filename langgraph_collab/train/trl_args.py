@@ -250,9 +250,12 @@ def our_defaults(config: CollabTrainConfig, *, output_dir: str | Path) -> dict[s
     return values
 
 
-def trainer_args(config: CollabTrainConfig, *, output_dir: str | Path) -> Any:
+def trainer_args(
+    config: CollabTrainConfig, *, output_dir: str | Path, defaults: Mapping[str, Any] | None = None
+) -> Any:
     """The TRL config object (``SFTConfig``, ``DPOConfig``...) for ``config.method``: our
-    defaults where the class has the field, then every user value of ``config.trl`` (an
+    defaults where the class has the field, then ``defaults`` (the options the data needs,
+    such as SFT's assistant-only loss), then every user value of ``config.trl`` (an
     unknown name is a :class:`ConfigError`; TRL's own checks raise ``ValueError``).
 
     Example:
@@ -274,7 +277,7 @@ def trainer_args(config: CollabTrainConfig, *, output_dir: str | Path) -> Any:
     reported, _ = without_langsmith(config.trl)  # ours, not a transformers integration
     user = check_trl_options(config.method, reported, source="trl", our_names=names)
     try:
-        return config_class(**{**ours, **user})
+        return config_class(**{**ours, **(defaults or {}), **user})
     except ValueError as error:  # TRL's own __post_init__ checks
         raise ConfigError(
             f"TRL's {config_class.__name__} rejected the options: {error} (fix the value named)"
