@@ -5,7 +5,9 @@ LangChain's own mechanism, as the community uses it: a chat model's ``cache`` fi
 the prompt (the messages, serialised, ids removed) and the model's ``llm_string``: for a
 serialisable model (``ChatOpenAI``, ``ChatAnthropic``...) its class and every setting it was
 built with (model name, endpoint, temperature, max_tokens, extra_body...), then the call's
-own parameters (stop, bound tools, ``response_format``, a bound temperature). For a model
+own parameters (stop, bound tools, ``response_format``, a bound temperature); :func:`cached`
+adds the endpoint its SDK client resolved, however it was set (``base_url=`` or the
+environment's ``OPENAI_BASE_URL``). For a model
 LangChain cannot serialise (``ChatLlamaCpp``, ``ChatTransformers``, test doubles), whose
 ``llm_string`` names little more than its type, :func:`cached` adds the class and every
 plain-data field (path, temperature, max_tokens, seed...) to the key.
@@ -126,8 +128,8 @@ def cached(
     Example:
         >>> from langchain_openai import ChatOpenAI
         >>> judge = ChatOpenAI(model="gpt-4o-mini", temperature=0, api_key="sk-...")
-        >>> type(cached(judge, create_call_cache()).cache).__name__, judge.cache
-        ('MemoryCallCache', None)
+        >>> cached(judge, create_call_cache()).cache.identity, judge.cache
+        ('{"endpoint": "https://api.openai.com/v1/"}', None)
     """
     if isinstance(cache, str | Path):
         cache = create_call_cache(cache)
@@ -189,15 +191,29 @@ def _refuse_sampling(model: BaseChatModel, bound: dict) -> None:
 
 
 def _identity(model: BaseChatModel) -> str:
-    """What the key adds to LangChain's ``llm_string``: nothing for a serialisable model
-    (its ``llm_string`` holds every setting); else its class and plain-data fields."""
+    """What the key adds to LangChain's ``llm_string``: for a serialisable model (whose
+    ``llm_string`` holds every setting it was given) the endpoint its SDK client resolved,
+    when it has one; else its class and plain-data fields."""
     if model.is_lc_serializable():
-        return ""
+        endpoint = _endpoint(model)
+        return json.dumps({"endpoint": endpoint}) if endpoint else ""
     kind = type(model)
     base = BaseChatModel.model_fields
     fields = {name: _plain(getattr(model, name)) for name in kind.model_fields if name not in base}
     about = {"class": f"{kind.__module__}.{kind.__qualname__}", "fields": fields}
     return json.dumps(about, sort_keys=True)
+
+
+def _endpoint(model: BaseChatModel) -> str | None:
+    """The base URL of the model's SDK client (``root_client`` of ``ChatOpenAI`` and its
+    kin, ``_client`` of ``ChatAnthropic``), as the SDK resolved it: an endpoint set only
+    through the environment (``OPENAI_BASE_URL``, ``ANTHROPIC_BASE_URL``) is in no setting
+    of the model, so not in its ``llm_string``."""
+    for name in ("root_client", "_client"):
+        base_url = getattr(getattr(model, name, None), "base_url", None)
+        if base_url is not None:
+            return str(base_url)
+    return None
 
 
 def _plain(value: Any) -> Any:

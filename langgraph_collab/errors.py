@@ -2,10 +2,11 @@
 
 Two kinds of failure, and one rule for each:
 
-- **transient**: the same call may well succeed again: a dropped connection, a timeout, HTTP
-  408/409/425/429/5xx, a reply the role could not use (:class:`MalformedReply`). Retried with
-  exponential backoff and jitter, honouring ``Retry-After``; one that outlives its retries
-  becomes a :class:`TransientFailure`, and only that (or a :class:`MetricError`) masks a sample.
+- **transient**: the same call may well succeed again: a dropped connection, a timeout (the
+  builtin ones, httpx's, and the OpenAI and Anthropic SDKs'), HTTP 408/409/425/429/5xx, a
+  reply the role could not use (:class:`MalformedReply`). Retried with exponential backoff
+  and jitter, honouring ``Retry-After``; one that outlives its retries becomes a
+  :class:`TransientFailure`, and only that (or a :class:`MetricError`) masks a sample.
 - **permanent**: retrying cannot help: a wrong API key (401/403), a bad request (400/404/422),
   a bug in a callable or a metric (``TypeError``...). Raised at once as a
   :class:`PermanentError` that names the role and the model.
@@ -25,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import functools
+import importlib
 import random
 import time
 from collections.abc import Iterable
@@ -101,21 +103,27 @@ def status_of(error: BaseException) -> int | None:
     return None
 
 
+# (module, class names): the network errors of the HTTP clients and SDKs a role may use;
+# a module that is not installed adds none. httpx2 is the HTTP client of recent OpenAI and
+# Anthropic SDKs; Anthropic's RetryableError is the one its middleware raises to ask for a
+# retry.
+_NETWORK_ERRORS = (
+    ("httpx", ("TransportError",)),
+    ("httpx2", ("TransportError",)),
+    ("openai", ("APIConnectionError", "APITimeoutError")),
+    ("anthropic", ("APIConnectionError", "APITimeoutError", "RetryableError")),
+)
+
+
 @functools.cache
 def _network_errors() -> tuple[type[BaseException], ...]:
     found: list[type[BaseException]] = [ConnectionError, TimeoutError, asyncio.TimeoutError]
-    try:
-        import httpx
-
-        found.append(httpx.TransportError)
-    except ImportError:  # httpx comes with langsmith; still, never require it
-        pass
-    try:
-        import openai
-
-        found += [openai.APIConnectionError, openai.APITimeoutError]
-    except ImportError:  # openai is only there with an OpenAI-compatible provider
-        pass
+    for module_name, names in _NETWORK_ERRORS:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:  # never required: only there with the provider that uses it
+            continue
+        found += [getattr(module, name) for name in names if hasattr(module, name)]
     return tuple(found)
 
 

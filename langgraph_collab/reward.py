@@ -275,7 +275,7 @@ def create_reward_graph(
         left = _seconds_left(config)
         try:
             return await asyncio.wait_for(afuture(state, config), left)
-        except TimeoutError:
+        except (TimeoutError, asyncio.TimeoutError):  # one class from 3.11, two on 3.10
             return cut(state)  # abandoned at the deadline: masked, the others kept
 
     async def afuture(state: SampleInput, config: RunnableConfig) -> dict:

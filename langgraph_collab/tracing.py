@@ -240,23 +240,6 @@ def langsmith_reachable(timeout: float | None = None) -> bool:
         return False
 
 
-@contextlib.contextmanager
-def _daemon_uploads() -> Iterator[None]:
-    """Build the SDK's shared client, if none exists yet, with daemon upload threads: a
-    LangSmith endpoint that hangs can then never keep the process from exiting."""
-    if run_trees._CLIENT is None:
-        previous = os.environ.get("LANGSMITH_USE_DAEMON")
-        os.environ["LANGSMITH_USE_DAEMON"] = "true"
-        try:
-            run_trees.get_cached_client()
-        finally:
-            if previous is None:
-                del os.environ["LANGSMITH_USE_DAEMON"]
-            else:
-                os.environ["LANGSMITH_USE_DAEMON"] = previous
-    yield
-
-
 def flush_traces(timeout: float | None = None) -> bool:
     """Wait at most ``timeout`` seconds (default ``LANGGRAPH_COLLAB_FLUSH_S``, else 10) for
     traces still being uploaded; warn and return False when some are left behind."""
@@ -280,8 +263,10 @@ def flush_traces(timeout: float | None = None) -> bool:
 def tracing_guard() -> Iterator[None]:
     """The context every public entry point runs in. With tracing on: when LangSmith does
     not answer, warn once and trace nothing in it (never one failed upload per call, never
-    a process that cannot exit); when it does, upload with daemon threads and wait a bounded
-    time for the last traces at the end. With tracing off: nothing.
+    a process that cannot exit); when it does, wait a bounded time for the last traces at
+    the end. The SDK's client and its upload threads stay the process's own (set
+    ``LANGSMITH_USE_DAEMON=true`` for daemon threads, which never hold the exit up for
+    an endpoint that hangs mid-upload). With tracing off: nothing.
 
     Example:
         >>> with tracing_guard():
@@ -311,11 +296,10 @@ def _guarded() -> Iterator[None]:
         with tracing_context(enabled=False):
             yield
         return
-    with _daemon_uploads():
-        try:
-            yield
-        finally:
-            flush_traces()
+    try:
+        yield
+    finally:
+        flush_traces()
 
 
 class FeedbackSender:

@@ -341,12 +341,13 @@ def test_load_chat_model_takes_a_cache(tmp_path):
             "openai:judge", base_url=server.base_url, api_key="sk-x", temperature=0,
             cache=tmp_path / "judge.sqlite",
         )  # fmt: skip
-        assert isinstance(model, BaseChatModel) and isinstance(model.cache, SQLiteCallCache)
+        assert isinstance(model, BaseChatModel)
+        assert isinstance(model.cache.cache, SQLiteCallCache)  # keyed by the endpoint too
         model.invoke("hi")
         model.invoke("hi")
         assert len(server.requests) == 1
         instance = load_chat_model(server.model(temperature=0), cache=MemoryCallCache())
-        assert isinstance(instance.cache, MemoryCallCache)
+        assert isinstance(instance.cache.cache, MemoryCallCache)
         with pytest.raises(ValueError, match="sets no temperature"):
             load_chat_model(
                 "openai:judge", base_url=server.base_url, api_key="sk-x", cache=MemoryCallCache()

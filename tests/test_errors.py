@@ -87,6 +87,35 @@ def test_errors_are_classified(error, transient):
     assert is_transient(error) is transient
 
 
+def _anthropic_errors() -> list[tuple[Exception, bool]]:
+    """The real Anthropic SDK's exceptions (its HTTP client is httpx2), as a call raises
+    them with the SDK's own retries switched off."""
+    anthropic = pytest.importorskip("anthropic")
+    httpx2 = pytest.importorskip("httpx2")
+    request = httpx2.Request("POST", "https://api.anthropic.com/v1/messages")
+
+    def status(cls: type, code: int) -> Exception:
+        return cls("boom", response=httpx2.Response(code, request=request), body=None)
+
+    return [
+        (status(anthropic.AuthenticationError, 401), False),
+        (status(anthropic.PermissionDeniedError, 403), False),
+        (status(anthropic.BadRequestError, 400), False),
+        (status(anthropic.NotFoundError, 404), False),
+        (status(anthropic.RateLimitError, 429), True),
+        (status(anthropic.InternalServerError, 500), True),
+        (status(anthropic.OverloadedError, 529), True),
+        (anthropic.APIConnectionError(request=request), True),
+        (anthropic.APITimeoutError(request=request), True),
+        (httpx2.ConnectError("refused"), True),
+    ]
+
+
+def test_anthropic_errors_are_classified_like_the_others():
+    for error, transient in _anthropic_errors():
+        assert is_transient(error) is transient, type(error).__name__
+
+
 def test_retry_after_is_honoured_and_backoff_grows():
     assert retry_after(_status_error(openai.RateLimitError, 429, {"retry-after": "3"})) == 3.0
     assert retry_after(_status_error(openai.RateLimitError, 429, {"retry-after-ms": "250"})) == 0.25

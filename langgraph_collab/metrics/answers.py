@@ -15,10 +15,40 @@ Example:
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import logging
 import re
+from collections.abc import Callable
+from typing import Any
 
-logging.getLogger("math_verify").setLevel(logging.ERROR)  # it warns on every untimed call
+_UNTIMED = contextvars.ContextVar("langgraph_collab_untimed_math_verify", default=False)
+
+
+class _OurUntimedCalls(logging.Filter):
+    """Drops math-verify's "Timeout is disabled" warning when our own untimed call causes
+    it (we bound the work ourselves: MAX_SYMBOLIC_CHARS); other callers' records pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (_UNTIMED.get() and record.getMessage().startswith("Timeout is disabled"))
+
+
+for _name in ("math_verify.parser", "math_verify.grader"):
+    logging.getLogger(_name).addFilter(_OurUntimedCalls())
+
+
+def _untimed(function: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        token = _UNTIMED.set(True)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            _UNTIMED.reset(token)
+
+    return run
+
+
 MAX_SYMBOLIC_CHARS = 200
 """Longer answers are compared as text only: sympy's simplification of a long expression
 can run for minutes, and metrics run off the main thread, where math-verify's timeouts
@@ -100,6 +130,7 @@ def _container(text: str) -> tuple[str, list[str]] | None:
     return None
 
 
+@_untimed
 def _symbolic(reference: str, answer: str, raw: str) -> bool | None:
     """math-verify on both sides parsed alike (an answer in words: its final expression);
     None unless both parse to comparable kinds."""
