@@ -8,6 +8,11 @@
 # The wheel is cached per version and level outside the checkout, so a fresh clone (CI) reuses
 # it, and pip's own wheel cache (keyed on the sdist, not on the flags) is never consulted.
 #
+# Building needs a C and a C++ compiler and CMake >= 3.21 (a wheel already cached needs
+# neither): checked first, with what to install. Without a compiler pip's build ends in
+# "CMake Error: CMAKE_C_COMPILER not set" / "No CMAKE_CXX_COMPILER could be found"; without
+# CMake, scikit-build-core fetches the cmake wheel from PyPI (so offline it fails).
+#
 # Usage: scripts/install_llama_cpp.sh PYTHON [CONSTRAINTS]
 set -euo pipefail
 PYTHON=$1
@@ -27,7 +32,26 @@ else
 fi
 CACHE=${LLAMA_CPP_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/langgraph-collab/wheels}
 DEST="$CACHE/llama-cpp-python-$VERSION-$LEVEL"
+need_build_tools() {
+    local cc="${CC:-}" cxx="${CXX:-}" tool
+    for tool in cc gcc clang; do [[ -n "$cc" ]] || ! command -v "$tool" >/dev/null || cc=$tool; done
+    for tool in c++ g++ clang++; do [[ -n "$cxx" ]] || ! command -v "$tool" >/dev/null || cxx=$tool; done
+    if [[ -z "$cc" || -z "$cxx" ]]; then
+        echo "error: building llama-cpp-python $VERSION needs a C and a C++ compiler" \
+            "(found C: ${cc:-none}, C++: ${cxx:-none}) and CMake >= 3.21." >&2
+        echo "  Debian/Ubuntu: sudo apt-get install build-essential cmake" >&2
+        echo "  Fedora/RHEL:   sudo dnf install gcc gcc-c++ make cmake" >&2
+        echo "  macOS:         xcode-select --install && brew install cmake" >&2
+        echo "  or set CC and CXX to your compilers, then run make again" >&2
+        exit 1
+    fi
+    if ! command -v cmake >/dev/null; then
+        echo "note: no cmake on PATH: the build fetches the cmake wheel from PyPI" \
+            "(offline, install CMake >= 3.21 first)" >&2
+    fi
+}
 if ! compgen -G "$DEST/*.whl" >/dev/null; then
+    need_build_tools
     echo "building llama-cpp-python $VERSION for $LEVEL (no native flags, no AMX); takes minutes"
     rm -rf "$DEST.tmp"
     CMAKE_ARGS="$COMMON $SIMD" "$PYTHON" -m pip wheel -q --no-deps --no-cache-dir \
