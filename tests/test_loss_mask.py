@@ -64,6 +64,10 @@ def test_the_template_decides_the_way(tokenizer):
     with_markers.chat_template = CHATML_WITH_MARKERS
     data, options = sft_training_data(sft_rows(), with_markers)
     assert options == {"assistant_only_loss": True} and "messages" in data.column_names
+    from trl.chat_template_utils import qwen2_5_chat_template  # no markers; TRL patches it
+
+    with_markers.chat_template = qwen2_5_chat_template
+    assert sft_training_data(sft_rows(), with_markers)[1] == {"assistant_only_loss": True}
 
 
 # ------------------------------------------------------------------------------ one step
