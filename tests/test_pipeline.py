@@ -45,7 +45,11 @@ def test_export_and_train_stages_alone_fill_the_run_directory(policy_dir, tmp_pa
     assert state["trained"]["global_step"] == 2
     for path in ("config.yaml", "datasets/dpo", "train/final", "report.md", "pipeline.sqlite"):
         assert (run / path).exists(), path
-    assert "train: 2 steps" in (run / "report.md").read_text()
+    report = (run / "report.md").read_text()
+    assert "train: 2 steps" in report
+    trained, ignored = state["trained"]["trained_tokens"], state["trained"]["ignored_tokens"]
+    assert trained > 0 and ignored > 0  # DPO: the replies carry loss, the prompts do not
+    assert f"train data: {trained} tokens carry loss (the assistant's), {ignored} ignored" in report
 
 
 def test_a_stage_without_its_inputs_is_a_clear_error(tmp_path):
