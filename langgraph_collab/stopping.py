@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
-from langgraph_collab.fidelity import content_words
+from langgraph_collab.fidelity_rules import content_words
 from langgraph_collab.metrics.base import MetricError
 from langgraph_collab.state import Task
 
