@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import json
 import re
 import select
@@ -72,6 +73,13 @@ class _Worker:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
+        atexit.register(self.close)
+
+    def close(self) -> None:
+        """End the worker (its stdin closes, so it returns), if one is running."""
+        with self._lock:
+            if self._process is not None:
+                self._stop(self._process)
 
     def _started(self) -> subprocess.Popen:
         if self._process is None or self._process.poll() is not None:
@@ -94,6 +102,8 @@ class _Worker:
     def _stop(self, process: subprocess.Popen) -> None:
         process.kill()
         process.wait()
+        for stream in (process.stdin, process.stdout):
+            stream.close()
         self._process = None
 
     def verdict(self, reference: str, answer: str, raw: str, seconds: float) -> Verdict:
