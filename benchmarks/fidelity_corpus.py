@@ -77,7 +77,7 @@ def table(checks: Mapping[str, Callable], cases: list[dict], guard: FidelityGuar
         for kind in (*KINDS, "all"):
             nat = [c for k in KINDS for c in natural[k]] if kind == "all" else natural[kind]
             dri = [c for k in KINDS for c in drifted[k]] if kind == "all" else drifted[kind]
-            if check is not None:  # a check's recall is over the turns labelled for it
+            if any(c.get("check") == name for c in cases):  # recall over its own turns
                 dri = [c for c in dri if c["check"] == name]
 
             def rejects(case: dict, check: Callable | None = check) -> bool:
@@ -116,12 +116,12 @@ def rules_from(path: str) -> Mapping[str, Callable]:
     return module.RULE_CHECKS
 
 
-def scripted_judge(cases: list[dict]) -> object:
+def scripted_judge() -> object:
     """A scripted judge that always answers "faithful": it measures the check's plumbing and
     its calls, not a model's judgement."""
     from langgraph_collab.testing import ScriptedChatModel
 
-    return ScriptedChatModel(['{"faithful": true, "reason": "ok"}'] * len(cases))
+    return ScriptedChatModel(script=['{"faithful": true, "reason": "ok"}'])
 
 
 def main() -> None:
@@ -142,7 +142,7 @@ def main() -> None:
 
             model = load_local_model(max_tokens=48, seed=0, n_ctx=2048)
         else:
-            model = scripted_judge(cases)
+            model = scripted_judge()
         llm = llm_check(model)
 
         def counted(text: str, context: TurnContext) -> str | None:
@@ -156,11 +156,11 @@ def main() -> None:
     print(f"{len(cases)} turns (natural/drifted): {', '.join(sizes)}")
     print(f"rules from {args.rules or 'langgraph_collab.fidelity'}", flush=True)
     print("\n".join(table(checks, cases, guard)))
-    if args.llm:
-        print(
-            f"llm_check calls: {calls['llm']} for {len(cases)} turns, each measured "
-            "alone and in the guard"
-        )
+    if args.llm:  # what the guard spends in the loop: checks in order, up to the first failure
+        calls.clear()
+        for case in cases:
+            guard.first_failure(case["turn"], task=case["task"], messages=case["messages"])
+        print(f"guard cost: {calls['llm']} llm_check calls for {len(cases)} turns (the rules: 0)")
     if args.show:
         print("\n".join(misjudged(cases, guard)) or "(none misjudged)")
 
