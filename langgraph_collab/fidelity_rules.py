@@ -120,6 +120,11 @@ _SOLVING = re.compile(
     r"\bthe (solution|fix|trick) is to\b|\b(therefore|hence|thus)\b",
     re.IGNORECASE | re.MULTILINE,
 )
+# Whose claim a "the answer is" sentence reports: the user's guess or someone else's.
+_HEARSAY = re.compile(
+    r"\b(i|i'm|my|we|our|says|said|think|thought|guess|maybe|probably|supposed|claims?)\b",
+    re.IGNORECASE,
+)
 _STEP = re.compile(r"^\s*step \d+\s*[:.)]", re.IGNORECASE | re.MULTILINE)
 _FENCE = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
 _CODE_LINE = re.compile(
@@ -157,15 +162,27 @@ def _stem(word: str) -> str:
     return word[:5]
 
 
+_NUMBER_WORDS = dict(
+    zip(
+        re.findall(r"\S+", "zero two three four five six seven eight nine ten eleven twelve"),
+        (0, *range(2, 13)),
+        strict=True,
+    )
+)  # "one" is a pronoun more often than a number
+_NUMBER_WORDS |= {"thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "twenty": 20}
+_NUMBER_WORDS |= {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80}
+_NUMBER_WORDS["ninety"] = 90
+
+
 def numbers(text: str) -> set[Fraction]:
     """The numbers written in ``text`` (integers, decimals, thousands, ``a/b``,
-    ``\\frac{a}{b}``), as exact values.
+    ``\\frac{a}{b}``, number words but "one"), as exact values.
 
     Example:
         >>> sorted(numbers("about 1,200 of them, or \\\\frac{1}{6}, 2.5 and 3/4"))
         [Fraction(1, 6), Fraction(3, 4), Fraction(5, 2), Fraction(1200, 1)]
     """
-    found = set()
+    found = {Fraction(_NUMBER_WORDS[w]) for w in words(text) if w in _NUMBER_WORDS}
     for num, den, whole, decimals, over in _NUMBER.findall(text):
         if num:
             value = Fraction(int(num), int(den)) if int(den) else None
@@ -199,13 +216,15 @@ class Parts:
         self.code_lines = [line for line in lines if _CODE_LINE.match(line)]
         pasted = [line for line in lines if _CODE_LINE.match(line) or _MATERIAL_LINE.match(line)]
         kept = [line for line in lines if line not in pasted]
-        paragraphs = [p for p in re.split(r"\n\s*\n", "\n".join(kept)) if p.strip()]
-        preface = paragraphs[0] if len(paragraphs) > 1 else ""
-        self.draft = ""
-        if preface and len(words(preface)) <= 40 and _introduces(preface):
-            self.draft = "\n\n".join(paragraphs[1:])
-            paragraphs = paragraphs[:1]
-        self.prose = "\n\n".join(paragraphs)
+        own = "\n".join(kept).strip()
+        paragraphs = [p for p in re.split(r"\n\s*\n", own) if p.strip()]
+        first_line = own.split("\n", 1)[0]
+        if len(paragraphs) > 1 and _introduces(paragraphs[0]):
+            self.prose, self.draft = paragraphs[0], "\n\n".join(paragraphs[1:])
+        elif "\n" in own and first_line.rstrip().endswith(":") and _introduces(first_line):
+            self.prose, self.draft = first_line, own.split("\n", 1)[1]
+        else:
+            self.prose, self.draft = own, ""
         self.material = "\n".join([*self.fenced, *pasted, self.draft])
         self.owned = bool(_FIRST_PERSON.search(self.prose) or _FAILS.search(self.prose))
 
@@ -217,10 +236,13 @@ class Parts:
 
 
 def _introduces(preface: str) -> bool:
-    """A short first paragraph that hands over the user's own material."""
-    return bool(_FIRST_PERSON.search(preface)) and bool(
-        _MATERIAL_WORDS.search(preface) or preface.rstrip().endswith(":")
+    """A short first paragraph or line that hands over the user's own material ("Here's
+    my draft:", "Can you shorten the following:")."""
+    mine = _FIRST_PERSON.search(preface) or re.search(
+        r"\b(the following|below)\b", preface, re.IGNORECASE
     )
+    handed = _MATERIAL_WORDS.search(preface) or preface.rstrip().endswith(":")
+    return len(words(preface)) <= 40 and bool(mine) and bool(handed)
 
 
 def sounds_like_assistant(text: str) -> bool:
@@ -266,7 +288,7 @@ def role_drift(text: str, context: TurnContext) -> str | None:
         return "writes a worked solution"
     for sentence in _sentences(parts.prose):
         solving = _SOLVING.search(sentence) and not sentence.rstrip().endswith("?")
-        if solving and not _echoes(sentence, context):
+        if solving and not _echoes(sentence, context) and not _HEARSAY.search(sentence):
             return "states a solution itself"
     if parts.has_code and not parts.owned:
         return "writes code it does not present as its own"
