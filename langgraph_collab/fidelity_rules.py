@@ -91,7 +91,7 @@ _CHAT = frozenset(
 _FIRST_PERSON = re.compile(r"\b(i|i'm|i've|i'd|i'll|me|my|mine|we|our|us)\b", re.IGNORECASE)
 _FAILS = re.compile(
     r"\b(error|errors|fails?|failing|failed|wrong|broken|bug|crash\w*|traceback|exception|"
-    r"doesn't|does not|isn't|won't|can't|get|got|getting|returns?|output|prints?)\b|\?",
+    r"doesn't|does not|isn't|won't|can't)\b|\?",
     re.IGNORECASE,
 )
 _ASSISTANT = re.compile(
@@ -282,7 +282,7 @@ def role_drift(text: str, context: TurnContext) -> str | None:
     parts = Parts(text)
     if sounds_like_assistant(parts.prose):
         return "offers help like an assistant"
-    if _TRANSCRIPT.search(text):
+    if _TRANSCRIPT.search(parts.prose):
         return "writes both sides of the dialogue"
     if len(_STEP.findall(parts.prose)) >= 2:
         return "writes a worked solution"
