@@ -29,6 +29,7 @@ from pathlib import Path
 from langchain_core.messages import AIMessage, HumanMessage
 
 from langgraph_collab import Task
+from langgraph_collab.errors import TransientFailure
 from langgraph_collab.fidelity import FidelityGuard, TurnContext, create_fidelity_guard
 from langgraph_collab.state import TERMINATE
 from langgraph_collab.tasks import load_tasks
@@ -141,7 +142,7 @@ def main() -> None:
         if args.llm == "local":
             from langgraph_collab.local import load_local_model
 
-            model = load_local_model(max_tokens=48, seed=0, n_ctx=2048)
+            model = load_local_model(max_tokens=96, seed=0, n_ctx=2048)
         else:
             model = scripted_judge()
         llm, verdicts = llm_check(model), {}
@@ -150,7 +151,11 @@ def main() -> None:
             calls["llm"] += 1  # what the guard asks for; the model sees each turn once
             key = (text, context.task.id, len(context.messages), context.last_reply)
             if key not in verdicts:
-                verdicts[key] = llm(text, context)
+                try:
+                    verdicts[key] = llm(text, context)
+                except TransientFailure:  # no usable verdict after its retries: counted
+                    calls["unjudged"] += 1
+                    verdicts[key] = None
             return verdicts[key]
 
         checks["llm"] = counted
@@ -161,10 +166,11 @@ def main() -> None:
     print(f"rules from {args.rules or 'langgraph_collab.fidelity'}", flush=True)
     print("\n".join(table(checks, cases, guard)))
     if args.llm:  # what the guard spends in the loop: checks in order, up to the first failure
-        calls.clear()
+        calls["llm"] = 0
         for case in cases:
             guard.first_failure(case["turn"], task=case["task"], messages=case["messages"])
         print(f"guard cost: {calls['llm']} llm_check calls for {len(cases)} turns (the rules: 0)")
+        print(f"turns llm_check could not judge (no usable reply): {calls['unjudged']}")
     if args.show:
         print("\n".join(misjudged(cases, guard)) or "(none misjudged)")
 
