@@ -85,7 +85,10 @@ _CHAT = frozenset(
         "again maybe actually quite bit lot kind sort part first last next now time today "
         "wait why when where well let us don't doesn't didn't isn't it's i'm i've i'd you're "
         "that's what's there's can't won't yeah yep nope hmm perfect awesome cool nice exactly "
-        "ah oh uh um ooh wow cheers btw",
+        "ah oh uh um ooh wow cheers btw here's all after before every each other only very "
+        "too into over under out up down off same own such while because since until both "
+        "few most being would could error errors issue problem bug fix run ran running "
+        "defined line file works input output result results version again instead",
     )
 )
 _FIRST_PERSON = re.compile(r"\b(i|i'm|i've|i'd|i'll|me|my|mine|we|our|us)\b", re.IGNORECASE)
@@ -159,7 +162,8 @@ def content_words(text: str) -> set[str]:
 
 
 def _stem(word: str) -> str:
-    return word[:5]
+    """A crude stem: a common ending off, then five letters ("sorting", "sorted" -> "sort")."""
+    return re.sub(r"(?<=\w{3})(ing|ed|es|e|s)$", "", word)[:5]
 
 
 _NUMBER_WORDS = dict(
@@ -355,15 +359,13 @@ def goal_leak(text: str, context: TurnContext) -> str | None:
 
 def off_goal(text: str, context: TurnContext) -> str | None:
     """The user talks about something else: its own words relate to nothing in the goal,
-    the user's context or the chat so far (five or more words asking or telling something
-    new; eight or more when they answer the assistant's question, since answers bring new
-    details), or, in a longer message, under a fifth of them do: a shared word or two does
-    not make a message on topic. Material the user pastes that shares words with the task
-    keeps the turn on topic."""
+    the user's context or the chat so far, or under a fifth of them do (a shared word or
+    two does not make a message on topic). Asked of questions of four or more words and of
+    statements of eight or more (answers and reactions bring new details). Material the
+    user pastes that shares words with the task keeps the turn on topic."""
     parts = Parts(text)
     said = {w for w in content_words(parts.prose) - _CHAT if not w.isdigit()}
-    answers = context.last_reply.rstrip().endswith("?") and "?" not in parts.prose
-    if len(said) < (8 if answers else 5):
+    if len(said) < (4 if "?" in parts.prose else 8):
         return None
     task = context.task
     known_text = [task.request, task.description, task.opening or "", task.reference or ""]
@@ -374,7 +376,7 @@ def off_goal(text: str, context: TurnContext) -> str | None:
     shared = sum(_stem(w) in known for w in said)
     if shared == 0:
         return "shares no word with the goal or the chat"
-    if len(said) >= 8 and shared < 0.2 * len(said):
+    if shared < 0.2 * len(said):
         return f"shares {shared} of its {len(said)} words with the goal or the chat"
     return None
 
