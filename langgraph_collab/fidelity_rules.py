@@ -113,6 +113,9 @@ _ASSISTANT = re.compile(
     r"(?![^.!?\n]{0,30}\b(i|my|we|our)\b)|"
     r"\bi can (implement|write|do|build|code) (that|this|it) for you\b|"
     r"\b(i|we) can help (you|with (that|this|it))\b|"
+    r"\b(the|your) (\w+ ){0,2}(problem|question|task|project|assignment) (that )?you'?re "
+    r"(working on|trying to|asking about|stuck on)\b|"
+    r"\b(details|more|information) about your (\w+ )?(problem|question|task|request|project)\b|"
     r"\blet me (walk you through|break (it|this|that) down|help you|show you how|"
     r"explain (both|each|them))\b",
     re.IGNORECASE | re.MULTILINE,
