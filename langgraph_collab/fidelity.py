@@ -3,16 +3,21 @@
 The MR is only as good as the simulated user playing the futures, and small open simulators
 drift into the assistant's role (the paper's warning). Every user turn can be checked:
 
-- ``role_drift``: the "user" writes like an assistant: offers help, answers its own
-  request, writes the solution (code, a worked answer, the final result);
+- ``role_drift``: the "user" writes like an assistant: offers help in an assistant's words,
+  writes both sides, states a solution of its own, hands over code it does not claim;
 - ``goal_leak``: it pastes the hidden request, the reference answer or the target document
-  verbatim or near-verbatim;
-- ``off_goal``: it talks about something that has nothing to do with the goal or the chat;
+  verbatim or near-verbatim, or states the reference answer before the assistant did;
+- ``off_goal``: it talks about something that has (almost) nothing to do with the goal or
+  the chat;
 - ``garbled``: empty, endless, repetitive or unreadable text.
 
-Each check is a plain function ``(text, context) -> reason | None`` a user can replace or
-extend; cheap rules come first, and :func:`llm_check` adds an LLM-graded verdict (a
-structured call to a judge model, off by default) for what rules cannot see. A
+The rules (:mod:`langgraph_collab.fidelity_rules`) are context-aware and cost no model call:
+a polite "Sure," answer, an echo of the assistant, one's own error, code, data or draft are
+a real user's. Each check is a plain function ``(text, context) -> reason | None`` a user
+can replace or extend; :func:`llm_check` adds an LLM-graded verdict (a structured call to a
+judge model, off by default) for what rules cannot see; placed after the rules, it is asked
+only about the turns they pass. ``benchmarks/fidelity_corpus.py`` measures any set of
+checks on a labelled corpus. A
 :class:`FidelityGuard` runs them on every user turn inside the loop: a failing turn is
 regenerated (bounded tries, counted per reason) and a turn that still fails ends the
 future as a failure, which masks it like any failed sample.
