@@ -325,9 +325,8 @@ def _hidden(task: Task) -> dict[str, str]:
     sources = {"request": task.request}
     if task.reference:
         sources["reference"] = task.reference
-    for key in ("user_context", "intended"):
-        if isinstance(task.metadata.get(key), str):
-            sources[key] = task.metadata[key]
+    if isinstance(task.metadata.get("user_context"), str):  # the intended reading is theirs
+        sources["user_context"] = task.metadata["user_context"]
     return sources
 
 
