@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
 import re
 import select
 import subprocess
@@ -73,15 +74,18 @@ class _Worker:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
+        self._owner = os.getpid()
         atexit.register(self.close)
 
     def close(self) -> None:
-        """End the worker (its stdin closes, so it returns), if one is running."""
+        """End this process's worker, if one is running."""
         with self._lock:
-            if self._process is not None:
+            if self._process is not None and self._owner == os.getpid():
                 self._stop(self._process)
 
     def _started(self) -> subprocess.Popen:
+        if self._owner != os.getpid():  # a forked copy never shares its parent's worker
+            self._process, self._owner = None, os.getpid()
         if self._process is None or self._process.poll() is not None:
             script = Path(__file__).with_name("_symbolic_child.py")
             process = subprocess.Popen(
