@@ -10,6 +10,7 @@ differ only in how many futures each candidate gets. Both runs go through the re
 graph (``score_candidates``); calls are counted by its usage ledger.
 
     python benchmarks/adaptive_sampling.py [--decisions 200] [--samples 6] [--window 1]
+        [--z 1.0] [--min-spread 0.5]
 """
 
 from __future__ import annotations
@@ -91,8 +92,9 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=1)
     parser.add_argument("--z", type=float, default=1.0)
     parser.add_argument("--first", type=int, default=2)
+    parser.add_argument("--min-spread", type=float, default=AdaptiveSampling.min_spread)
     args = parser.parse_args()
-    rule = AdaptiveSampling(first=args.first, z=args.z)
+    rule = AdaptiveSampling(first=args.first, z=args.z, min_spread=args.min_spread)
     full_calls = raced_calls = agree = 0
     start = time.perf_counter()
     for seed in range(args.decisions):
@@ -106,7 +108,7 @@ def main() -> None:
     n = args.decisions
     print(
         f"{n} decisions, K={args.candidates}, S={args.samples}, w={args.window}, "
-        f"AdaptiveSampling(first={args.first}, z={args.z}) "
+        f"AdaptiveSampling(first={args.first}, z={args.z}, min_spread={args.min_spread}) "
         f"({time.perf_counter() - start:.0f} s)"
     )
     print(f"model calls: full {full_calls}, raced {raced_calls} "

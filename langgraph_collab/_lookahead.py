@@ -79,7 +79,8 @@ class LookaheadTurn(TypedDict, total=False):
     """A lookahead turn, under the ``collab`` state key: ``candidates`` (texts), ``scores``
     (MR means; None when unscored), ``stderr``, ``components`` (mean per reward component),
     ``n_valid`` (futures scored: a budget that runs out keeps the finished ones, a
-    partial MR), ``n_failed`` (masked futures), ``rejected`` (the simulated user's turns rejected by
+    partial MR), ``n_failed`` (masked futures), ``n_gave_up`` (those the fidelity guard gave
+    up on), ``rejected`` (the simulated user's turns rejected by
     the fidelity guard, by reason, per candidate), ``chosen`` (index into these lists), ``user``
     (``"simulated"`` or ``"human"``), ``replies`` (the human's), ``forks`` (``"checkpoint"``
     or ``"copy"``), ``fork_threads`` (with ``keep_forks``), ``calls`` and ``tokens`` (every
@@ -93,6 +94,7 @@ class LookaheadTurn(TypedDict, total=False):
     components: list[dict[str, float]]
     n_valid: list[int]
     n_failed: list[int]
+    n_gave_up: list[int]
     rejected: list[dict[str, int]]
     chosen: int
     replies: list[str]
@@ -380,6 +382,7 @@ class Lookahead:
             "components": [r.components if r else {} for r in rewards],
             "n_valid": [r.n_valid if r else 0 for r in rewards],
             "n_failed": [r.n_failed if r else 0 for r in rewards],
+            "n_gave_up": [r.n_gave_up if r else 0 for r in rewards],
             "rejected": [dict(r.fidelity.rejected) if r else {} for r in rewards],
             "chosen": best,
             "forks": forks.mode,

@@ -14,12 +14,19 @@ Bounds are on the MR the candidate would get from all ``samples`` futures, the c
 full run makes: ``mean +- z * sd * sqrt((S - n) / (S * n))`` after n of S futures (the
 spread of the futures to come, whose mean is itself estimated; 0 once all are in), where
 a candidate's per-sample spread ``sd`` is never taken below the pooled spread of all
-candidates (two equal rewards out of two say little).
-Estimates stay unbiased: every future that starts is awaited and averaged in, fast or
-slow (cancelling slow futures would favour short conversations), and no candidate gets
-more than ``samples``. Fewer futures per candidate means a wider standard error, which
-each :class:`~langgraph_collab.scoring.MultiturnReward` reports with its n. Rounds run
-one after another, so a decision takes longer in wall time while making fewer calls.
+candidates, and that pooled spread starts from a prior (``min_spread``, weighing as
+``prior_weight`` futures): two equal rewards out of two say little, so agreement in the
+first futures (common with a 0/1 metric and a greedy judge) does not shrink every bound to
+a point and close every candidate; the prior fades as futures come in.
+
+What it exports is a sequential decision, not unbiased estimates: each candidate's MR is
+the plain mean of the futures it got, with its n (``n_valid``), and how many it got
+depends on the rewards seen, so a candidate closed after a poor (or lucky) start keeps
+that mean. Use the choice it makes; compare MR values across candidates only with their
+n. Every future that starts is awaited and averaged in, fast or slow (cancelling slow
+futures would favour short conversations), and no candidate gets more than ``samples``.
+Rounds run one after another, so a decision takes longer in wall time while making fewer
+calls.
 
 Example:
     >>> rule = AdaptiveSampling(first=2, z=2.0)  # wider bounds than the default 1.0
@@ -43,17 +50,22 @@ class AdaptiveSampling:
     Args:
         first: Futures every candidate gets before any can close (at least 2: one sample
             has no spread).
-        z: Width of the bounds, in standard deviations of the full-S MR. Measured over
-            200 seeded decisions (K=4, S=6, a noisy scripted user and judge;
-            ``benchmarks/adaptive_sampling.py``): z=1.0 made 34% fewer calls with the
-            full run's choice 96% of the time; z=1.5 26% fewer, 98.5%; z=2.0 18%, 99.5%.
+        z: Width of the bounds, in standard deviations of the full-S MR: wider bounds make
+            fewer early closes (``benchmarks/adaptive_sampling.py`` measures the calls saved
+            and how often the full run's choice is made, per z).
         tolerance: Also close a candidate whose MR standard error is at most this; 0
             turns this rule off.
+        min_spread: A prior per-sample standard deviation of the reward, pooled with the
+            spread observed: 0.5 is the largest a 0/1 task metric can have; 0 turns the
+            prior off (then agreeing rewards make point bounds).
+        prior_weight: How many futures' worth of spread the prior counts for.
     """
 
     first: int = 2
     z: float = 1.0
     tolerance: float = 0.0
+    min_spread: float = 0.5
+    prior_weight: float = 2.0
 
     def __post_init__(self) -> None:
         if self.first < 2:
@@ -62,6 +74,10 @@ class AdaptiveSampling:
             raise ValueError(f"AdaptiveSampling(z=) must be a positive number, got {self.z}")
         if not (self.tolerance >= 0 and math.isfinite(self.tolerance)):
             raise ValueError(f"AdaptiveSampling(tolerance=) must be >= 0, got {self.tolerance}")
+        for name in ("min_spread", "prior_weight"):
+            value = getattr(self, name)
+            if not (value >= 0 and math.isfinite(value)):
+                raise ValueError(f"AdaptiveSampling({name}=) must be >= 0, got {value}")
 
     def open(
         self, rewards: Sequence[Sequence[float]], *, attempted: Sequence[int], samples: int
@@ -70,7 +86,7 @@ class AdaptiveSampling:
         sample rewards so far, ``attempted`` its futures started (masked ones included),
         ``samples`` the most any candidate may get."""
         stats = [MetricStats.of(list(r)) for r in rewards]
-        spread = _pooled_spread(rewards)
+        spread = _pooled_spread(rewards, self.min_spread, self.prior_weight)
         scored = [k for k, s in enumerate(stats) if s.mean is not None]
         if not scored:
             return [n < samples for n in attempted]
@@ -107,9 +123,12 @@ class AdaptiveSampling:
         return is_open
 
 
-def _pooled_spread(rewards: Sequence[Sequence[float]]) -> float:
-    """The per-sample standard deviation pooled over candidates with two or more rewards."""
-    squares = degrees = 0.0
+def _pooled_spread(
+    rewards: Sequence[Sequence[float]], prior: float = 0.0, weight: float = 0.0
+) -> float:
+    """The per-sample standard deviation pooled over candidates with two or more rewards,
+    starting from ``prior`` counted as ``weight`` degrees of freedom."""
+    squares, degrees = weight * prior**2, weight
     for values in rewards:
         if len(values) > 1:
             mean = math.fsum(values) / len(values)

@@ -101,6 +101,8 @@ class CollectionSummary(BaseModel):
     errors: dict[str, str] = {}
     user_model: str | None = None
     fidelity: FidelityCounts = FidelityCounts()
+    futures: int = 0
+    futures_given_up: int = 0
     stop_reasons: dict[str, int] = {}
     mean_turns: float | None = None
 
@@ -125,11 +127,20 @@ def _cost(usage: Mapping[str, RoleUsage], prices: Mapping[str, tuple[float, floa
     }
 
 
+GIVE_UP_WARN_SHARE = 0.1
+"""A collection run warns when the fidelity guard gave up on more than this share of its
+forward samples: their candidates' MRs rest on fewer futures, and a simulator or guard that
+misjudges honest turns bends the choice."""
+
+
 def _fidelity_summary(records: Sequence[ConversationRecord], user: UserLike) -> dict[str, Any]:
     stops = Counter(record.stop_reason or "unknown" for record in records)
     turns = [len(record.turns) for record in records]
+    candidates = [c for record in records for turn in record.turns for c in turn.candidates]
     return {
         "user_model": describe_model(create_simulated_user(user).model),
+        "futures": sum(len(c.samples) for c in candidates),
+        "futures_given_up": sum(c.n_gave_up for c in candidates),
         "fidelity": sum((record.fidelity for record in records), FidelityCounts()),
         "stop_reasons": dict(stops),
         "mean_turns": sum(turns) / len(turns) if turns else None,
@@ -311,6 +322,14 @@ async def acollect(
     (out / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
     if todo and len(errors) == len(todo):
         raise ScoringError(f"collect: every one of {len(todo)} tasks failed", errors.values())
+    if summary.futures_given_up > GIVE_UP_WARN_SHARE * summary.futures:
+        warnings.warn(
+            f"collect: the fidelity guard gave up on {summary.futures_given_up} of "
+            f"{summary.futures} forward samples (over {GIVE_UP_WARN_SHARE:.0%}): see "
+            "summary.fidelity for the checks that rejected the simulated user",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     if errors:
         warnings.warn(
             f"collect: {len(errors)} of {len(todo)} tasks failed and are left unrecorded (run "

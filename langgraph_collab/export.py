@@ -293,7 +293,9 @@ def records_from_collabllm(
         turns = []
         for turn_id in sorted(by_turn):
             prompts, candidates = zip(*by_turn[turn_id], strict=True)
-            chosen = best_index([c.mr for c in candidates])
+            scores = [c.mr for c in candidates]
+            # An unscored imported turn has nothing to choose by: its first row stays.
+            chosen = best_index(scores) if any(m is not None for m in scores) else 0
             turns.append(
                 TurnRecord(
                     turn=turn_id, prompt=prompts[chosen], candidates=candidates, chosen=chosen

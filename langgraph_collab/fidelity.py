@@ -3,16 +3,21 @@
 The MR is only as good as the simulated user playing the futures, and small open simulators
 drift into the assistant's role (the paper's warning). Every user turn can be checked:
 
-- ``role_drift``: the "user" writes like an assistant: offers help, answers its own
-  request, writes the solution (code, a worked answer, the final result);
+- ``role_drift``: the "user" writes like an assistant: offers help in an assistant's words,
+  writes both sides, states a solution of its own, hands over code it does not claim;
 - ``goal_leak``: it pastes the hidden request, the reference answer or the target document
-  verbatim or near-verbatim;
-- ``off_goal``: it talks about something that has nothing to do with the goal or the chat;
+  verbatim or near-verbatim, or states the reference answer before the assistant did;
+- ``off_goal``: it talks about something that has (almost) nothing to do with the goal or
+  the chat;
 - ``garbled``: empty, endless, repetitive or unreadable text.
 
-Each check is a plain function ``(text, context) -> reason | None`` a user can replace or
-extend; cheap rules come first, and :func:`llm_check` adds an LLM-graded verdict (a
-structured call to a judge model, off by default) for what rules cannot see. A
+The rules (:mod:`langgraph_collab.fidelity_rules`) are context-aware and cost no model call:
+a polite "Sure," answer, an echo of the assistant, one's own error, code, data or draft are
+a real user's. Each check is a plain function ``(text, context) -> reason | None`` a user
+can replace or extend; :func:`llm_check` adds an LLM-graded verdict (a structured call to a
+judge model, off by default) for what rules cannot see; placed after the rules, it is asked
+only about the turns they pass. ``benchmarks/fidelity_corpus.py`` measures any set of
+checks on a labelled corpus. A
 :class:`FidelityGuard` runs them on every user turn inside the loop: a failing turn is
 regenerated (bounded tries, counted per reason) and a turn that still fails ends the
 future as a failure, which masks it like any failed sample.
@@ -24,185 +29,36 @@ Example:
     >>> guard.check("Hi! Can you help me add two numbers?", task=task, messages=[])
     []
     >>> guard.check("Certainly! I'd be happy to help. The answer is 42.", task=task, messages=[])
-    ['role_drift']
+    ['role_drift', 'goal_leak']
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langsmith.run_helpers import get_current_run_tree
 from pydantic import BaseModel, Field
 
+from langgraph_collab.fidelity_rules import (
+    RULE_CHECKS,
+    Check,
+    TurnContext,
+    garbled,
+    goal_leak,
+    off_goal,
+    role_drift,
+    sounds_like_assistant,
+)
 from langgraph_collab.state import TERMINATE, FidelityCounts, Task
 
 GAVE_UP = "simulated_user: fidelity: "
 """How a conversation the guard gave up on records its failure (see :func:`gave_up`)."""
-
-MAX_USER_WORDS = 250
-"""A user turn longer than this is not a busy person's message (the prompt asks for 1-4
-sentences): it is flagged as drift into writing the work itself."""
-
-
-@dataclass(frozen=True)
-class TurnContext:
-    """What a check sees besides the turn: the task (hidden goal, reference) and the
-    conversation before the turn."""
-
-    task: Task
-    messages: Sequence[BaseMessage] = ()
-    turn: str = ""
-
-    @property
-    def last_reply(self) -> str:
-        """The assistant's latest message, if any."""
-        replies = [m.text for m in self.messages if isinstance(m, AIMessage) and m.text]
-        return replies[-1] if replies else ""
-
-
-Check = Callable[[str, TurnContext], str | None]
-"""A fidelity check: a short explanation when the turn fails it, else None."""
-
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_STOP = frozenset(
-    re.findall(
-        r"\S+",
-        "a an the and or but if of to in on at for with from by as is are was were be been am "
-        "do does did i you me my your we our it its this that these those what which who how "
-        "can could would should will just so not no yes please thanks thank hi hello hey ok "
-        "okay sure want need like have has had get some any more about there here then than",
-    )
-)
-_OFFERS_HELP = re.compile(
-    r"^\W*(sure|certainly|of course|absolutely|great question|i'?d be (happy|glad) to|"
-    r"i'?m (happy|glad) to help|here(?: is|'s) (a|an|the|your)|as an ai)\b|"
-    r"\b(how can i (help|assist)|i hope this helps|feel free to (ask|share|reach)|"
-    r"let me know if you (have|need)|is there anything else i can)\b",
-    re.IGNORECASE,
-)
-_SOLVES = re.compile(
-    r"(\\boxed\{|^\s*(step \d+|solution)\s*[:.]|\bthe (final )?answer is\b|"
-    r"^\s*(def |class |import |from \w+ import )|```)",
-    re.IGNORECASE | re.MULTILINE,
-)
-
-
-def words(text: str) -> list[str]:
-    """Lower-case word tokens."""
-    return _WORD.findall(text.lower())
-
-
-def content_words(text: str) -> set[str]:
-    """Words that carry meaning (no stop words, no one-letter tokens)."""
-    return {w for w in words(text) if w not in _STOP and len(w) > 1}
-
-
-def _longest_shared_run(text: str, source: str) -> int:
-    """Length, in words, of the longest run of consecutive words ``text`` shares with
-    ``source``."""
-    a, b = words(text), words(source)
-    if not a or not b:
-        return 0
-    positions: dict[str, list[int]] = {}
-    for j, word in enumerate(b):
-        positions.setdefault(word, []).append(j)
-    best, previous = 0, {}
-    for word in a:
-        current = {j: previous.get(j - 1, 0) + 1 for j in positions.get(word, ())}
-        if current:
-            best = max(best, *current.values())
-        previous = current
-    return best
-
-
-def sounds_like_assistant(text: str) -> bool:
-    """Whether a message reads like an assistant's: offering help, opening with
-    "Certainly", closing with "I hope this helps".
-
-    Example:
-        >>> sounds_like_assistant("Certainly! Here is the plan you asked for.")
-        True
-        >>> sounds_like_assistant("Can you make it shorter? [[TERMINATE CHAT]]")
-        False
-    """
-    return bool(_OFFERS_HELP.search(text))
-
-
-def role_drift(text: str, context: TurnContext) -> str | None:
-    """The user speaks as the assistant: offers help, writes a solution (a fenced block,
-    code, a worked or boxed answer), or writes far more than a person would."""
-    if sounds_like_assistant(text):
-        return "offers help like an assistant"
-    if _SOLVES.search(text):
-        return "writes the solution itself"
-    if len(words(text)) > MAX_USER_WORDS:
-        return f"writes more than {MAX_USER_WORDS} words"
-    return None
-
-
-def goal_leak(text: str, context: TurnContext) -> str | None:
-    """The user pastes the hidden request, the reference or the target document: a run of
-    12+ words of any of them, the whole request when it is shorter, or the reference answer
-    itself (when it is not a bare number a question could contain)."""
-    task = context.task
-    sources = {"request": task.request, "reference": task.reference or ""}
-    for name, source in sources.items():
-        n = len(words(source))
-        if n and _longest_shared_run(text, source) >= min(12, n) and n >= 6:
-            return f"copies the hidden {name}"
-    reference = (task.reference or "").strip()
-    key = content_words(reference)
-    stated = len(key) >= 2 and key <= content_words(text)
-    if task.kind != "document" and stated and key - content_words(context.last_reply):
-        return "states the reference answer"
-    return None
-
-
-def off_goal(text: str, context: TurnContext) -> str | None:
-    """The user talks about something else: a message of 12+ content words sharing none
-    with the goal, the user's context, or the conversation so far."""
-    said = content_words(text)
-    if len(said) < 12:
-        return None
-    task = context.task
-    hidden = [task.request, task.description, task.opening or ""]
-    hidden.append(str(task.metadata.get("user_context", "")))
-    known = " ".join(hidden + [m.text for m in context.messages])
-    if said & content_words(known):
-        return None
-    return "shares no word with the goal or the chat"
-
-
-def garbled(text: str, context: TurnContext) -> str | None:
-    """Empty, unreadable or looping text."""
-    body = text.replace(TERMINATE, "").strip()
-    if not body:
-        return None if TERMINATE in text else "empty"
-    letters = sum(c.isalpha() for c in body)
-    if letters < 0.5 * len(body.replace(" ", "")):
-        return "mostly not words"
-    tokens = words(body)
-    if len(tokens) >= 12 and len(set(tokens)) < 0.3 * len(tokens):
-        return "repeats itself"
-    if any(ord(c) < 32 and c not in "\n\t\r" for c in body):
-        return "control characters"
-    return None
-
-
-RULE_CHECKS: Mapping[str, Check] = {
-    "role_drift": role_drift,
-    "goal_leak": goal_leak,
-    "off_goal": off_goal,
-    "garbled": garbled,
-}
-"""The built-in rule checks by reason name."""
 
 
 class FidelityReply(BaseModel):
@@ -273,11 +129,23 @@ class FidelityGuard:
     def check(self, text: str, *, task: Task, messages: Sequence[BaseMessage] = ()) -> list[str]:
         """The names of the checks ``text`` fails, as the next user turn after
         ``messages`` (the stop token itself is never held against a turn)."""
+        return list(self._failures(text, task, messages))
+
+    def first_failure(
+        self, text: str, *, task: Task, messages: Sequence[BaseMessage] = ()
+    ) -> str | None:
+        """The first check ``text`` fails, or None; later checks are not run (a rejected
+        turn costs no LLM check placed after the rules)."""
+        return next(self._failures(text, task, messages), None)
+
+    def _failures(self, text: str, task: Task, messages: Sequence[BaseMessage]):
         context = TurnContext(task=task, messages=messages)
         body = text.replace(TERMINATE, "").strip()
         if not body:
-            return [] if TERMINATE in text else ["garbled"]
-        return [name for name, check in self.checks.items() if check(body, context)]
+            if TERMINATE not in text:
+                yield "garbled"
+            return
+        yield from (name for name, check in self.checks.items() if check(body, context))
 
 
 def create_fidelity_guard(
@@ -308,8 +176,7 @@ def create_fidelity_guard(
 def _first_failure(guard: FidelityGuard | None, reply: BaseMessage, state: dict) -> str | None:
     if guard is None or _fixed_opening(state):
         return None
-    failed = guard.check(reply.text, task=state["task"], messages=state.get("messages") or [])
-    return failed[0] if failed else None
+    return guard.first_failure(reply.text, task=state["task"], messages=state.get("messages") or [])
 
 
 async def _afirst_failure(
@@ -407,3 +274,25 @@ def resolve_guard(fidelity: FidelityGuard | bool | None) -> FidelityGuard | None
         f"fidelity must be True, False or a FidelityGuard (create_fidelity_guard()), "
         f"not {type(fidelity).__name__}"
     )
+
+
+__all__ = [
+    "GAVE_UP",
+    "RULE_CHECKS",
+    "Check",
+    "FidelityGuard",
+    "FidelityReply",
+    "TurnContext",
+    "UserTurn",
+    "auser_turn",
+    "create_fidelity_guard",
+    "garbled",
+    "gave_up",
+    "goal_leak",
+    "llm_check",
+    "off_goal",
+    "resolve_guard",
+    "role_drift",
+    "sounds_like_assistant",
+    "user_turn",
+]

@@ -61,6 +61,7 @@ class CandidateRecord(BaseModel):
     stderr: float = 0.0
     components: dict[str, float] = Field(default_factory=dict)
     n_failed: int = 0
+    n_gave_up: int = 0
     samples: list[SampleRecord] = Field(default_factory=list)
     run_id: str | None = None
 
@@ -86,6 +87,7 @@ class CandidateRecord(BaseModel):
             stderr=reward.stderr,
             components=reward.components,
             n_failed=reward.n_failed,
+            n_gave_up=reward.n_gave_up,
             samples=samples,
             run_id=run_id,
         )

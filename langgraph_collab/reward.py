@@ -19,9 +19,11 @@ when every sample fails or one failure keeps repeating the call raises
 :class:`~langgraph_collab.errors.ScoringError` listing the distinct errors.
 
 With ``adaptive=`` (:class:`~langgraph_collab.adaptive.AdaptiveSampling`) the futures are
-drawn in rounds and a candidate stops getting more once the choice is clear. With
+drawn in rounds and a candidate stops getting more once the choice is clear (each MR is
+then the mean of the futures its candidate got, with its n: a sequential decision). With
 ``timeout=`` (async), futures still running at the deadline are abandoned and masked as
-budget cuts; the finished ones make a partial MR (its n in ``n_valid``).
+budget cuts; the finished ones make a partial MR (its n in ``n_valid``), biased toward
+short conversations, since those finish first.
 
 Example:
     >>> from langgraph_collab import Task, multiturn_aware_reward
@@ -487,7 +489,8 @@ def score_candidates(
     ``timeout`` (seconds) is a deadline for the whole call: no future starts after it,
     and with the async API the futures still running are abandoned; either way they are
     masked as budget cuts and each MR is the mean of its finished futures (``n_valid``;
-    ``mean`` None only when none finished).
+    ``mean`` None only when none finished). The futures that finish first are the short
+    conversations, so an MR whose futures were cut is biased toward them.
 
     Example:
         >>> a, b = score_candidates(history, ["Answer now", "Ask first?"], task=task,

@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage
 from pydantic import BaseModel, Field
 
-from langgraph_collab.errors import PermanentError
+from langgraph_collab.errors import PermanentError, ScoringError
+from langgraph_collab.fidelity import gave_up
 from langgraph_collab.judge import Judgement
 from langgraph_collab.metrics import Metric, MetricError, MetricInput
 from langgraph_collab.metrics.tokens import TokenCounter, count_tokens
@@ -57,7 +58,9 @@ class ForwardSample(BaseModel):
 class MultiturnReward(BaseModel):
     """The MR of one candidate: mean and standard error over its valid forward samples,
     the mean of each component, every sample with its conversation, usage per role, the
-    simulated user's kept and rejected turns (``fidelity``) and why each future ended."""
+    simulated user's kept and rejected turns (``fidelity``) and why each future ended.
+    ``n_failed`` counts the masked futures, ``n_gave_up`` those among them the fidelity guard
+    gave up on (the simulated user kept failing its checks)."""
 
     candidate: AnyMessage
     mean: float | None
@@ -65,6 +68,7 @@ class MultiturnReward(BaseModel):
     components: dict[str, float]
     samples: list[ForwardSample]
     n_failed: int
+    n_gave_up: int = 0
     usage: dict[str, RoleUsage] = Field(default_factory=dict)
     fidelity: FidelityCounts = Field(default_factory=FidelityCounts)
     stop_reasons: dict[str, int] = Field(default_factory=dict)
@@ -180,22 +184,35 @@ def aggregate(candidate: BaseMessage, samples: Sequence[ForwardSample]) -> Multi
         components=components,
         samples=ordered,
         n_failed=len(samples) - len(valid),
+        n_gave_up=sum(gave_up(s.error) for s in samples),
     )
 
 
 def best_index(scores: Sequence[float | None]) -> int:
-    """The index of the best candidate by MR: the highest score, unscored ones last, the
-    earlier one on ties; 0 when none is scored. The one rule for "best by MR".
+    """The index of the best candidate by MR, the one rule for "best by MR": the highest
+    finite score; a candidate without one (every future masked) never wins, it loses to any
+    candidate with one; on ties the earlier candidate wins.
+
+    Raises:
+        ScoringError: no candidate has a finite MR: there is nothing to choose by.
 
     Example:
         >>> best_index([None, 0.4, 0.9, 0.9])
         2
-        >>> best_index([None, None])
-        0
+        >>> best_index([None, None])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        langgraph_collab.errors.ScoringError: no candidate has a finite MR (2 candidates)...
     """
     if not scores:
         raise ValueError("no candidates to choose from")
-    return max(range(len(scores)), key=lambda k: (scores[k] is not None, scores[k] or 0.0, -k))
+    finite = [k for k, score in enumerate(scores) if score is not None and math.isfinite(score)]
+    if not finite:
+        raise ScoringError(
+            f"no candidate has a finite MR ({len(scores)} candidates)",
+            [f"MR {score}" for score in scores],
+        )
+    return max(finite, key=lambda k: (scores[k], -k))
 
 
 def as_candidate(candidate: str | BaseMessage) -> AIMessage:

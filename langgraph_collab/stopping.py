@@ -3,8 +3,9 @@ writes the stop token (small simulators rarely do).
 
 The task kind decides what "met" means, from the assistant's latest reply:
 
-- ``math``: an answer in it (``\\boxed{}``, "the answer is ...", the last expression)
-  equals the reference, by the same grader as the ``accuracy`` metric;
+- ``math``: its final answer (the last ``\\boxed{}``, "the answer is ...", or the value
+  its last sentence concludes with) equals the reference, by the same grader as the
+  ``accuracy`` metric; a question that mentions a number is not an answer;
 - ``code``: the code in it passes every hidden test (sandboxed);
 - ``document``: its BLEU against the target document is at least ``DOCUMENT_THRESHOLD``;
 - ``ambiguity``: it gives the intended answer, and, for an ambiguous question, only after
@@ -23,12 +24,11 @@ Example:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
-from langgraph_collab.fidelity import content_words
+from langgraph_collab.fidelity_rules import content_words
 from langgraph_collab.metrics.base import MetricError
 from langgraph_collab.state import Task
 
@@ -36,12 +36,6 @@ DOCUMENT_THRESHOLD = 0.8
 """BLEU (0..1) of the latest reply against the target document that counts as done."""
 
 GoalCheck = Callable[[Task, Sequence[BaseMessage]], bool]
-
-_ANSWER = re.compile(
-    r"\\boxed\{((?:[^{}]|\{[^{}]*\})*)\}|answer(?: is|:)\s*\$?([^$\n]+?)\$?\s*(?:[.!]\s|[.!]?$)",
-    re.IGNORECASE | re.MULTILINE,
-)
-_LAST_MATH = re.compile(r"\$([^$]+)\$|(-?\d+(?:[./]\d+)?)(?!.*\d)", re.DOTALL)
 
 
 def _replies(messages: Sequence[BaseMessage]) -> list[str]:
@@ -53,28 +47,14 @@ def _latest(messages: Sequence[BaseMessage]) -> str:
     return replies[-1] if replies else ""
 
 
-def answers_in(text: str) -> list[str]:
-    """Candidate final answers in a reply: boxed or "the answer is" ones first, else the
-    last expression or number.
-
-    Example:
-        >>> answers_in("So the answer is 3/4. Anything else?")
-        ['3/4']
-    """
-    found = [(boxed or stated).strip() for boxed, stated in _ANSWER.findall(text)]
-    if found:
-        return [a for a in found if a]
-    last = _LAST_MATH.findall(text)
-    return [next(part for part in last[-1] if part)] if last else []
-
-
 def math_goal_met(task: Task, messages: Sequence[BaseMessage]) -> bool:
-    """The latest reply states an answer equal to the reference."""
-    from langgraph_collab.metrics.answers import compare
+    """The latest reply's final answer equals the reference: the same decision as the
+    ``accuracy`` metric (:func:`~langgraph_collab.metrics.answers.final_answer`, then
+    :func:`~langgraph_collab.metrics.answers.compare`), never any number it mentions."""
+    from langgraph_collab.metrics.answers import compare, final_answer
 
-    if not task.reference:
-        return False
-    return any(compare(task.reference, a) for a in answers_in(_latest(messages)))
+    answer = final_answer(_latest(messages))
+    return bool(task.reference) and answer is not None and compare(task.reference, answer) is True
 
 
 def code_goal_met(task: Task, messages: Sequence[BaseMessage]) -> bool:

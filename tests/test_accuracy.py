@@ -7,7 +7,7 @@ import pytest
 
 from langgraph_collab import Judgement, Task
 from langgraph_collab.metrics import METRICS, MetricError
-from langgraph_collab.metrics.answers import compare, normalise
+from langgraph_collab.metrics.answers import compare, normalise, symbolic_verdict
 from langgraph_collab.metrics.base import MetricInput
 
 # (reference, answer, expected): True accepted, False rejected.
@@ -91,6 +91,45 @@ TABLE = [
     ("333", "334", False),
     ("1,2", "1, 3", False),
     ("(1, 2)", "(1, 2, 3)", False),
+    # a trailing letter, factorial or power is part of the answer, never a unit
+    ("2", "2x", False),
+    ("4", "4i", False),
+    ("3", "3k", False),
+    ("1/2", "1/2x", False),
+    ("12", "12!", False),
+    ("7", "7^2", False),
+    ("10", "10^{-1}", False),
+    ("2", "2 x", False),
+    ("5", "5n", False),
+    ("6", "6a", False),
+    ("8", "8\\pi", False),
+    ("3", "3\\sqrt{2}", False),
+    ("4", "4e", False),
+    ("100", "100x^2", False),
+    ("9", "9^{2}", False),
+    ("2", "2^{3}", False),
+    ("5", "5!", False),
+    ("3", "3i", False),
+    ("10", "10k", False),
+    ("\\frac{1}{2}", "\\frac{1}{2}x", False),
+    ("12", "12y", False),
+    ("3", "3t", False),
+    ("3", "3h", False),
+    ("2", "2ab", False),
+    ("7", "7!", False),
+    ("1", "10^{-1}", False),
+    ("6", "6 \\text{ x}", False),
+    ("68 dollars", "68x", False),
+    ("5 \\text{ cm}", "5k", False),
+    ("\\frac{1}{6}", "\\frac{1}{6}n", False),
+    ("1000", "1k", False),
+    ("\\frac{1}{6}", "200!", False),
+    # units from the list are units, attached or not
+    ("5", "5 cm", True),
+    ("5", "5cm", True),
+    ("5", "5 m", True),
+    ("25", "25 \\text{cm}^2", True),
+    ("\\frac{1}{2}", "\\frac{1}{2} \\text{ hours}", True),
 ]
 
 
@@ -145,15 +184,27 @@ def test_power_towers_are_refused_not_computed() -> None:
         "\\prod_{k=1}^{50} (k^2 + 1)",
         "\\int_0^{\\infty} e^{-x^2} dx",
         "\\lim_{x \\to 0} \\frac{\\sin x}{x}",
-        "200!",
         "\\binom{1000}{500}",
         "1" * 45,
         "x^2 + " * 60 + "1",
     ],
 )
 def test_answers_sympy_could_choke_on_are_left_to_the_judge(answer):
-    # Metrics run off the main thread, where math-verify's timeouts cannot fire: such an
-    # answer must never reach sympy (a policy could stall training with it).
-    from langgraph_collab.metrics.answers import compare
-
+    # Cheap screens spare the time bound what sympy would spend it all on.
     assert compare("\\frac{1}{6}", answer) is None
+
+
+def test_a_comparison_past_its_time_bound_is_the_timeout_verdict_and_the_worker_comes_back():
+    # 9^(9^9) is a C-level integer power no alarm interrupts: the worker is killed.
+    assert symbolic_verdict("1", "9^{9^{9}}", seconds=0.2) == "timeout"
+    assert symbolic_verdict("\\frac{1}{2}", "0.5") == "equal"
+    assert compare("2", "2x") is False
+
+
+def test_the_grader_never_accepts_a_wrong_answer_from_a_contrary_judge_either():
+    wrong = [(r, a) for r, a, e in TABLE if not e]
+    assert len(wrong) >= 50
+    for reference, answer in wrong:
+        task = Task(kind="math", request="?", reference=reference)
+        judged = Judgement(artifact=answer, accuracy=1.0)
+        assert METRICS["accuracy"](MetricInput(task, [], [], judged)) == 0.0, answer

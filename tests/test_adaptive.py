@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 
 import pytest
@@ -53,8 +54,11 @@ CANDIDATES = ["Reply A", "Reply B", "Reply C"]
 
 @pytest.mark.parametrize(
     "options, message",
-    [({"first": 1}, "first="), ({"z": 0}, "z="), ({"tolerance": -1}, "tolerance=")],
-)
+    [
+        ({"first": 1}, "first="), ({"z": 0}, "z="), ({"tolerance": -1}, "tolerance="),
+        ({"min_spread": -0.1}, "min_spread="), ({"prior_weight": math.inf}, "prior_weight="),
+    ],
+)  # fmt: skip
 def test_settings_are_checked(options, message):
     with pytest.raises(ValueError, match=message):
         AdaptiveSampling(**options)
@@ -69,6 +73,17 @@ def test_a_clear_loser_closes_and_a_close_race_stays_open():
 def test_a_clear_winner_closes_every_candidate():
     rule = AdaptiveSampling(first=2)
     assert rule.open([[2.0, 2.0], [0.0, 0.0]], attempted=[2, 2], samples=6) == [False, False]
+
+
+def test_agreeing_first_futures_do_not_close_every_candidate():
+    # A 0/1 metric and a greedy judge: every candidate's first two rewards agree.
+    agreeing = [[1.2, 1.2], [1.0, 1.0], [1.0, 1.0]]
+    assert AdaptiveSampling().open(agreeing, attempted=[2, 2, 2], samples=6) == [True] * 3
+    without_prior = AdaptiveSampling(min_spread=0)  # point bounds: all close at once
+    assert without_prior.open(agreeing, attempted=[2, 2, 2], samples=6) == [False] * 3
+    # the prior fades: the same gap, seen in every one of six futures, is settled
+    settled = [[1.2] * 5, [1.0] * 5, [1.0] * 5]
+    assert AdaptiveSampling().open(settled, attempted=[5, 5, 5], samples=6) == [False] * 3
 
 
 def test_no_candidate_goes_past_samples_and_masked_ones_keep_trying():

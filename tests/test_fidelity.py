@@ -185,10 +185,32 @@ def test_stop_reasons_user_budget_goal_met_and_failure():
         ("The probability is 1/6.", True),
         ("It comes to \\boxed{0.5}.", False),
         ("Could you tell me how many dice?", False),
+        (
+            "Is it \\boxed{\\frac{1}{6}} or \\boxed{\\frac{1}{3}}? I'd say \\boxed{\\frac{1}{3}}.",
+            False,
+        ),
+        ("The probability is 1/6. Want me to list the outcomes?", True),
+        ("Out of 36 outcomes, 6 give 7, so 1/6 of them. Do you want it as a decimal?", False),
     ],
 )
 def test_grounded_stop_math(reply, met):
     assert goal_met(MATH, [HumanMessage("dice?"), AIMessage(reply)]) is met
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Before step 1, could you tell me whether x is in radians?",
+        "Sure! Step 1 is to pick a method. Which one did your class use?",
+        "Do you mean the limit at 1, or at 0?",
+        "I have 1 question first: degrees or radians?",
+    ],
+)
+def test_a_clarifying_question_that_mentions_the_reference_does_not_stop(question):
+    limit = Task(kind="math", request="What is the limit of sin(x)/x as x approaches 0?",
+                 reference="1")  # fmt: skip
+    assert not goal_met(limit, [HumanMessage("limit help"), AIMessage(question)])
+    assert goal_met(limit, [HumanMessage("limit help"), AIMessage("The limit is 1.")])
 
 
 def test_grounded_stop_code_document_ambiguity_and_other_kinds():

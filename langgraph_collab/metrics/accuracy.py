@@ -3,9 +3,8 @@
 The comparison (:mod:`~langgraph_collab.metrics.answers`) is decisive for answers written
 like their reference and for tuples, intervals, sets, ratios, times, units, percentages,
 matrices, degrees and expressions; when it is not, the judge's 0/1 verdict decides, and a
-sample without one is masked (:class:`MetricError`), never scored 0. math-verify's own
-timeouts use ``signal.alarm`` (main thread only) while metrics run on worker threads:
-instead answers are capped in length and power towers are refused before sympy sees them.
+sample without one is masked (:class:`MetricError`), never scored 0. The symbolic part runs
+in a worker process with a hard time bound; past it the answer is undecided.
 
 Example:
     >>> from langgraph_collab import Judgement, Task

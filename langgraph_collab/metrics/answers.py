@@ -1,12 +1,16 @@
 """Comparing a final math answer with its reference, the way MATH graders do.
 
 Both sides go through the same normaliser (``\\boxed{}``, ``$``, ``\\text{}``, spacing,
-``\\left``/``\\right``, ``\\dfrac``, degrees, percent, trailing units, ``x =``, thousands
-separators), so an answer written like its reference always matches. Then: times and
-ratios compare part by part, tuples / intervals / sets / matrices element by element (an
-interval's brackets must agree, a set's order need not), anything else symbolically with
-math-verify on both sides parsed alike. :func:`compare` returns None when that is not
-decisive (nothing parses, or the two sides are of different kinds): the judge decides then.
+``\\left``/``\\right``, ``\\dfrac``, degrees, percent, a trailing unit from a list of unit
+words and symbols, ``x =``, thousands separators), so an answer written like its reference
+always matches, and a trailing letter that is not a unit (``2x``, ``4i``, ``3k``) stays part
+of the answer. Then: times and ratios compare part by part, tuples / intervals / sets /
+matrices element by element (an interval's brackets must agree, a set's order need not),
+anything else symbolically with math-verify on both sides parsed alike, in a worker process
+with a hard time bound (:data:`SYMBOLIC_SECONDS`; metrics run off the main thread, where
+math-verify's own alarms cannot fire). :func:`compare` returns None when that is not
+decisive (nothing parses, the two sides are of different kinds, or time ran out): the judge
+decides then.
 
 Example:
     >>> compare("$(1, 2)$", "\\\\boxed{(1,2)}"), compare("9:00", "09:00"), compare("3:2", "2:3")
@@ -15,57 +19,127 @@ Example:
 
 from __future__ import annotations
 
-import contextvars
-import functools
-import logging
+import atexit
+import json
+import os
 import re
-from collections.abc import Callable
-from typing import Any
+import select
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Literal
 
-_UNTIMED = contextvars.ContextVar("langgraph_collab_untimed_math_verify", default=False)
-
-
-class _OurUntimedCalls(logging.Filter):
-    """Drops math-verify's "Timeout is disabled" warning when our own untimed call causes
-    it (we bound the work ourselves: MAX_SYMBOLIC_CHARS); other callers' records pass."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (_UNTIMED.get() and record.getMessage().startswith("Timeout is disabled"))
-
-
-for _name in ("math_verify.parser", "math_verify.grader"):
-    logging.getLogger(_name).addFilter(_OurUntimedCalls())
-
-
-def _untimed(function: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(function)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        token = _UNTIMED.set(True)
-        try:
-            return function(*args, **kwargs)
-        finally:
-            _UNTIMED.reset(token)
-
-    return run
-
-
+SYMBOLIC_SECONDS = 5.0
+"""The bound on one symbolic comparison: past it the answer is undecided (the judge's
+verdict decides), and the worker is killed if it does not stop by itself."""
 MAX_SYMBOLIC_CHARS = 200
-"""Longer answers are compared as text only: sympy's simplification of a long expression
-can run for minutes, and metrics run off the main thread, where math-verify's timeouts
-cannot fire."""
-# What sympy could choke on: nested powers, a power with a 7+ digit exponent, sums,
-# products, integrals, limits, factorials, binomials, numbers of 40+ digits. An answer
-# with one of them is compared as text only (undecided -> the judge's verdict).
+"""Longer answers are compared as text only."""
+# Cheap screens for what sympy would spend the whole bound on: nested powers, a power with a
+# 7+ digit exponent, sums, products, integrals, limits, binomials, numbers of 40+ digits.
 _TOWER = re.compile(
     r"\^\s*\{[^}]*\^|\^\s*\d+\s*\^|\*\*[^*]{0,12}\*\*|\^\s*\{?\s*\d{7,}"
     r"|\\(?:sum|prod|int|oint|lim|binom|dbinom|tbinom)(?![a-zA-Z])"
     r"|\b(?:sum|product|integrate|limit)\s*\("
-    r"|(?<![=<>!])!(?!=)|\d{40,}"
+    r"|\d{40,}"
 )
 _DROP = [r"\\left", r"\\right", r"\\!", r"\\,", r"\\;", r"\\:", r"(?<!\\)\\ ", r"\\displaystyle"]
 _DROP += [r"\^\s*\{?\\circ\}?", "°", r"\\%", "%", r"\\\$", r"^\\\(|\\\)$", r"^\\\[|\\\]$"]
-_UNIT = re.compile(r"^([-+]?[\d.,/{}\\a-z]*\d[\d.}]*)\s*(?:\\text\{\s*)?[a-zA-Z][a-zA-Z .]*\}?$")
+# Units: words and symbols only, so "2x", "4i" or "3k" keep their letter. One-letter
+# symbols need a space before them ("5 m", never "5m").
+_UNIT_WORDS = (
+    r"dollars?|cents?|euros?|pounds?|yen|usd|eur|units?|"
+    r"(?:square |sq\.? |cubic )?(?:centimet(?:er|re)s?|millimet(?:er|re)s?|kilomet(?:er|re)s?|"
+    r"met(?:er|re)s?|inch(?:es)?|feet|foot|ft|yards?|yd|miles?|mi|cm|mm|km|units?)"
+    r"(?:\^\{?[23]\}?|[²³])?|"
+    r"grams?|kilograms?|kg|mg|lbs?|ounces?|oz|tons?|lit(?:er|re)s?|ml|gallons?|"
+    r"seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?|"
+    r"degrees?|deg|radians?|rad|mph|km/h|kph|m/s|percent"
+)
+_UNIT = re.compile(
+    rf"(?<=[\d}}])(?:\s*(?:{_UNIT_WORDS})|\s+(?:m|s|g|h|l|in)(?:\^\{{?[23]\}}?|[²³])?)\.?$",
+    re.IGNORECASE,
+)
 _OPEN, _CLOSE = "([{", ")]}"
+Verdict = Literal["equal", "differ", "undecided", "timeout"]
+
+
+class _Worker:
+    """One math-verify process for this process's comparisons, one at a time, each with a
+    hard time bound: its own alarm inside, a kill from here when that cannot fire."""
+
+    GRACE = 2.0  # seconds past the bound before the worker is killed
+    START = 120.0  # seconds to import math-verify
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen | None = None
+        self._owner = os.getpid()
+        atexit.register(self.close)
+
+    def close(self) -> None:
+        """End this process's worker, if one is running."""
+        with self._lock:
+            if self._process is not None and self._owner == os.getpid():
+                self._stop(self._process)
+
+    def _started(self) -> subprocess.Popen:
+        if self._owner != os.getpid():  # a forked copy never shares its parent's worker
+            self._process, self._owner = None, os.getpid()
+        if self._process is None or self._process.poll() is not None:
+            script = Path(__file__).with_name("_symbolic_child.py")
+            process = subprocess.Popen(
+                [sys.executable, "-I", str(script)], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1,
+            )  # fmt: skip
+            if self._reply(process, self.START) != "ready":
+                self._stop(process)
+                raise RuntimeError("the math-verify worker did not start: is it installed?")
+            self._process = process
+        return self._process
+
+    @staticmethod
+    def _reply(process: subprocess.Popen, seconds: float) -> str | None:
+        ready, _, _ = select.select([process.stdout], [], [], seconds)
+        return process.stdout.readline().strip() if ready else None
+
+    def _stop(self, process: subprocess.Popen) -> None:
+        process.kill()
+        process.wait()
+        for stream in (process.stdin, process.stdout):
+            stream.close()
+        self._process = None
+
+    def verdict(self, reference: str, answer: str, raw: str, seconds: float) -> Verdict:
+        request = {"reference": reference, "answer": answer, "raw": raw, "seconds": seconds}
+        with self._lock:
+            process = self._started()
+            process.stdin.write(json.dumps(request) + "\n")
+            process.stdin.flush()
+            line = self._reply(process, seconds + self.GRACE)
+            if not line:  # stuck past its own alarm, or gone: killed, restarted next time
+                self._stop(process)
+                return "timeout" if line is None else "undecided"
+        verdict = json.loads(line)
+        return verdict if verdict in ("equal", "differ", "timeout") else "undecided"
+
+
+_WORKER = _Worker()
+
+
+def symbolic_verdict(
+    reference: str, answer: str, raw: str | None = None, *, seconds: float | None = None
+) -> Verdict:
+    """math-verify's verdict on two normalised answers (``raw``: the answer as written, for
+    one in words), within ``seconds`` (default :data:`SYMBOLIC_SECONDS`): ``timeout`` when
+    it ran past them.
+
+    Example:
+        >>> symbolic_verdict("\\\\frac{1}{2}", "0.5"), symbolic_verdict("2", "2x")
+        ('equal', 'differ')
+    """
+    bound = SYMBOLIC_SECONDS if seconds is None else seconds
+    return _WORKER.verdict(reference, answer, answer if raw is None else raw, bound)
 
 
 def _boxed(text: str) -> str:
@@ -79,6 +153,37 @@ def _boxed(text: str) -> str:
         if depth == 0:
             return text[opened + 1 : i]
     return text
+
+
+_STATED = re.compile(r"\b(?:final answer|answer)\s*(?:is|:|=)\s*(.+?)\s*[.!]?$", re.IGNORECASE)
+_CONCLUDES = re.compile(
+    r"(?:\bis|\bare|\bequals?|=|\bcomes to|\bworks out to)\s+(?:about\s+)?"
+    r"(\$[^$]+\$|\\\(.+?\\\)|[-+]?\\?\$?\d[\d,]*(?:\.\d+)?(?:/\d+)?(?:\s*\\?%)?)\s*[.!]?$"
+)
+
+
+def final_answer(text: str) -> str | None:
+    """The final answer a reply states, or None: its last ``\\boxed{}``; else its last
+    "the answer is ..." outside a question; else the number or expression the last
+    sentence that is not a question ends on after "is" or "=". Any other number in the
+    reply (a step, a count, a detail) is not an answer.
+
+    Example:
+        >>> final_answer("So the answer is 3/4. More?"), final_answer("The sum is 7.")
+        ('3/4', '7')
+        >>> final_answer("Before step 1: is x in radians?") is None
+        True
+    """
+    if "\\boxed{" in text or "\\fbox{" in text:
+        return _boxed(text)
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n+", text) if s.strip()]
+    stated = [m.group(1) for s in sentences if not s.endswith("?") and (m := _STATED.search(s))]
+    if stated:
+        return stated[-1]
+    concluded = [
+        m.group(1) for s in sentences if not s.endswith("?") and (m := _CONCLUDES.search(s))
+    ]
+    return concluded[-1] if concluded else None
 
 
 def normalise(text: str) -> str:
@@ -97,8 +202,8 @@ def normalise(text: str) -> str:
     text = re.sub(r"^[a-zA-Z]\s*=\s*(?=\S)", "", text)  # x = 5 -> 5
     if re.fullmatch(r"[-+]?\d{1,3}(,\d{3})+(\.\d+)?", text):
         text = text.replace(",", "")
-    if (unit := _UNIT.match(text)) and not text.startswith("\\"):
-        text = unit.group(1)
+    if re.search(r"\d", stripped := _UNIT.sub("", text)):
+        text = stripped.strip()
     return text.replace(" ", "")
 
 
@@ -130,21 +235,9 @@ def _container(text: str) -> tuple[str, list[str]] | None:
     return None
 
 
-@_untimed
 def _symbolic(reference: str, answer: str, raw: str) -> bool | None:
-    """math-verify on both sides parsed alike (an answer in words: its final expression);
-    None unless both parse to comparable kinds."""
-    from math_verify import parse, verify
-
-    gold = parse(f"${reference}$", parsing_timeout=None)
-    wordy = re.search(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}", answer)
-    target = parse(raw if wordy else f"${answer}$", parsing_timeout=None)
-    if not gold or not target:
-        return None
-    if verify(gold, target, timeout_seconds=None):
-        return True
-    kinds = {type(gold[0]).__module__.split(".")[0], type(target[0]).__module__.split(".")[0]}
-    return False if kinds == {"sympy"} else None
+    """:func:`symbolic_verdict` as True / False / None (undecided or out of time)."""
+    return {"equal": True, "differ": False}.get(symbolic_verdict(reference, answer, raw))
 
 
 def compare(reference: str, answer: str) -> bool | None:
