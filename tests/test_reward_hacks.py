@@ -10,8 +10,8 @@ import os
 
 import pytest
 
-from langgraph_collab.metrics.sandbox import run_tests
-from langgraph_collab.metrics.verdict import Verdict, count_test_methods, read_report
+from langgraph_collab.sandbox import run_tests
+from langgraph_collab.sandbox.verdict import Verdict, count_test_methods, read_report
 
 LIMITS = {"timeout_s": 20.0, "memory_mb": 300, "max_processes": 16}
 MARKER = "hidden-marker-7f3a"

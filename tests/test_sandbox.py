@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from langgraph_collab.metrics import _confine, sandbox
-from langgraph_collab.metrics.sandbox import (
+from langgraph_collab.sandbox import _confine, run as sandbox
+from langgraph_collab.sandbox import (
     SandboxResult,
     containment_info,
     run_tests,

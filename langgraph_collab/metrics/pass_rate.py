@@ -11,9 +11,10 @@ import re
 from typing import Any
 
 from langgraph_collab.metrics.base import MetricError, MetricInput
+from langgraph_collab.sandbox import Limits, run_tests
 
 _FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
-DEFAULT_LIMITS: dict[str, Any] = {"timeout_s": 60.0, "memory_mb": 300}
+DEFAULT_LIMITS = Limits(timeout_s=60.0, memory_mb=300)
 """The paper's limits for BigCodeBench-Chat: 60 s and 300 MB per run."""
 
 
@@ -33,9 +34,7 @@ def extract_code(text: str, entry_point: str | None = None) -> str:
 def run_hidden_tests(code: str, tests: str, **limits: Any) -> float:
     """Pass rate of ``code`` on ``tests`` in the sandbox; raises :class:`MetricError` when
     the sandbox itself failed (so the sample is masked rather than scored 0)."""
-    from langgraph_collab.metrics.sandbox import run_tests
-
-    result = run_tests(code, tests, **{**DEFAULT_LIMITS, **limits})
+    result = run_tests(code, tests, DEFAULT_LIMITS, **limits)
     if result.status == "internal":
         raise MetricError(result.stderr_tail)
     return result.pass_rate

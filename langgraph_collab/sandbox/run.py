@@ -5,10 +5,10 @@
 interpreter that never loads the code, the solution in a sandboxed one, and they talk over
 pipes carrying plain data only (``_harness_child.py``, ``_wire.py``); the caller then
 cross-checks the harness's single report against the test methods it counts with ``ast``
-(:mod:`~langgraph_collab.metrics.verdict`). Neither function raises for anything the code
+(:mod:`~langgraph_collab.sandbox.verdict`). Neither function raises for anything the code
 does.
 
-Containment (:mod:`~langgraph_collab.metrics._confine`): a wall clock that SIGKILLs each
+Containment (:mod:`~langgraph_collab.sandbox._confine`): a wall clock that SIGKILLs each
 child's session; RLIMIT_CPU/AS/FSIZE/NOFILE/NPROC, no core dumps; a private working
 directory (also HOME and TMPDIR) removed afterwards; a scrubbed environment; output drained
 in chunks and capped; the code's process is a subreaper that kills what the program leaves
@@ -30,7 +30,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import inspect
+import dataclasses
 import json
 import math
 import os
@@ -46,16 +46,38 @@ from functools import partial
 from importlib import resources
 from typing import Any
 
-from langgraph_collab.metrics import _confine as confine
-from langgraph_collab.metrics.verdict import bindings, count_test_methods, read_report
+from langgraph_collab.sandbox import _confine as confine
+from langgraph_collab.sandbox.verdict import bindings, count_test_methods, read_report
 
-__all__ = ["SandboxResult", "containment_info", "run_tests", "run_untrusted"]
+__all__ = ["Limits", "SandboxResult", "containment_info", "run_tests", "run_untrusted"]
 
 _MEMORY_MARKERS = ("MemoryError", "bad_alloc", "allocate memory", "Memory allocation")
 _TEXT = {n: resources.files(__package__).joinpath(f"{n}.py").read_text("utf-8") for n in
          ("_wire", "_sandbox_child", "_harness_child")}  # fmt: skip
 _PRELUDE = _TEXT["_wire"] + _TEXT["_sandbox_child"]  # the code's process
 _HARNESS = _TEXT["_wire"] + _TEXT["_harness_child"]  # the hidden tests' process
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one sandboxed run may use. ``cpu_s`` defaults to ``timeout_s`` (the wall
+    clock); ``max_processes`` counts threads too (RLIMIT_NPROC); ``max_output_bytes`` is
+    the tail kept per stream, while more than ``max_total_output_bytes`` of output in all
+    kills the run ("output_limit"); ``network`` leaves the network namespace shared.
+
+    Example:
+        >>> Limits(timeout_s=10).memory_mb
+        300
+    """
+
+    timeout_s: float = 60.0
+    cpu_s: float | None = None
+    memory_mb: int = 300
+    max_processes: int = 64
+    max_output_bytes: int = 64_000
+    max_total_output_bytes: int = 16_000_000
+    max_file_bytes: int = 64_000_000
+    network: bool = False
 
 
 @dataclass(frozen=True)
@@ -210,11 +232,12 @@ def _rlimits(cpu: int, mem: int, fsize: int, nproc: int) -> list[tuple[int, int,
     return limits
 
 
-def _execute(sources: dict[str, str], *, timeout_s: float, cpu_s: float | None,
-             memory_mb: int, max_processes: int, max_output_bytes: int,
-             max_total_output_bytes: int, max_file_bytes: int, network: bool,
-             files: dict[str, str] | None) -> SandboxResult:  # fmt: skip
+def _execute(sources: dict[str, str], limits: Limits, files: dict[str, str] | None,
+             ) -> SandboxResult:  # fmt: skip
     start, base, children, pipes = time.monotonic(), "", [], []
+    timeout_s, cpu_s, memory_mb = limits.timeout_s, limits.cpu_s, limits.memory_mb
+    max_processes, max_output_bytes, network = limits.max_processes, limits.max_output_bytes, limits.network
+    max_total_output_bytes, max_file_bytes = limits.max_total_output_bytes, limits.max_file_bytes
     try:
         caps = _capabilities()
         if caps.error:
@@ -319,32 +342,32 @@ def _execute(sources: dict[str, str], *, timeout_s: float, cpu_s: float | None,
             confine.rmtree(base)
 
 
-def run_untrusted(code: str, *, timeout_s: float = 60.0, cpu_s: float | None = None,
-                  memory_mb: int = 300, max_processes: int = 64, max_output_bytes: int = 64_000,
-                  max_total_output_bytes: int = 16_000_000, max_file_bytes: int = 64_000_000,
-                  network: bool = False, files: dict[str, str] | None = None,
-                  ) -> SandboxResult:  # fmt: skip
-    """Run ``code`` as ``__main__`` in a sandboxed child interpreter; never raises.
+def _limits(limits: Limits | None, overrides: dict[str, Any]) -> Limits:
+    try:
+        return dataclasses.replace(limits or Limits(), **overrides)
+    except TypeError as exc:
+        raise TypeError(f"unknown sandbox limit: {exc}") from None
 
-    ``cpu_s`` defaults to ``timeout_s``; ``max_processes`` counts threads too (RLIMIT_NPROC);
-    ``max_output_bytes`` is the tail kept per stream, while more than
-    ``max_total_output_bytes`` of output in all kills the run ("output_limit");
-    ``files`` (relative path -> text) are written into the working directory first.
+
+def run_untrusted(code: str, limits: Limits | None = None, *,
+                  files: dict[str, str] | None = None, **overrides: Any) -> SandboxResult:  # fmt: skip
+    """Run ``code`` as ``__main__`` in a sandboxed child interpreter; never raises for
+    anything the code does. ``overrides`` replace fields of ``limits`` (``Limits()`` by
+    default); ``files`` (relative path -> text) are written into the working directory first.
 
     Example:
         >>> run_untrusted("print(6 * 7)", timeout_s=10).stdout_tail
         '42\\n'
     """
-    kwargs = dict(locals())
-    del kwargs["code"]
-    return _execute({"_sbx_main.py": code}, **kwargs)
+    return _execute({"_sbx_main.py": code}, _limits(limits, overrides), files)
 
 
-def run_tests(solution: str, test_code: str, **limits: Any) -> SandboxResult:
+def run_tests(solution: str, test_code: str, limits: Limits | None = None,
+              **overrides: Any) -> SandboxResult:  # fmt: skip
     """Score ``solution`` on the ``unittest.TestCase`` subclasses ``test_code`` defines,
     the tests in a trusted harness and the solution in the sandbox; never raises for
-    anything the code does. ``limits`` are ``run_untrusted``'s keyword arguments and apply
-    to both processes. The caller's ``ast`` count of test methods must match what ran.
+    anything the code does. ``limits`` (with ``overrides``) apply to both processes. The
+    caller's ``ast`` count of test methods must match what ran.
 
     Example:
         >>> r = run_tests("x = 1", "import unittest\\nclass T(unittest.TestCase):\\n"
@@ -352,8 +375,5 @@ def run_tests(solution: str, test_code: str, **limits: Any) -> SandboxResult:
         >>> (r.status, r.tests_run, r.tests_failed, r.passed, r.pass_rate)
         ('ok', 1, 1, False, 0.0)
     """
-    bound = inspect.signature(run_untrusted).bind("", **limits)
-    bound.apply_defaults()
-    del bound.arguments["code"]
     sources = {"_sbx_solution.py": solution, "_sbx_tests.py": test_code}
-    return _execute(sources, **bound.arguments)
+    return _execute(sources, _limits(limits, overrides), None)
