@@ -16,13 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from langgraph_collab.sandbox import _confine, run as sandbox
 from langgraph_collab.sandbox import (
     SandboxResult,
+    _confine,
     containment_info,
     run_tests,
     run_untrusted,
 )
+from langgraph_collab.sandbox import run as sandbox
 
 INFO = containment_info()
 SMALL = {"timeout_s": 15.0, "memory_mb": 300, "max_processes": 16}

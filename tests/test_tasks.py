@@ -105,7 +105,8 @@ def test_clarification_heuristic():
 
 
 def test_a_sandbox_failure_masks_rather_than_zeroes(monkeypatch):
-    from langgraph_collab.metrics import MetricError, sandbox
+    from langgraph_collab.metrics import MetricError
+    from langgraph_collab.sandbox import run as sandbox
 
     def broken(*args, **kwargs):
         raise OSError("no processes left")

@@ -50,6 +50,36 @@ def dumps(value, persistent_id=None):
     return buf.getvalue()
 
 
+_DATA_ROOTS = frozenset(
+    ["numpy", "pandas", "datetime", "decimal", "fractions", "collections", "zoneinfo", "pyarrow"]
+)
+_PLAIN = (type(None), bool, int, float, complex, str, bytes, bytearray, list, tuple, dict, set)
+_PLAIN += (frozenset, range, slice, type(Ellipsis))
+_ROUTINES = (type(len), type(lambda: None), type(str.join), type("".join))
+
+
+def dumps_split(value, handle):
+    """``value`` pickled, every object that does not look like plain data (a class the
+    model or the tests wrote, a function, a mock, an open file) replaced by the persistent
+    id ``handle(obj)``: containers mixing data and objects cross as data with handles
+    inside. The receiver still decides what it admits (:func:`loads_plain`)."""
+
+    def persistent_id(obj):
+        kind = type(obj)
+        if kind in _PLAIN:
+            return None
+        if isinstance(obj, (type, *_ROUTINES)):
+            module = getattr(obj, "__module__", None) or ""
+            if module.split(".")[0] in _DATA_ROOTS or (isinstance(obj, type) and obj in _PLAIN):
+                return None
+            return handle(obj)
+        if str(getattr(kind, "__module__", "")).split(".")[0] in _DATA_ROOTS:
+            return None
+        return handle(obj)
+
+    return dumps(value, persistent_id)
+
+
 def _samples(family):
     """Representative values of one family, pickled to learn which globals it needs."""
     if family == "numpy":
@@ -122,7 +152,7 @@ class PlainUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
     def persistent_load(self, pid):
-        if self._persistent is None or not isinstance(pid, int):
+        if self._persistent is None:
             raise pickle.UnpicklingError("unexpected handle")
         return self._persistent(pid)
 

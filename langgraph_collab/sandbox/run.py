@@ -53,9 +53,9 @@ __all__ = ["Limits", "SandboxResult", "containment_info", "run_tests", "run_untr
 
 _MEMORY_MARKERS = ("MemoryError", "bad_alloc", "allocate memory", "Memory allocation")
 _TEXT = {n: resources.files(__package__).joinpath(f"{n}.py").read_text("utf-8") for n in
-         ("_wire", "_sandbox_child", "_harness_child")}  # fmt: skip
-_PRELUDE = _TEXT["_wire"] + _TEXT["_sandbox_child"]  # the code's process
-_HARNESS = _TEXT["_wire"] + _TEXT["_harness_child"]  # the hidden tests' process
+         ("_wire", "_serve", "_sandbox_child", "_remote", "_harness_child")}  # fmt: skip
+_PRELUDE = _TEXT["_wire"] + _TEXT["_serve"] + _TEXT["_sandbox_child"]  # the code's process
+_HARNESS = _TEXT["_wire"] + _TEXT["_remote"] + _TEXT["_harness_child"]  # the tests' process
 
 
 @dataclass(frozen=True)
@@ -235,9 +235,8 @@ def _rlimits(cpu: int, mem: int, fsize: int, nproc: int) -> list[tuple[int, int,
 def _execute(sources: dict[str, str], limits: Limits, files: dict[str, str] | None,
              ) -> SandboxResult:  # fmt: skip
     start, base, children, pipes = time.monotonic(), "", [], []
-    timeout_s, cpu_s, memory_mb = limits.timeout_s, limits.cpu_s, limits.memory_mb
-    max_processes, max_output_bytes, network = limits.max_processes, limits.max_output_bytes, limits.network
-    max_total_output_bytes, max_file_bytes = limits.max_total_output_bytes, limits.max_file_bytes
+    timeout_s, cpu_s, network = limits.timeout_s, limits.cpu_s, limits.network
+    max_processes, max_output_bytes = limits.max_processes, limits.max_output_bytes
     try:
         caps = _capabilities()
         if caps.error:
@@ -261,7 +260,7 @@ def _execute(sources: dict[str, str], limits: Limits, files: dict[str, str] | No
         nproc = max_processes if caps.drop else 0
         if os.geteuid() != 0:  # NPROC counts all tasks of the uid: allow max_processes more
             nproc = max_processes + sum(r[4] for r in confine.procs() if r[1] == os.getuid())
-        limits = _rlimits(cpu_limit, memory_mb << 20, max_file_bytes, nproc)
+        rlimits = _rlimits(cpu_limit, limits.memory_mb << 20, limits.max_file_bytes, nproc)
         flags = caps.flags & ~confine.NEWNET if network else caps.flags
         plan = confine.mount_plan([work]) if flags & confine.NEWNS else None
 
@@ -272,7 +271,7 @@ def _execute(sources: dict[str, str], limits: Limits, files: dict[str, str] | No
                 [sys.executable, "-I", "-c", script, "sbx-child"], stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=work,
                 env=confine.child_env(work), start_new_session=True, pass_fds=fds,
-                preexec_fn=partial(confine.preexec, flags, limits, ids, plan, stage),
+                preexec_fn=partial(confine.preexec, flags, rlimits, ids, plan, stage),
             )  # fmt: skip
             children.append(_Child(proc, uid, reaps=script is _PRELUDE))
             with contextlib.suppress(OSError):
@@ -299,7 +298,7 @@ def _execute(sources: dict[str, str], limits: Limits, files: dict[str, str] | No
             spawn(_PRELUDE, uids[1], (), cfg)
         keep = max(max_output_bytes, 4096)
         bufs, reason, truncated = _pump(
-            children, extra, start + timeout_s, keep, max_total_output_bytes
+            children, extra, start + timeout_s, keep, limits.max_total_output_bytes
         )
         code = children[-1]
         out, err = (
@@ -349,8 +348,13 @@ def _limits(limits: Limits | None, overrides: dict[str, Any]) -> Limits:
         raise TypeError(f"unknown sandbox limit: {exc}") from None
 
 
-def run_untrusted(code: str, limits: Limits | None = None, *,
-                  files: dict[str, str] | None = None, **overrides: Any) -> SandboxResult:  # fmt: skip
+def run_untrusted(
+    code: str,
+    limits: Limits | None = None,
+    *,
+    files: dict[str, str] | None = None,
+    **overrides: Any,
+) -> SandboxResult:
     """Run ``code`` as ``__main__`` in a sandboxed child interpreter; never raises for
     anything the code does. ``overrides`` replace fields of ``limits`` (``Limits()`` by
     default); ``files`` (relative path -> text) are written into the working directory first.
