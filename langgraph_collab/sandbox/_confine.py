@@ -143,10 +143,10 @@ def _apply_plan(plan: dict[str, list[str]], stage: str) -> None:
 
 
 def preexec(flags: int, limits: list[tuple[int, int, int]], ids: tuple[int, list[int]] | None,
-            plan: dict[str, list[str]] | None, stage: str) -> None:  # fmt: skip
+            plan: dict[str, list[str]] | None, stage: str, umask: int = 0o022) -> None:  # fmt: skip
     """In the forked child before exec: rlimits, namespaces, the mount plan, then the uid
     ``ids[0]`` with supplementary groups ``ids[1]`` and NO_NEW_PRIVS (no capability kept)."""
-    os.umask(0o022)
+    os.umask(umask)
     for res, soft, hard in limits:
         resource.setrlimit(res, (soft, hard))
     if flags and _LIBC.unshare(flags) != 0:
@@ -171,10 +171,10 @@ def child_env(work: str) -> dict[str, str]:
     return env | dict(OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
 
 
-def make_workdir(owner: int | None) -> tuple[str, str]:
+def make_workdir(owner: int | None, group: int | None = None) -> tuple[str, str]:
     """(run folder, work folder): the run folder is root's and enterable by others but not
-    listable; the work folder inside it (a random name) is ``owner``'s, or shared with the
-    sticky bit when ``owner`` is None and the run is root's."""
+    listable; the work folder inside it (a random name) is ``owner``'s, or, as root, shared
+    by the members of ``group`` (setgid, so what they create there is the group's)."""
     base = os.path.realpath(tempfile.mkdtemp(prefix="sandbox-"))
     work = os.path.join(base, os.urandom(8).hex())
     os.mkdir(work, 0o700)
@@ -182,10 +182,13 @@ def make_workdir(owner: int | None) -> tuple[str, str]:
     if os.geteuid() == 0:
         os.chmod(base, 0o711)
         for d in (work, os.path.join(work, "tmp")):
-            if owner is None:
-                os.chmod(d, 0o1777)
-            else:
+            if owner is not None:
                 os.chown(d, owner, owner)
+            elif group is not None:
+                os.chown(d, 0, group)
+                os.chmod(d, 0o2770)
+            else:
+                os.chmod(d, 0o1777)
     return base, work
 
 

@@ -70,7 +70,7 @@ def _bind(ns, channel, cfg):
 def _main():
     ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: no ptrace, no /proc peeking
     cfg = json.loads(sys.stdin.read())
-    channel = Channel(cfg["requests"], cfg["replies"])
+    channel = Channel(cfg["requests"], cfg["replies"], cfg["share"])
     if channel.receive() != ("ready",):
         raise Gone("sandbox: the code's process did not start")
     mod = types.ModuleType("__test__")

@@ -37,7 +37,7 @@ _METHODS = {
     "__getitem__": operator.getitem,
     "__contains__": operator.contains,
 }
-_BUILTIN_TYPES = {t.__name__: t for t in vars(types).values() if isinstance(t, type)}
+_TYPES_BY_NAME = {t.__name__: t for t in vars(types).values() if isinstance(t, type)}
 _ACTIVE = []  # the unittest.mock patchers in force, in the order they were entered
 
 
@@ -71,8 +71,9 @@ class Gone(RuntimeError):
 class Channel:
     """Requests to the code's process; callbacks from it while a request is open."""
 
-    def __init__(self, requests, replies, solution_module="__solution__"):
+    def __init__(self, requests, replies, work=None, solution_module="__solution__"):
         self.requests, self.replies, self.gen, self.far = requests, replies, 0, []
+        self.work = work  # the working area shared with the code's uid, as root
         self.skip_modules = {solution_module, "__main__", "__test__"}
 
     # -- framing ----------------------------------------------------------------------
@@ -112,6 +113,8 @@ class Channel:
 
     # -- requests -----------------------------------------------------------------------
     def apply(self, op, hid, *args, state=False):
+        if state and self.work:
+            share(self.work)
         self._send(("op", op, hid, args, _state() if state else None))
         while True:
             reply = self.receive()
@@ -186,7 +189,7 @@ def _resolve(module, qualname, skip):
     if not (type(module) is str and type(qualname) is str) or module in skip:
         return None
     if module == "builtins":
-        obj = _BUILTIN_TYPES.get(qualname) or getattr(sys.modules["builtins"], qualname, None)
+        obj = _TYPES_BY_NAME.get(qualname) or getattr(sys.modules["builtins"], qualname, None)
     else:
         obj = sys.modules.get(module)
         for part in qualname.split("."):

@@ -136,7 +136,7 @@ def _main():
         if budget:
             shared[:8] = (int.from_bytes(shared[:8], "little") - 1).to_bytes(8, "little")
 
-    serve(mod, cfg["requests"], cfg["replies"], release)
+    serve(mod, cfg["requests"], cfg["replies"], release, cfg.get("share"))
 
 
 _main()

@@ -217,6 +217,8 @@ def _leave(entered, args):
                 if now != before:
                     changed.append((key, now))
     after["args"] = changed
+    if _CHANNEL["share"]:
+        share(_CHANNEL["share"])
     return after
 
 
@@ -306,10 +308,10 @@ def _fork():
         os._exit(1)
 
 
-def serve(root, requests, replies, release):
+def serve(root, requests, replies, release, work=None):
     """Answer the harness until it closes the channel, then exit 0; ``release`` gives a
     test's fork back to the process budget once the test has ended."""
-    _CHANNEL.update(requests=requests, replies=replies, release=release)
+    _CHANNEL.update(requests=requests, replies=replies, release=release, share=work)
     _HANDLES.append(root)
     _send_reply(("ready",))
     while True:

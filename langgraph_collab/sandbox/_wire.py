@@ -54,8 +54,11 @@ _DATA_ROOTS = frozenset(
     ["numpy", "pandas", "datetime", "decimal", "fractions", "collections", "zoneinfo", "pyarrow"]
 )
 _PLAIN = (type(None), bool, int, float, complex, str, bytes, bytearray, list, tuple, dict, set)
-_PLAIN += (frozenset, range, slice, type(Ellipsis))
-_ROUTINES = (type(len), type(lambda: None), type(str.join), type("".join))
+_PLAIN += (frozenset, range, slice, type(Ellipsis), pickle.PickleBuffer)
+
+
+def _root(obj):
+    return str(getattr(obj, "__module__", None) or "").split(".")[0]
 
 
 def dumps_split(value, handle):
@@ -66,15 +69,12 @@ def dumps_split(value, handle):
 
     def persistent_id(obj):
         kind = type(obj)
-        if kind in _PLAIN:
+        if kind in _PLAIN or _root(kind) in _DATA_ROOTS:
+            return None  # builtin data, or an instance of a numpy / pandas / stdlib data type
+        if isinstance(obj, type) and obj in _PLAIN:
             return None
-        if isinstance(obj, (type, *_ROUTINES)):
-            module = getattr(obj, "__module__", None) or ""
-            if module.split(".")[0] in _DATA_ROOTS or (isinstance(obj, type) and obj in _PLAIN):
-                return None
-            return handle(obj)
-        if str(getattr(kind, "__module__", "")).split(".")[0] in _DATA_ROOTS:
-            return None
+        if isinstance(getattr(obj, "__qualname__", None), str) and _root(obj) in _DATA_ROOTS:
+            return None  # a class or function of those libraries, pickled by reference
         return handle(obj)
 
     return dumps(value, persistent_id)
@@ -160,6 +160,23 @@ class PlainUnpickler(pickle.Unpickler):
 def loads_plain(data, persistent=None):
     """Plain data from ``data``; raises ``pickle.UnpicklingError`` for anything else."""
     return PlainUnpickler(data, persistent).load()
+
+
+def share(work):
+    """Open what this process made under ``work`` to the other process's group (as root the
+    tests and the code run as two uids of one group): ``mkdtemp`` and ``mkstemp`` make
+    owner-only folders and files, which the other side could not use."""
+    me = os.geteuid()
+    for root, dirs, files in os.walk(work):
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            try:
+                st = os.lstat(path)
+                want = 0o070 if name in dirs else 0o060
+                if st.st_uid == me and st.st_mode & want != want and not os.path.islink(path):
+                    os.chmod(path, st.st_mode & 0o7777 | want)
+            except OSError:
+                continue
 
 
 def send(fd, payload):

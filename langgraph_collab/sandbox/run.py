@@ -243,10 +243,11 @@ def _execute(sources: dict[str, str], limits: Limits, files: dict[str, str] | No
             raise RuntimeError(caps.error)
         tests = sources.pop("_sbx_tests.py", None)
         expected = count_test_methods(tests) if tests is not None else 0
-        uids = confine.pick_uids(2) if caps.drop else [None, None]
+        uids = confine.pick_uids(3) if caps.drop else [None, None, None]
         if uids is None:
             raise RuntimeError("no free uid to run the sandbox as")
-        base, work = confine.make_workdir(None if tests is not None else uids[1])
+        share = uids[2] if tests is not None else None  # the tests' and the code's group
+        base, work = confine.make_workdir(None if tests is not None else uids[1], share)
         for rel, text in {**(files or {}), **sources}.items():
             path = os.path.realpath(os.path.join(work, rel))
             if not path.startswith(work + os.sep):
@@ -265,13 +266,14 @@ def _execute(sources: dict[str, str], limits: Limits, files: dict[str, str] | No
         plan = confine.mount_plan([work]) if flags & confine.NEWNS else None
 
         def spawn(script: str, uid: int | None, fds: tuple[int, ...], cfg: dict) -> _Child:
-            ids = None if uid is None else (uid, [])
+            ids = None if uid is None else (uid, [] if share is None else [share])
             stage = os.path.join(base, f"stage-{len(children)}")
             proc = subprocess.Popen(
                 [sys.executable, "-I", "-c", script, "sbx-child"], stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=work,
                 env=confine.child_env(work), start_new_session=True, pass_fds=fds,
-                preexec_fn=partial(confine.preexec, flags, rlimits, ids, plan, stage),
+                preexec_fn=partial(confine.preexec, flags, rlimits, ids, plan, stage,
+                                   0o022 if tests is None else 0o002),
             )  # fmt: skip
             children.append(_Child(proc, uid, reaps=script is _PRELUDE))
             with contextlib.suppress(OSError):
@@ -287,6 +289,7 @@ def _execute(sources: dict[str, str], limits: Limits, files: dict[str, str] | No
             pipes = [*os.pipe(), *os.pipe(), *os.pipe()]  # requests, replies, report
             remote, modules = bindings(sources["_sbx_solution.py"], tests)
             h = dict(requests=pipes[1], replies=pipes[2], report=pipes[5], tests=tests)
+            cfg["share"] = h["share"] = work if share is not None else None
             spawn(_HARNESS, uids[0], (pipes[1], pipes[2], pipes[5]), h | dict(remote=remote,
                   modules=modules))  # fmt: skip
             spawn(_PRELUDE, uids[1], (pipes[0], pipes[3]), cfg | dict(
