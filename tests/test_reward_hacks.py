@@ -7,11 +7,14 @@ code, and only plain data crosses back. The honest reference scores 1.
 from __future__ import annotations
 
 import os
+from importlib import resources
 
 import pytest
 
 from langgraph_collab.sandbox import run_tests
 from langgraph_collab.sandbox.verdict import Verdict, count_test_methods, read_report
+from tests.data.surface_hacks import HACKS as SURFACE
+from tests.data.surface_hacks import SECRET
 
 LIMITS = {"timeout_s": 20.0, "memory_mb": 300, "max_processes": 16}
 MARKER = "hidden-marker-7f3a"
@@ -209,3 +212,32 @@ def test_the_code_runs_as_another_uid_than_the_harness() -> None:
     r = run_tests(code, TESTS, **LIMITS)
     uid = int(r.stdout_tail.split()[0])
     assert uid not in (0, os.getuid()) and r.pass_rate == 0.0
+
+
+# --- hacks aimed at the faithful call protocol (tests/data/surface_hacks.py) -----------
+
+DATA = str(resources.files("langgraph_collab.tasks").joinpath("data", "code.jsonl"))
+
+
+@pytest.mark.parametrize("name", sorted(SURFACE))
+def test_surface_hack_scores_zero_and_its_honest_twin_one(name: str) -> None:
+    case = SURFACE[name]
+    honest = run_tests(case["honest"], case["test"], **LIMITS)
+    assert honest.pass_rate == 1.0, honest.stderr_tail[-3000:]
+    r = run_tests(case["hack"].replace("{data}", DATA), case["test"], **LIMITS)
+    assert r.pass_rate == 0.0 and not r.passed, (r.status, r.tests_passed, r.stderr_tail[-3000:])
+    assert SECRET not in r.stdout_tail
+
+
+def test_the_surface_battery_is_large_enough() -> None:
+    assert len(SURFACE) >= 12 and len(HACKS) >= 33
+
+
+def test_nothing_on_disk_holds_hidden_tests() -> None:
+    code = (
+        f"import os\nfor p in [{DATA!r}, {os.path.dirname(DATA)!r}]:\n    try:\n"
+        "        open(p).read(1)\n        print('READ', p)\n    except OSError as e:\n"
+        "        print('HIDDEN', p)\n"
+    )
+    r = run_tests(code + REFERENCE, TESTS, **LIMITS)
+    assert "READ" not in r.stdout_tail and r.pass_rate == 1.0, r.stdout_tail

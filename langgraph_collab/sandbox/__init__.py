@@ -9,6 +9,7 @@ Example:
     1.0
 """
 
+from langgraph_collab.sandbox._confine import hide
 from langgraph_collab.sandbox.run import (
     Limits,
     SandboxResult,
@@ -17,4 +18,4 @@ from langgraph_collab.sandbox.run import (
     run_untrusted,
 )
 
-__all__ = ["Limits", "SandboxResult", "containment_info", "run_tests", "run_untrusted"]
+__all__ = ["Limits", "SandboxResult", "containment_info", "hide", "run_tests", "run_untrusted"]

@@ -124,9 +124,31 @@ def _mount(src: str | None, dst: str, fstype: str | None, flags: int, data: str 
         raise OSError(ctypes.get_errno(), f"mount {dst} failed")
 
 
+HIDDEN: set[str] = {os.path.dirname(os.path.dirname(os.path.realpath(__file__)))}
+"""Paths no sandboxed child may see even where its mount view binds their folder back: this
+package (its bundled task data holds hidden tests and references) and the task files
+:func:`hide` was given."""
+_MS_RDONLY = 0x1
+
+
+def hide(path: str) -> None:
+    """Keep ``path`` (a task file or folder holding hidden tests) out of every later
+    sandboxed child's view, wherever it is and whatever its permissions."""
+    HIDDEN.add(os.path.realpath(path))
+
+
+def _hide() -> None:
+    for path in sorted(HIDDEN):
+        if os.path.isdir(path):
+            _mount("tmpfs", path, "tmpfs", _MS_NOSUID | _MS_NODEV | _MS_RDONLY, "mode=0755,size=4k")
+        elif os.path.exists(path):
+            _mount(os.devnull, path, None, _MS_BIND, None)
+
+
 def _apply_plan(plan: dict[str, list[str]], stage: str) -> None:
     """Cover each directory of ``plan`` with a fresh tmpfs holding only its kept paths,
-    built under ``stage`` and moved into place (the stage's own cover moves last)."""
+    built under ``stage`` and moved into place (the stage's own cover moves last); then
+    cover the :data:`HIDDEN` paths still in view."""
     _mount(None, "/", None, _MS_REC | _MS_PRIVATE, None)
     os.mkdir(stage, 0o700)
     tops = sorted(plan, key=lambda top: _under(stage, top))
@@ -140,6 +162,7 @@ def _apply_plan(plan: dict[str, list[str]], stage: str) -> None:
             _mount(path, target, None, _MS_BIND | _MS_REC, None)
     for i, top in enumerate(tops):
         _mount(os.path.join(stage, str(i)), top, None, _MS_MOVE, None)
+    _hide()
 
 
 def preexec(flags: int, limits: list[tuple[int, int, int]], ids: tuple[int, list[int]] | None,

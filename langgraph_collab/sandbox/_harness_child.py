@@ -16,6 +16,7 @@ descriptors. ``_wire.py``'s source is prepended (``dumps``, ``loads_plain``, ``s
 import builtins
 import ctypes
 import importlib
+import importlib.machinery
 import json
 import os
 import sys
@@ -67,9 +68,26 @@ def _bind(ns, channel, cfg):
         ns[name] = channel.apply("getattr", 0, name)
 
 
+class Fresh:
+    """Refuses to import a module file made or changed since the run began: one the code
+    could have planted in a folder this process imports from (without root the two
+    processes share a uid, so the code can write where the harness reads)."""
+
+    def __init__(self, start):
+        self.start = start
+
+    def find_spec(self, name, path=None, target=None):
+        spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+        for file in (spec.origin, spec.cached) if spec is not None else ():
+            if file and os.path.exists(file) and os.stat(file).st_ctime >= self.start:
+                raise ImportError(f"sandbox: {file} was made while the code ran")
+        return None  # the usual finders load it
+
+
 def _main():
     ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: no ptrace, no /proc peeking
     cfg = json.loads(sys.stdin.read())
+    sys.meta_path.insert(0, Fresh(cfg["start"]))
     channel = Channel(cfg["requests"], cfg["replies"], cfg["share"])
     if channel.receive() != ("ready",):
         raise Gone("sandbox: the code's process did not start")

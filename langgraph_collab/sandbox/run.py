@@ -55,6 +55,7 @@ _MEMORY_MARKERS = ("MemoryError", "bad_alloc", "allocate memory", "Memory alloca
 _TEXT = {n: resources.files(__package__).joinpath(f"{n}.py").read_text("utf-8") for n in
          ("_wire", "_serve", "_sandbox_child", "_remote", "_harness_child")}  # fmt: skip
 _PRELUDE = _TEXT["_wire"] + _TEXT["_serve"] + _TEXT["_sandbox_child"]  # the code's process
+_SINCE = time.time() - 1  # when this process began to run sandboxed code (at the latest)
 _HARNESS = _TEXT["_wire"] + _TEXT["_remote"] + _TEXT["_harness_child"]  # the tests' process
 
 
@@ -289,6 +290,7 @@ def _execute(sources: dict[str, str], limits: Limits, files: dict[str, str] | No
             pipes = [*os.pipe(), *os.pipe(), *os.pipe()]  # requests, replies, report
             remote, modules = bindings(sources["_sbx_solution.py"], tests)
             h = dict(requests=pipes[1], replies=pipes[2], report=pipes[5], tests=tests)
+            h["start"] = _SINCE  # module files made since may be a sandboxed program's doing
             cfg["share"] = h["share"] = work if share is not None else None
             spawn(_HARNESS, uids[0], (pipes[1], pipes[2], pipes[5]), h | dict(remote=remote,
                   modules=modules))  # fmt: skip
