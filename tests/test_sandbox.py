@@ -430,3 +430,24 @@ def test_root_that_cannot_shed_privileges_fails_closed(monkeypatch: pytest.Monke
     monkeypatch.setattr(sandbox, "_CAPS", caps)
     r = run_tests("def add(a, b):\n    return a + b\n", TESTS, **SMALL)
     assert (r.status, r.pass_rate) == ("internal", 0.0) and "as root" in r.stderr_tail
+
+
+# --- loud when weaker --------------------------------------------------------------------
+
+
+def test_weak_containment_refuses_to_score_unless_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert INFO["containment"].startswith("strong" if INFO["dedicated_uid"] else "weak")
+    monkeypatch.setattr(sandbox, "_CAPS", _confine.Caps(0, False))
+    right = "def add(a, b):\n    return a + b\n"
+    r = run_tests(right, TESTS, **SMALL)
+    assert (r.status, r.pass_rate) == ("internal", 0.0) and "allow_weak_sandbox" in r.stderr_tail
+    assert r.containment == "weak: shared uid, host files visible, network reachable"
+    r = run_tests(right, TESTS, **SMALL, allow_weak_sandbox=True)
+    assert (r.status, r.pass_rate, r.containment[:5]) == ("ok", 1.0, "weak:")
+    monkeypatch.setenv("LANGGRAPH_COLLAB_ALLOW_WEAK_SANDBOX", "1")
+    assert run_tests(right, TESTS, **SMALL).pass_rate == 1.0
+
+
+def test_results_say_which_containment_applied() -> None:
+    r = run_tests("def add(a, b):\n    return a + b\n", TESTS, **SMALL)
+    assert r.containment == INFO["containment"] and r.pass_rate == 1.0

@@ -64,7 +64,9 @@ class Limits:
     """What one sandboxed run may use. ``cpu_s`` defaults to ``timeout_s`` (the wall
     clock); ``max_processes`` counts threads too (RLIMIT_NPROC); ``max_output_bytes`` is
     the tail kept per stream, while more than ``max_total_output_bytes`` of output in all
-    kills the run ("output_limit"); ``network`` leaves the network namespace shared.
+    kills the run ("output_limit"); ``network`` leaves the network namespace shared;
+    ``allow_weak_sandbox`` lets ``run_tests`` score where only weak containment applies
+    (no root), which it otherwise refuses (status "internal").
 
     Example:
         >>> Limits(timeout_s=10).memory_mb
@@ -79,6 +81,9 @@ class Limits:
     max_total_output_bytes: int = 16_000_000
     max_file_bytes: int = 64_000_000
     network: bool = False
+    allow_weak_sandbox: bool = dataclasses.field(
+        default_factory=lambda: os.environ.get("LANGGRAPH_COLLAB_ALLOW_WEAK_SANDBOX") == "1"
+    )
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,7 @@ class SandboxResult:
     tests_errored: int = 0
     passed: bool = False
     truncated: bool = False  # more output than max_output_bytes was produced
+    containment: str = ""  # what confined the run: containment_info()["containment"]
 
     @property
     def pass_rate(self) -> float:
@@ -133,6 +139,7 @@ def containment_info() -> dict[str, bool | str]:
     caps = _capabilities()
     nproc = caps.drop or os.geteuid() != 0
     return {
+        "containment": _containment(caps),
         "network_namespace": bool(caps.flags & confine.NEWNET),
         "user_namespace": bool(caps.flags & confine.NEWUSER),
         "mount_namespace": bool(caps.flags & confine.NEWNS),
@@ -141,6 +148,24 @@ def containment_info() -> dict[str, bool | str]:
         "audit_hook_process_budget": not nproc,
         "error": caps.error,
     }
+
+
+def _containment(caps: confine.Caps) -> str:
+    """``strong: ...`` where the tests and the code run as two fresh uids in a private mount
+    view (nothing of the caller's on disk, no module the code could plant for the tests),
+    else ``weak: ...``, naming what applies."""
+    parts = ["dedicated uids" if caps.drop else "shared uid"]
+    parts.append("private mount view" if caps.flags & confine.NEWNS else "host files visible")
+    parts.append("no network" if caps.flags & confine.NEWNET else "network reachable")
+    level = "strong" if caps.drop and caps.flags & confine.NEWNS else "weak"
+    return f"{level}: {', '.join(parts)}"
+
+
+WEAK_HINT = (
+    "the sandbox's containment here is weak (no root: the tests and the code share a uid, "
+    "and the code can read the caller's files); run as root for the strong verdict, or opt "
+    "in with Limits(allow_weak_sandbox=True) or LANGGRAPH_COLLAB_ALLOW_WEAK_SANDBOX=1"
+)
 
 
 @dataclass
@@ -235,13 +260,20 @@ def _rlimits(cpu: int, mem: int, fsize: int, nproc: int) -> list[tuple[int, int,
 
 def _execute(sources: dict[str, str], limits: Limits, files: dict[str, str] | None,
              ) -> SandboxResult:  # fmt: skip
-    start, base, children, pipes = time.monotonic(), "", [], []
+    start, base, children, pipes, containment = time.monotonic(), "", [], [], ""
     timeout_s, cpu_s, network = limits.timeout_s, limits.cpu_s, limits.network
     max_processes, max_output_bytes = limits.max_processes, limits.max_output_bytes
     try:
         caps = _capabilities()
         if caps.error:
             raise RuntimeError(caps.error)
+        containment = _containment(caps)
+        if (
+            "_sbx_tests.py" in sources
+            and containment.startswith("weak")
+            and (not limits.allow_weak_sandbox)
+        ):
+            raise RuntimeError(f"{WEAK_HINT} ({containment})")
         tests = sources.pop("_sbx_tests.py", None)
         expected = count_test_methods(tests) if tests is not None else 0
         uids = confine.pick_uids(3) if caps.drop else [None, None, None]
@@ -329,10 +361,12 @@ def _execute(sources: dict[str, str], limits: Limits, files: dict[str, str] | No
         passed = bool(counts) and status == "ok" and counts[0] > 0 and counts[1] == counts[0]
         tail = (out[-n:] if n else "", err[-n:] if n else "")
         dur = time.monotonic() - start
-        return SandboxResult(status, rc, *tail, dur, *counts, passed=passed, truncated=truncated)
+        return SandboxResult(status, rc, *tail, dur, *counts, passed=passed, truncated=truncated,
+                             containment=containment)  # fmt: skip
     except Exception as exc:  # never raise into the caller: "internal" masks the sample
         msg = f"[sandbox] internal error: {type(exc).__name__}: {exc}"
-        return SandboxResult("internal", None, "", msg, time.monotonic() - start)
+        return SandboxResult("internal", None, "", msg, time.monotonic() - start,
+                             containment=containment)  # fmt: skip
     finally:
         for c in children:
             with contextlib.suppress(Exception):
