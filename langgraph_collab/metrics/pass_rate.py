@@ -14,8 +14,11 @@ from langgraph_collab.metrics.base import MetricError, MetricInput
 from langgraph_collab.sandbox import Limits, run_tests
 
 _FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
-DEFAULT_LIMITS = Limits(timeout_s=60.0, memory_mb=300)
-"""The paper's limits for BigCodeBench-Chat: 60 s and 300 MB per run."""
+DEFAULT_LIMITS = Limits(timeout_s=60.0, memory_mb=1024)
+"""The paper's 60 s per run for BigCodeBench-Chat. Its 300 MB is resident memory, while the
+sandbox caps address space (RLIMIT_AS), which numpy + pandas + matplotlib alone take past
+300 MB once imported: 1 GiB of address space keeps right plotting and DataFrame code
+scoring right."""
 
 
 def extract_code(text: str, entry_point: str | None = None) -> str:
