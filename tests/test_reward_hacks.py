@@ -7,7 +7,10 @@ code, and only plain data crosses back. The honest reference scores 1.
 from __future__ import annotations
 
 import os
+import sys
+import time
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
@@ -241,3 +244,24 @@ def test_nothing_on_disk_holds_hidden_tests() -> None:
     )
     r = run_tests(code + REFERENCE, TESTS, **LIMITS)
     assert "READ" not in r.stdout_tail and r.pass_rate == 1.0, r.stdout_tail
+
+
+def test_the_harness_imports_no_module_made_since_the_run_began(monkeypatch) -> None:
+    """Without root the code could plant a module where the harness imports from; the
+    harness refuses module files made since this process began running sandboxed code."""
+    from langgraph_collab.sandbox import run as sandbox_run
+
+    sites = [p for p in sys.path if p.endswith("site-packages") and os.access(p, os.W_OK)]
+    if not sites:
+        pytest.skip("no site-packages folder this process may write to")
+    planted = Path(sites[0]) / "_sbx_planted_probe.py"
+    planted.write_text("import sys\nsys.modules[__name__] = lambda n: n * n\n")
+    tests = "import unittest\nclass T(unittest.TestCase):\n    def test(self):\n"
+    tests += "        self.assertEqual(solve(3), 9)\n"
+    try:
+        r = run_tests("import _sbx_planted_probe as solve\n", tests, **LIMITS)
+        assert r.pass_rate == 0.0 and "was made while the code ran" in r.stderr_tail
+        monkeypatch.setattr(sandbox_run, "_SINCE", time.time() + 5)  # the guard is what held
+        assert run_tests("import _sbx_planted_probe as solve\n", tests, **LIMITS).pass_rate == 1
+    finally:
+        planted.unlink()
