@@ -62,8 +62,8 @@ def _bind(ns, channel, cfg):
             elif name == module.partition(".")[0]:  # import a.b binds a
                 value = sys.modules[name]
             ns[name] = value
-        except (ImportError, AttributeError):
-            continue  # the test then fails on the missing name, as it would have
+        except (ImportError, AttributeError) as exc:  # the test then fails on the name
+            print(f"[sandbox] {name}: {exc}", file=sys.stderr)
     for name in cfg["remote"]:
         ns[name] = channel.apply("getattr", 0, name)
 

@@ -15,7 +15,6 @@ import importlib
 import logging
 import random
 import sys
-import types
 
 _MISSING = object()
 _HANDLES = []  # objects of this process the harness holds handles to
@@ -249,8 +248,10 @@ _OPS = {
 
 
 def _iterate(obj):
+    """A builtin container's items (finite), else its iterator, stepped one ``next`` at a
+    time (a generator or an object of the solution may never end)."""
     it = iter(obj)
-    return it if it is obj or isinstance(it, types.GeneratorType) else list(it)
+    return list(it) if type(obj) in (list, tuple, dict, set, frozenset) else it
 
 
 def _answer(message):

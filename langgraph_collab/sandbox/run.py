@@ -34,9 +34,6 @@ import dataclasses
 import json
 import math
 import os
-import resource
-import selectors
-import signal
 import subprocess
 import sys
 import threading
@@ -47,11 +44,11 @@ from importlib import resources
 from typing import Any
 
 from langgraph_collab.sandbox import _confine as confine
+from langgraph_collab.sandbox._pump import Child, classify, pump, rlimits
 from langgraph_collab.sandbox.verdict import bindings, count_test_methods, read_report
 
 __all__ = ["Limits", "SandboxResult", "containment_info", "run_tests", "run_untrusted"]
 
-_MEMORY_MARKERS = ("MemoryError", "bad_alloc", "allocate memory", "Memory allocation")
 _TEXT = {n: resources.files(__package__).joinpath(f"{n}.py").read_text("utf-8") for n in
          ("_wire", "_serve", "_sandbox_child", "_remote", "_harness_child")}  # fmt: skip
 _PRELUDE = _TEXT["_wire"] + _TEXT["_serve"] + _TEXT["_sandbox_child"]  # the code's process
@@ -168,96 +165,6 @@ WEAK_HINT = (
 )
 
 
-@dataclass
-class _Child:
-    proc: subprocess.Popen[bytes]
-    uid: int | None
-    reaps: bool  # it reaps its own descendants: spare it on timeout so it can
-    status: int | None = None
-    cpu: float = 0.0
-
-
-def _pump(children: list[_Child], extra: dict[str, int], deadline: float, keep: int,
-          cap: int) -> tuple[dict[str, bytearray], str | None, bool]:  # fmt: skip
-    """Drain every child's stdout/stderr (keys ``out<i>``/``err<i>``) and ``extra`` pipes,
-    keeping tails; enforce the wall clock and the output cap; reap every child."""
-    sel, bufs = selectors.DefaultSelector(), {}
-    streams = {f"{k}{i}": s for i, c in enumerate(children) for k, s in
-               (("out", c.proc.stdout), ("err", c.proc.stderr))}  # fmt: skip
-    for key, fd in [*((k, s.fileno()) for k, s in streams.items() if s), *extra.items()]:
-        os.set_blocking(fd, False)
-        bufs[key] = bytearray()
-        sel.register(fd, selectors.EVENT_READ, key)
-    total, truncated, reason, ended = 0, False, None, 0.0
-
-    def kill(spare: bool) -> None:
-        for c in children:
-            if c.status is None:
-                who = [c.uid] if c.uid is not None else []
-                confine.kill_all(c.proc.pid, who, spare=c.proc.pid if spare and c.reaps else 0)
-
-    while True:
-        now = time.monotonic()
-        for c in children:
-            if c.status is None and (waited := os.wait4(c.proc.pid, os.WNOHANG))[0]:
-                c.status, c.cpu = waited[1], waited[2].ru_utime + waited[2].ru_stime
-                confine.kill_all(c.proc.pid, [c.uid] if c.uid is not None else [])
-                ended = now
-        if all(c.status is not None for c in children):
-            if not sel.get_map() or now > ended + 1:
-                break
-        elif children[0].status is not None and reason is None:
-            deadline = min(deadline, ended + 2)  # the harness is done: the code has 2 s
-        if reason is None and now >= deadline:
-            reason, deadline = "timeout", now
-            kill(spare=True)
-        if reason and now > deadline + 0.5:
-            kill(spare=False)
-        if reason and now > deadline + 10:
-            break  # unkillable (uninterruptible sleep): stop waiting
-        if not sel.get_map():
-            time.sleep(0.005)
-        wait = 0.05 if reason else min(0.05, max(0.001, deadline - now))
-        for key, _ in sel.select(wait) if sel.get_map() else []:
-            with contextlib.suppress(BlockingIOError):
-                chunk = os.read(key.fd, 1 << 16)
-                if not chunk:
-                    sel.unregister(key.fd)
-                buf = bufs[key.data]
-                buf.extend(chunk)
-                total += len(chunk)
-                if len(buf) > keep:
-                    del buf[: len(buf) - keep]
-                    truncated = True
-                if total > cap and reason is None:
-                    reason, deadline = "output_limit", now
-                    kill(spare=True)
-    sel.close()
-    return bufs, reason, truncated
-
-
-def _classify(c: _Child, cpu_limit: int, err: str) -> str:
-    rc = None if c.status is None else os.waitstatus_to_exitcode(c.status)
-    if rc is None or rc == -signal.SIGXCPU or (rc == -signal.SIGKILL and c.cpu >= cpu_limit - 0.1):
-        return "timeout"
-    if rc != 0 and any(marker in err for marker in _MEMORY_MARKERS):
-        return "memory"
-    return "crash" if rc < 0 else "ok" if rc == 0 else "error"
-
-
-def _rlimits(cpu: int, mem: int, fsize: int, nproc: int) -> list[tuple[int, int, int]]:
-    """(resource, soft, hard) for the child, never above the caller's own hard limits."""
-    r = resource
-    want = [(r.RLIMIT_CPU, cpu, cpu + 1), (r.RLIMIT_AS, mem, mem), (r.RLIMIT_FSIZE, fsize, fsize)]
-    want += [(r.RLIMIT_CORE, 0, 0), (r.RLIMIT_NOFILE, 1024, 1024), (r.RLIMIT_NPROC, nproc, nproc)]
-    limits = []
-    for res, soft, hard in want[: 6 if nproc else 5]:
-        cur = r.getrlimit(res)[1]
-        hard = hard if cur == r.RLIM_INFINITY else min(hard, cur)
-        limits.append((res, min(soft, hard), hard))
-    return limits
-
-
 def _execute(sources: dict[str, str], limits: Limits, files: dict[str, str] | None,
              ) -> SandboxResult:  # fmt: skip
     start, base, children, pipes, containment = time.monotonic(), "", [], [], ""
@@ -294,21 +201,21 @@ def _execute(sources: dict[str, str], limits: Limits, files: dict[str, str] | No
         nproc = max_processes if caps.drop else 0
         if os.geteuid() != 0:  # NPROC counts all tasks of the uid: allow max_processes more
             nproc = max_processes + sum(r[4] for r in confine.procs() if r[1] == os.getuid())
-        rlimits = _rlimits(cpu_limit, limits.memory_mb << 20, limits.max_file_bytes, nproc)
+        child_limits = rlimits(cpu_limit, limits.memory_mb << 20, limits.max_file_bytes, nproc)
         flags = caps.flags & ~confine.NEWNET if network else caps.flags
         plan = confine.mount_plan([work]) if flags & confine.NEWNS else None
 
-        def spawn(script: str, uid: int | None, fds: tuple[int, ...], cfg: dict) -> _Child:
+        def spawn(script: str, uid: int | None, fds: tuple[int, ...], cfg: dict) -> Child:
             ids = None if uid is None else (uid, [] if share is None else [share])
             stage = os.path.join(base, f"stage-{len(children)}")
             proc = subprocess.Popen(
                 [sys.executable, "-I", "-c", script, "sbx-child"], stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=work,
                 env=confine.child_env(work), start_new_session=True, pass_fds=fds,
-                preexec_fn=partial(confine.preexec, flags, rlimits, ids, plan, stage,
+                preexec_fn=partial(confine.preexec, flags, child_limits, ids, plan, stage,
                                    0o022 if tests is None else 0o002),
             )  # fmt: skip
-            children.append(_Child(proc, uid, reaps=script is _PRELUDE))
+            children.append(Child(proc, uid, reaps=script is _PRELUDE))
             with contextlib.suppress(OSError):
                 assert proc.stdin is not None
                 proc.stdin.write(json.dumps(cfg).encode() + b"\n")
@@ -334,21 +241,21 @@ def _execute(sources: dict[str, str], limits: Limits, files: dict[str, str] | No
         else:
             spawn(_PRELUDE, uids[1], (), cfg)
         keep = max(max_output_bytes, 4096)
-        bufs, reason, truncated = _pump(
+        bufs, reason, truncated = pump(
             children, extra, start + timeout_s, keep, limits.max_total_output_bytes
         )
         code = children[-1]
         out, err = (
             bufs[f"{k}{len(children) - 1}"].decode("utf-8", "replace") for k in ("out", "err")
         )
-        status = reason or _classify(code, cpu_limit, err)
+        status = reason or classify(code, cpu_limit, err)
         rc = None if code.status is None else os.waitstatus_to_exitcode(code.status)
         counts: tuple[int, ...] = ()
         if tests is not None:
             harness = children[0]
             h_err = bufs["err0"].decode("utf-8", "replace")
             err = f"{err}\n[tests]\n{h_err}" if err else h_err
-            h_status = _classify(harness, cpu_limit, h_err)
+            h_status = classify(harness, cpu_limit, h_err)
             h_rc = None if harness.status is None else os.waitstatus_to_exitcode(harness.status)
             verdict = read_report(bytes(bufs["report"]), h_rc, expected)
             status = status if status != "ok" else h_status if h_status != "ok" else "ok"
