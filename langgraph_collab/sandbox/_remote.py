@@ -18,6 +18,7 @@ import operator
 import random
 import sys
 import types
+import warnings
 
 _REFUSED = {"StopIteration", "StopAsyncIteration"}  # would end the caller's iteration
 _STREAMS = {"stdout", "stderr", "stdin", "modules", "path", "meta_path", "path_hooks"}
@@ -241,6 +242,10 @@ def _settle(after, args, decode):
             stream.write(text)
     for record in after.get("logs", ())[:10_000]:
         _emit(record)
+    for names, message, filename, lineno in after.get("warnings", ())[:1000]:
+        category = _class(names, Warning)
+        if category is not None and type(message) is str and type(lineno) is int:
+            warnings.warn_explicit(message, category, str(filename), lineno)
     if "random" in after:
         _set_random(after["random"])
     if "numpy" in after and "numpy" in sys.modules:
@@ -374,18 +379,31 @@ class Remote:
         return bool(self._ask("exit"))
 
 
-def _exception(names, message):
-    """A trusted exception standing for the code's: the first class in its MRO that is a
-    builtin or belongs to a module the tests imported (never unittest's own, never one that
-    ends an iteration), built here with the code's message."""
+def _class(names, base):
+    """The first class of ``names`` (an MRO, ``module:qualname``) that is a builtin or one
+    of a module the tests imported and derives from ``base``; never unittest's own, never
+    one that ends an iteration."""
     for qualified in names if type(names) is list else []:
         module, _, name = str(qualified).partition(":")
         if module.split(".")[0] == "unittest" or name.startswith("_") or name in _REFUSED:
             continue
         cls = getattr(sys.modules.get(module), name, None) if "." not in name else None
-        if isinstance(cls, type) and issubclass(cls, Exception):
-            try:
-                return cls(str(message))
-            except TypeError:
-                continue
+        if isinstance(cls, type) and issubclass(cls, base):
+            return cls
+    return None
+
+
+def _exception(names, message):
+    """A trusted exception standing for the code's: the first class of its MRO that
+    :func:`_class` admits as an ``Exception`` or ``SystemExit``, built here with the code's
+    message."""
+    names = names if type(names) is list else []
+    for name in names:
+        cls = _class([name], Exception) or _class([name], SystemExit)
+        if cls is None:
+            continue
+        try:
+            return cls(str(message))
+        except TypeError:
+            continue
     return RuntimeError(f"{names[0] if names else 'exception'}: {message}")

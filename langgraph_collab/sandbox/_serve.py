@@ -15,6 +15,7 @@ import importlib
 import logging
 import random
 import sys
+import warnings
 
 _MISSING = object()
 _HANDLES = []  # objects of this process the harness holds handles to
@@ -186,17 +187,21 @@ def _enter(state):
                          target, name, old))  # fmt: skip
     capture = _Capture()
     logging.root.addHandler(capture)
+    caught = warnings.catch_warnings(record=True)
+    capture.warnings = caught.__enter__()
+    warnings.simplefilter("always")  # the tests' own filters decide once re-emitted there
     streams = (sys.stdout, sys.stderr)
     sys.stdout, sys.stderr = (io.TextIOWrapper(io.BytesIO(), "utf-8", write_through=True)
                               for _ in streams)  # fmt: skip
-    return undo, capture, streams, "numpy" in state
+    return undo, (capture, caught), streams, "numpy" in state
 
 
 def _leave(entered, args):
-    undo, capture, streams, numpy = entered
+    undo, (capture, caught), streams, numpy = entered
     out, err = (s.buffer.getvalue().decode("utf-8", "replace") for s in (sys.stdout, sys.stderr))
     sys.stdout, sys.stderr = streams
     logging.root.removeHandler(capture)
+    caught.__exit__(None, None, None)
     for step in reversed(undo):
         with contextlib.suppress(Exception):
             step[0](*step[1:])
@@ -205,6 +210,11 @@ def _leave(entered, args):
             stream.write(text)  # also into this process's own output (its limits apply)
             stream.flush()
     after = {"out": out[:4_000_000], "err": err[:4_000_000], "logs": capture.records[:10_000]}
+    after["warnings"] = [
+        ([f"{c.__module__}:{c.__qualname__}" for c in w.category.__mro__], str(w.message)[:4000],
+         str(w.filename), int(w.lineno or 0))
+        for w in capture.warnings[:1000]
+    ]  # fmt: skip
     after["random"] = random.getstate()
     if numpy:
         after["numpy"] = sys.modules["numpy"].random.get_state()

@@ -852,3 +852,52 @@ class TestCases(unittest.TestCase):
         self.assertIn('K', d)
 """,
 )
+
+# --- warnings and SystemExit -------------------------------------------------------------
+task(
+    "warn_deprecated",
+    "warning",
+    "import warnings\ndef task_func(x):\n"
+    "    warnings.warn('task_func(x) is deprecated', DeprecationWarning)\n    return x * 2\n",
+    "def task_func(x):\n    return x * 2\n",
+    """import unittest
+class TestCases(unittest.TestCase):
+    def test_warns(self):
+        with self.assertWarns(DeprecationWarning):
+            self.assertEqual(task_func(2), 4)
+""",
+)
+task(
+    "warn_regex_user",
+    "warning",
+    "import warnings\ndef task_func(values):\n    if not values:\n"
+    "        warnings.warn('empty input, returning 0')\n        return 0\n"
+    "    return sum(values) / len(values)\n",
+    "def task_func(values):\n    return sum(values) / len(values) if values else 0\n",
+    """import unittest
+class TestCases(unittest.TestCase):
+    def test_empty(self):
+        with self.assertWarnsRegex(UserWarning, 'empty input'):
+            self.assertEqual(task_func([]), 0)
+    def test_mean(self):
+        self.assertEqual(task_func([1, 3]), 2)
+""",
+)
+task(
+    "exc_system_exit",
+    "warning",
+    "import sys\ndef task_func(args):\n    if '--help' in args:\n        print('usage: x')\n"
+    "        sys.exit(0)\n    return len(args)\n",
+    "def task_func(args):\n    return len(args)\n",
+    """import io, unittest
+from contextlib import redirect_stdout
+class TestCases(unittest.TestCase):
+    def test_help(self):
+        buf = io.StringIO()
+        with redirect_stdout(buf), self.assertRaises(SystemExit):
+            task_func(['--help'])
+        self.assertIn('usage', buf.getvalue())
+    def test_count(self):
+        self.assertEqual(task_func(['a', 'b']), 2)
+""",
+)
