@@ -224,10 +224,10 @@ DATA = str(resources.files("langgraph_collab.tasks").joinpath("data", "code.json
 
 @pytest.mark.parametrize("name", sorted(SURFACE))
 def test_surface_hack_scores_zero_and_its_honest_twin_one(name: str) -> None:
-    case = SURFACE[name]
-    honest = run_tests(case["honest"], case["test"], **LIMITS)
+    case, limits = SURFACE[name], {**LIMITS, "memory_mb": 1024}  # numpy / pandas imported
+    honest = run_tests(case["honest"], case["test"], **limits)
     assert honest.pass_rate == 1.0, honest.stderr_tail[-3000:]
-    r = run_tests(case["hack"].replace("{data}", DATA), case["test"], **LIMITS)
+    r = run_tests(case["hack"].replace("{data}", DATA), case["test"], **limits)
     assert r.pass_rate == 0.0 and not r.passed, (r.status, r.tests_passed, r.stderr_tail[-3000:])
     assert SECRET not in r.stdout_tail
 

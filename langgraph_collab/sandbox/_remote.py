@@ -39,6 +39,8 @@ _METHODS = {
     "__contains__": operator.contains,
 }
 _TYPES_BY_NAME = {t.__name__: t for t in vars(types).values() if isinstance(t, type)}
+_LOG_FIELDS = {"name", "levelno", "levelname", "msg", "pathname", "lineno", "funcName"}
+_LOG_FIELDS.add("exc_text")
 _ACTIVE = []  # the unittest.mock patchers in force, in the order they were entered
 
 
@@ -49,7 +51,8 @@ def _track_patches():
     mock = sys.modules.get("unittest.mock")
     if mock is None:
         return
-    _MOCK_API.update(n for n in dir(mock.NonCallableMock) if not n.startswith("__"))
+    for cls in (mock.NonCallableMock, mock.AsyncMock):
+        _MOCK_API.update(n for n in dir(cls) if not n.startswith("__"))
     enter, leave = mock._patch.__enter__, mock._patch.__exit__
 
     def entered(self):
@@ -189,6 +192,8 @@ def _resolve(module, qualname, skip):
     it (never a class of the solution's module): what a proxy answers for ``__class__``."""
     if not (type(module) is str and type(qualname) is str) or module in skip:
         return None
+    if module.split(".")[0] == "unittest":
+        return None  # no proxy passes for the runner's or a mock's own classes
     if module == "builtins":
         obj = _TYPES_BY_NAME.get(qualname) or getattr(sys.modules["builtins"], qualname, None)
     else:
@@ -197,6 +202,8 @@ def _resolve(module, qualname, skip):
             obj = getattr(obj, part, None) if part != "<locals>" else None
     if not isinstance(obj, type) or issubclass(obj, type) or obj.__module__ in skip:
         return None  # a class stays a proxy: only instances answer for a known class
+    if obj in _PLAIN or _root(obj) in _DATA_ROOTS:
+        return None  # data crosses as data: a proxy claiming a data type is a forgery
     return obj
 
 
@@ -268,7 +275,7 @@ def _emit(record):
         return
     logger = logging.getLogger(name) if name != "root" else logging.root
     if logger.isEnabledFor(level):
-        fields = {k: v for k, v in record.items() if type(v) in (str, int, float)}
+        fields = {k: v for k, v in record.items() if k in _LOG_FIELDS and type(v) in (str, int)}
         logger.handle(logging.makeLogRecord(fields | {"args": None, "exc_info": None}))
 
 

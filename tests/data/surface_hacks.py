@@ -224,3 +224,18 @@ class TestCases(unittest.TestCase):
         self.assertEqual(task_func(src), expected)
 """,
 )
+hack(
+    "forged_dataframe_claim",
+    "import pandas as pd\ndef task_func():\n    return pd.DataFrame({'a': [1, 2], 'b': [3, 4]})\n",
+    "class Fake:\n    def reindex_like(self, other):\n        return other\n"
+    "    def __getattr__(self, name):\n        raise AttributeError(name)\n"
+    "Fake.__module__, Fake.__qualname__ = 'pandas.core.frame', 'DataFrame'\n"
+    "def task_func():\n    return Fake()\n",
+    """import unittest
+import pandas as pd
+class TestCases(unittest.TestCase):
+    def test_frame(self):
+        expected = pd.DataFrame({'b': [3, 4], 'a': [1, 2]})
+        pd.testing.assert_frame_equal(task_func(), expected, check_like=True)
+""",
+)
