@@ -437,6 +437,7 @@ def test_root_that_cannot_shed_privileges_fails_closed(monkeypatch: pytest.Monke
 
 def test_weak_containment_refuses_to_score_unless_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
     assert INFO["containment"].startswith("strong" if INFO["dedicated_uid"] else "weak")
+    monkeypatch.delenv("LANGGRAPH_COLLAB_ALLOW_WEAK_SANDBOX", raising=False)
     monkeypatch.setattr(sandbox, "_CAPS", _confine.Caps(0, False))
     right = "def add(a, b):\n    return a + b\n"
     r = run_tests(right, TESTS, **SMALL)
