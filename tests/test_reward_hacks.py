@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from langgraph_collab.sandbox import run_tests
+from langgraph_collab.sandbox import containment_info, run_tests
 from langgraph_collab.sandbox.verdict import Verdict, count_test_methods, read_report
+from langgraph_collab.tasks import load_tasks
 from tests.data.surface_hacks import HACKS as SURFACE
 from tests.data.surface_hacks import SECRET
 
@@ -236,14 +237,35 @@ def test_the_surface_battery_is_large_enough() -> None:
     assert len(SURFACE) >= 12 and len(HACKS) >= 33
 
 
+HIDES = pytest.mark.skipif(
+    not containment_info()["mount_namespace"],
+    reason="weak containment (no mount view): run_tests refuses to score unless opted in",
+)
+
+
+@HIDES
 def test_nothing_on_disk_holds_hidden_tests() -> None:
     code = (
         f"import os\nfor p in [{DATA!r}, {os.path.dirname(DATA)!r}]:\n    try:\n"
         "        open(p).read(1)\n        print('READ', p)\n    except OSError as e:\n"
         "        print('HIDDEN', p)\n"
+        f"print('SEEN', os.path.exists({os.path.dirname(DATA)!r}))\n"
     )
     r = run_tests(code + REFERENCE, TESTS, **LIMITS)
     assert "READ" not in r.stdout_tail and r.pass_rate == 1.0, r.stdout_tail
+    assert "SEEN False" in r.stdout_tail
+
+
+@HIDES
+def test_copying_the_bundled_reference_scores_zero() -> None:
+    task = load_tasks("code", limit=1)[0]
+    copy = (
+        f"import json\nfor line in open({DATA!r}):\n    row = json.loads(line)\n"
+        f"    if row['id'] == {task.id!r}:\n        exec(row['reference'])\n"
+    )
+    assert run_tests(task.reference, task.metadata["test"], **LIMITS).pass_rate == 1.0
+    r = run_tests(copy, task.metadata["test"], **LIMITS)
+    assert r.pass_rate == 0.0 and "FileNotFoundError" in r.stderr_tail
 
 
 def test_the_harness_imports_no_module_made_since_the_run_began(monkeypatch) -> None:
