@@ -50,10 +50,10 @@ from langgraph_collab.sandbox.verdict import bindings, count_test_methods, read_
 __all__ = ["Limits", "SandboxResult", "containment_info", "run_tests", "run_untrusted"]
 
 _TEXT = {n: resources.files(__package__).joinpath(f"{n}.py").read_text("utf-8") for n in
-         ("_wire", "_serve", "_sandbox_child", "_remote", "_harness_child")}  # fmt: skip
+         ("_wire", "_serve", "_sandbox_child", "_carry", "_remote", "_harness_child")}  # fmt: skip
 _PRELUDE = _TEXT["_wire"] + _TEXT["_serve"] + _TEXT["_sandbox_child"]  # the code's process
 _SINCE = time.time() - 1  # when this process began to run sandboxed code (at the latest)
-_HARNESS = _TEXT["_wire"] + _TEXT["_remote"] + _TEXT["_harness_child"]  # the tests' process
+_HARNESS = "".join(_TEXT[n] for n in ("_wire", "_carry", "_remote", "_harness_child"))
 
 
 @dataclass(frozen=True)
