@@ -452,3 +452,17 @@ def test_weak_containment_refuses_to_score_unless_allowed(monkeypatch: pytest.Mo
 def test_results_say_which_containment_applied() -> None:
     r = run_tests("def add(a, b):\n    return a + b\n", TESTS, **SMALL)
     assert r.containment == INFO["containment"] and r.pass_rate == 1.0
+
+
+def test_each_test_method_gets_a_fresh_code_process() -> None:
+    solution = "import os\nSEEN = []\ndef visit(x):\n    SEEN.append(x)\n    return len(SEEN)\n"
+    solution += "def pid():\n    return os.getpid()\n"
+    tests = (
+        "import unittest\nclass T(unittest.TestCase):\n    pids = []\n"
+        "    def test_a(self):\n        self.assertEqual(visit(1), 1)\n"
+        "        self.pids.append(pid())\n"
+        "    def test_b(self):\n        self.assertEqual(visit(2), 1)\n"
+        "        self.pids.append(pid())\n        self.assertEqual(len(set(self.pids)), 2)\n"
+    )
+    r = run_tests(solution, tests, **SMALL)
+    assert (r.status, r.tests_passed) == ("ok", 2), r.stderr_tail[-2000:]
