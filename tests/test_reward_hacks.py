@@ -260,7 +260,8 @@ def test_nothing_on_disk_holds_hidden_tests() -> None:
 def test_copying_the_bundled_reference_scores_zero() -> None:
     task = load_tasks("code", limit=1)[0]
     copy = (
-        f"import json\nfor line in open({DATA!r}):\n    row = json.loads(line)\n"
+        f"import json\ntask_func = None\nfor line in open({DATA!r}):\n"
+        "    row = json.loads(line)\n"
         f"    if row['id'] == {task.id!r}:\n        exec(row['reference'])\n"
     )
     assert run_tests(task.reference, task.metadata["test"], **LIMITS).pass_rate == 1.0
