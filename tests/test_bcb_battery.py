@@ -1,10 +1,12 @@
 """The BigCodeBench-style battery (``tests/data/bcb_battery.py``): every right solution
-scores exactly 1.0 in the sandbox, every wrong one less, and the right ones pass in one
-plain interpreter too (so the battery itself is right)."""
+scores exactly 1.0 in the sandbox, every wrong one less and exactly what it scores in one
+plain interpreter, and the right ones pass in one plain interpreter too (so the battery
+itself is right)."""
 
 from __future__ import annotations
 
 import collections
+import functools
 import importlib.util
 import json
 import subprocess
@@ -21,6 +23,7 @@ HERE = Path(__file__).parent
 AVAILABLE = [t for t in TASKS if all(importlib.util.find_spec(m) for m in t["libs"])]
 
 
+@functools.cache
 def _plain(which: str) -> dict[str, float]:
     rows = [{"id": t["id"], "code": t[which], "test": t["test"]} for t in AVAILABLE]
     out = subprocess.run([sys.executable, str(HERE / "bcb_plain.py")], input=json.dumps(rows),
@@ -47,3 +50,4 @@ def test_right_scores_one_and_wrong_scores_less(task: dict) -> None:
     assert (right.status, right.pass_rate) == ("ok", 1.0), right.stderr_tail[-3000:]
     wrong = run_tests(task["wrong"], task["test"], LIMITS)
     assert wrong.pass_rate < 1.0, wrong.stderr_tail[-3000:]
+    assert wrong.pass_rate == _plain("wrong")[task["id"]], "scored unlike one interpreter"
