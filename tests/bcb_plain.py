@@ -33,6 +33,8 @@ def pass_rate(code: str, test: str) -> float:
         os.environ.clear()
         os.environ.update(env)
         os.chdir(cwd)
+        if "matplotlib.pyplot" in sys.modules:  # each task starts with no figure, as alone
+            sys.modules["matplotlib.pyplot"].close("all")
     bad = len(result.failures) + len(result.errors) + len(result.skipped)
     return (result.testsRun - bad) / result.testsRun if result.testsRun else 0.0
 

@@ -97,6 +97,7 @@ def _main():
     _bind(ns, channel, cfg)
     exec(compile(cfg["tests"], "<hidden tests>", "exec"), ns)
     _track_patches()
+    _follow_pyplot(channel)
     cases = {
         id(v): v
         for v in list(ns.values())

@@ -254,6 +254,7 @@ _OPS = {
     "next": next,
     "enter": lambda obj: obj.__enter__(),
     "exit": lambda obj: obj.__exit__(None, None, None),
+    "pyplot": lambda obj, name: getattr(sys.modules["matplotlib.pyplot"], name)(),
 }
 
 

@@ -901,3 +901,62 @@ class TestCases(unittest.TestCase):
         self.assertEqual(task_func(['a', 'b']), 2)
 """,
 )
+
+# --- pyplot's current figure ---------------------------------------------------------------
+task(
+    "pyplot_gca_line",
+    "pyplot_state",
+    "import matplotlib.pyplot as plt\ndef task_func(values):\n    plt.plot(values)\n"
+    "    plt.title('Trend')\n",
+    "import matplotlib.pyplot as plt\ndef task_func(values):\n    plt.plot(sorted(values))\n",
+    """import unittest
+import matplotlib.pyplot as plt
+class TestCases(unittest.TestCase):
+    def tearDown(self):
+        plt.close('all')
+    def test_current_axes(self):
+        task_func([3, 1, 2])
+        ax = plt.gca()
+        self.assertEqual(ax.get_title(), 'Trend')
+        self.assertEqual(list(ax.lines[0].get_ydata()), [3, 1, 2])
+""",
+    ("matplotlib",),
+)
+task(
+    "pyplot_gcf_bars",
+    "pyplot_state",
+    "import matplotlib.pyplot as plt\ndef task_func(counts):\n"
+    "    plt.bar(list(counts), list(counts.values()))\n    plt.xlabel('item')\n",
+    "import matplotlib.pyplot as plt\ndef task_func(counts):\n"
+    "    plt.bar(list(counts), [1] * len(counts))\n",
+    """import unittest
+import matplotlib.pyplot as plt
+class TestCases(unittest.TestCase):
+    def test_current_figure(self):
+        task_func({'a': 2, 'b': 5})
+        fig = plt.gcf()
+        ax = fig.axes[0]
+        self.assertEqual(ax.get_xlabel(), 'item')
+        self.assertEqual([p.get_height() for p in ax.patches], [2, 5])
+        plt.close('all')
+""",
+    ("matplotlib",),
+)
+task(
+    "pyplot_own_axes_passed",
+    "pyplot_state",
+    "def task_func(ax, values):\n    ax.plot(values)\n    ax.set_ylabel('v')\n    return ax\n",
+    "def task_func(ax, values):\n    return ax\n",
+    """import unittest
+import matplotlib.pyplot as plt
+class TestCases(unittest.TestCase):
+    def test_draws_on_the_tests_axes(self):
+        fig, ax = plt.subplots()
+        out = task_func(ax, [1, 2])
+        self.assertIs(out, ax)
+        self.assertEqual(ax.get_ylabel(), 'v')
+        self.assertEqual(len(ax.lines), 1)
+        plt.close(fig)
+""",
+    ("matplotlib",),
+)
