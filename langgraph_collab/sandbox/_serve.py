@@ -174,7 +174,7 @@ def _enter(state):
         logger.setLevel(level)
     logging.disable(state["disable"])
     for where, name, value in state["patches"]:
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(ImportError, AttributeError, TypeError):  # not here: unused
             if isinstance(where, str):
                 target = importlib.import_module(where)
             else:
