@@ -274,16 +274,18 @@ def _answer(message):
         _flush()
         os._exit(_CLEAN_END)
     _, op, hid, args, state = message
-    entered = _enter(state) if state is not None else None
     watched = _mutable(*args) if op == "call" else None
+    entered = _enter(state) if state is not None else None
     try:
         value = _iterate(_HANDLES[hid]) if op == "iter" else _OPS[op](_HANDLES[hid], *args)
-        reply = ["ok", _encode(value)]
+        reply = ["ok", value]
     except StopIteration:
         reply = ["stop", None]
     except BaseException as exc:
         reply = ["raise", _described(exc)]
-    after = _leave(entered, watched) if entered is not None else {}
+    after = _leave(entered, watched) if entered is not None else {}  # patches undone first
+    if reply[0] == "ok":
+        reply[1] = _encode(reply[1])
     _flush()
     _send_reply((*reply, after))
     return None
