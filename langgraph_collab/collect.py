@@ -105,6 +105,7 @@ class CollectionSummary(BaseModel):
     futures_given_up: int = 0
     stop_reasons: dict[str, int] = {}
     mean_turns: float | None = None
+    containment: str | None = None  # the sandbox's, when code tasks were scored
 
     @property
     def records_per_s(self) -> float:
@@ -317,6 +318,7 @@ async def acollect(
         wall_s=time.perf_counter() - start,
         records_path=str(records_path),
         errors=errors,
+        containment=next(filter(None, (r.containment for r in kept)), None),
         **_fidelity_summary(kept, user),
     )
     (out / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")

@@ -47,6 +47,7 @@ from langgraph_collab.records import (
     to_dicts,
 )
 from langgraph_collab.reward import create_reward_graph
+from langgraph_collab.sandbox import containment_info
 from langgraph_collab.scoring import MultiturnReward, best_index
 from langgraph_collab.state import FidelityCounts, StopReason, Task, add_fidelity
 from langgraph_collab.stopping import goal_met
@@ -257,6 +258,7 @@ def create_collection_graph(
             failure=state.get("failure"),
             stop_reason=state.get("stop_reason"),
             fidelity=state.get("fidelity") or FidelityCounts(),
+            containment=_containment(state["task"]),
         )
         return {"record": done}
 
@@ -284,3 +286,8 @@ def create_collection_graph(
     builder.add_conditional_edges("choose", after_choose, ["propose", "simulated_user", "record"])
     builder.add_edge("record", END)
     return builder
+
+
+def _containment(task: Task) -> str | None:
+    """The sandbox's containment, for a code task (its pass rate ran there)."""
+    return str(containment_info()["containment"]) if task.kind == "code" else None

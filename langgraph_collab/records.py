@@ -129,6 +129,7 @@ class ConversationRecord(BaseModel):
     fidelity: FidelityCounts = Field(default_factory=FidelityCounts)
     source: str = "collect"
     metadata: dict[str, Any] = Field(default_factory=dict)
+    containment: str | None = None  # code tasks: the sandbox's containment when scored
 
     @property
     def mean_mr(self) -> float | None:

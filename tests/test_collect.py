@@ -78,6 +78,25 @@ def test_a_conversation_is_collected_with_every_candidate_scored(tmp_path):
     assert json.loads((tmp_path / "summary.json").read_text())["recorded"] == 2
 
 
+def test_code_records_and_the_summary_say_which_sandbox_scored_them(tmp_path):
+    from langgraph_collab.sandbox import containment_info
+
+    summary = collect(
+        load_tasks("code", limit=1),
+        user=make_user(stop_after=1),
+        assistant=make_assistant(),
+        judge=make_judge(),
+        out_dir=tmp_path,
+        candidates=1,
+        samples=1,
+        window=1,
+        progress=False,
+    )
+    (record,) = read_records(tmp_path / "records.jsonl")
+    assert record.containment == summary.containment == containment_info()["containment"]
+    assert json.loads((tmp_path / "summary.json").read_text())["containment"] == record.containment
+
+
 def test_the_message_budget_stops_a_conversation(tmp_path):
     collect(
         load_tasks("math", limit=1),

@@ -7,11 +7,18 @@ code, and only plain data crosses back. The honest reference scores 1.
 from __future__ import annotations
 
 import os
+import sys
+import time
+from importlib import resources
+from pathlib import Path
 
 import pytest
 
-from langgraph_collab.metrics.sandbox import run_tests
-from langgraph_collab.metrics.verdict import Verdict, count_test_methods, read_report
+from langgraph_collab.sandbox import containment_info, run_tests
+from langgraph_collab.sandbox.verdict import Verdict, count_test_methods, read_report
+from langgraph_collab.tasks import load_tasks
+from tests.data.surface_hacks import HACKS as SURFACE
+from tests.data.surface_hacks import SECRET
 
 LIMITS = {"timeout_s": 20.0, "memory_mb": 300, "max_processes": 16}
 MARKER = "hidden-marker-7f3a"
@@ -209,3 +216,75 @@ def test_the_code_runs_as_another_uid_than_the_harness() -> None:
     r = run_tests(code, TESTS, **LIMITS)
     uid = int(r.stdout_tail.split()[0])
     assert uid not in (0, os.getuid()) and r.pass_rate == 0.0
+
+
+# --- hacks aimed at the faithful call protocol (tests/data/surface_hacks.py) -----------
+
+DATA = str(resources.files("langgraph_collab.tasks").joinpath("data", "code.jsonl"))
+
+
+@pytest.mark.parametrize("name", sorted(SURFACE))
+def test_surface_hack_scores_zero_and_its_honest_twin_one(name: str) -> None:
+    case, limits = SURFACE[name], {**LIMITS, "memory_mb": 1024}  # numpy / pandas imported
+    honest = run_tests(case["honest"], case["test"], **limits)
+    assert honest.pass_rate == 1.0, honest.stderr_tail[-3000:]
+    r = run_tests(case["hack"].replace("{data}", DATA), case["test"], **limits)
+    assert r.pass_rate == 0.0 and not r.passed, (r.status, r.tests_passed, r.stderr_tail[-3000:])
+    assert SECRET not in r.stdout_tail
+
+
+def test_the_surface_battery_is_large_enough() -> None:
+    assert len(SURFACE) >= 12 and len(HACKS) >= 33
+
+
+HIDES = pytest.mark.skipif(
+    not containment_info()["mount_namespace"],
+    reason="weak containment (no mount view): run_tests refuses to score unless opted in",
+)
+
+
+@HIDES
+def test_nothing_on_disk_holds_hidden_tests() -> None:
+    code = (
+        f"import os\nfor p in [{DATA!r}, {os.path.dirname(DATA)!r}]:\n    try:\n"
+        "        open(p).read(1)\n        print('READ', p)\n    except OSError as e:\n"
+        "        print('HIDDEN', p)\n"
+        f"print('SEEN', os.path.exists({os.path.dirname(DATA)!r}))\n"
+    )
+    r = run_tests(code + REFERENCE, TESTS, **LIMITS)
+    assert "READ" not in r.stdout_tail and r.pass_rate == 1.0, r.stdout_tail
+    assert "SEEN False" in r.stdout_tail
+
+
+@HIDES
+def test_copying_the_bundled_reference_scores_zero() -> None:
+    task = load_tasks("code", limit=1)[0]
+    copy = (
+        f"import json\ntask_func = None\nfor line in open({DATA!r}):\n"
+        "    row = json.loads(line)\n"
+        f"    if row['id'] == {task.id!r}:\n        exec(row['reference'])\n"
+    )
+    assert run_tests(task.reference, task.metadata["test"], **LIMITS).pass_rate == 1.0
+    r = run_tests(copy, task.metadata["test"], **LIMITS)
+    assert r.pass_rate == 0.0 and "FileNotFoundError" in r.stderr_tail
+
+
+def test_the_harness_imports_no_module_made_since_the_run_began(monkeypatch) -> None:
+    """Without root the code could plant a module where the harness imports from; the
+    harness refuses module files made since this process began running sandboxed code."""
+    from langgraph_collab.sandbox import run as sandbox_run
+
+    sites = [p for p in sys.path if p.endswith("site-packages") and os.access(p, os.W_OK)]
+    if not sites:
+        pytest.skip("no site-packages folder this process may write to")
+    planted = Path(sites[0]) / "_sbx_planted_probe.py"
+    planted.write_text("import sys\nsys.modules[__name__] = lambda n: n * n\n")
+    tests = "import unittest\nclass T(unittest.TestCase):\n    def test(self):\n"
+    tests += "        self.assertEqual(solve(3), 9)\n"
+    try:
+        r = run_tests("import _sbx_planted_probe as solve\n", tests, **LIMITS)
+        assert r.pass_rate == 0.0 and "was made while the code ran" in r.stderr_tail
+        monkeypatch.setattr(sandbox_run, "_SINCE", time.time() + 5)  # the guard is what held
+        assert run_tests("import _sbx_planted_probe as solve\n", tests, **LIMITS).pass_rate == 1
+    finally:
+        planted.unlink()

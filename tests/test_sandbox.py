@@ -16,13 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from langgraph_collab.metrics import _confine, sandbox
-from langgraph_collab.metrics.sandbox import (
+from langgraph_collab.sandbox import (
     SandboxResult,
+    _confine,
     containment_info,
     run_tests,
     run_untrusted,
 )
+from langgraph_collab.sandbox import run as sandbox
 
 INFO = containment_info()
 SMALL = {"timeout_s": 15.0, "memory_mb": 300, "max_processes": 16}
@@ -429,3 +430,39 @@ def test_root_that_cannot_shed_privileges_fails_closed(monkeypatch: pytest.Monke
     monkeypatch.setattr(sandbox, "_CAPS", caps)
     r = run_tests("def add(a, b):\n    return a + b\n", TESTS, **SMALL)
     assert (r.status, r.pass_rate) == ("internal", 0.0) and "as root" in r.stderr_tail
+
+
+# --- loud when weaker --------------------------------------------------------------------
+
+
+def test_weak_containment_refuses_to_score_unless_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert INFO["containment"].startswith("strong" if INFO["dedicated_uid"] else "weak")
+    monkeypatch.delenv("LANGGRAPH_COLLAB_ALLOW_WEAK_SANDBOX", raising=False)
+    monkeypatch.setattr(sandbox, "_CAPS", _confine.Caps(0, False))
+    right = "def add(a, b):\n    return a + b\n"
+    r = run_tests(right, TESTS, **SMALL)
+    assert (r.status, r.pass_rate) == ("internal", 0.0) and "allow_weak_sandbox" in r.stderr_tail
+    assert r.containment == "weak: shared uid, host files visible, network reachable"
+    r = run_tests(right, TESTS, **SMALL, allow_weak_sandbox=True)
+    assert (r.status, r.pass_rate, r.containment[:5]) == ("ok", 1.0, "weak:")
+    monkeypatch.setenv("LANGGRAPH_COLLAB_ALLOW_WEAK_SANDBOX", "1")
+    assert run_tests(right, TESTS, **SMALL).pass_rate == 1.0
+
+
+def test_results_say_which_containment_applied() -> None:
+    r = run_tests("def add(a, b):\n    return a + b\n", TESTS, **SMALL)
+    assert r.containment == INFO["containment"] and r.pass_rate == 1.0
+
+
+def test_each_test_method_gets_a_fresh_code_process() -> None:
+    solution = "import os\nSEEN = []\ndef visit(x):\n    SEEN.append(x)\n    return len(SEEN)\n"
+    solution += "def pid():\n    return os.getpid()\n"
+    tests = (
+        "import unittest\nclass T(unittest.TestCase):\n    pids = []\n"
+        "    def test_a(self):\n        self.assertEqual(visit(1), 1)\n"
+        "        self.pids.append(pid())\n"
+        "    def test_b(self):\n        self.assertEqual(visit(2), 1)\n"
+        "        self.pids.append(pid())\n        self.assertEqual(len(set(self.pids)), 2)\n"
+    )
+    r = run_tests(solution, tests, **SMALL)
+    assert (r.status, r.tests_passed) == ("ok", 2), r.stderr_tail[-2000:]

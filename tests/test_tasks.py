@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -105,7 +106,8 @@ def test_clarification_heuristic():
 
 
 def test_a_sandbox_failure_masks_rather_than_zeroes(monkeypatch):
-    from langgraph_collab.metrics import MetricError, sandbox
+    from langgraph_collab.metrics import MetricError
+    from langgraph_collab.sandbox import run as sandbox
 
     def broken(*args, **kwargs):
         raise OSError("no processes left")
@@ -257,3 +259,12 @@ def test_mr_scores_every_kind_with_its_metrics(kind):
     )
     lam = task_kind(kind).token_lambda
     assert result.components["token_penalty"] == pytest.approx(-lam * result.components["tokens"])
+
+
+def test_bigcodebench_rows_as_published_load_and_their_canonical_solutions_score_one():
+    path = Path(__file__).parent / "data" / "bigcodebench_rows.jsonl"
+    tasks = load_tasks(path)
+    assert len(tasks) >= 4 and all(t.kind == "code" for t in tasks)
+    for task in tasks:
+        assert task.metadata["entry_point"] == "task_func" and task.request.strip()
+        assert run_hidden_tests(task.reference, task.metadata["test"]) == 1.0, task.id

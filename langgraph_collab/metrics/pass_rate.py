@@ -11,10 +11,14 @@ import re
 from typing import Any
 
 from langgraph_collab.metrics.base import MetricError, MetricInput
+from langgraph_collab.sandbox import Limits, run_tests
 
 _FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
-DEFAULT_LIMITS: dict[str, Any] = {"timeout_s": 60.0, "memory_mb": 300}
-"""The paper's limits for BigCodeBench-Chat: 60 s and 300 MB per run."""
+DEFAULT_LIMITS = Limits(timeout_s=60.0, memory_mb=1024)
+"""The paper's 60 s per run for BigCodeBench-Chat. Its 300 MB is resident memory, while the
+sandbox caps address space (RLIMIT_AS), which numpy + pandas + matplotlib alone take past
+300 MB once imported: 1 GiB of address space keeps right plotting and DataFrame code
+scoring right."""
 
 
 def extract_code(text: str, entry_point: str | None = None) -> str:
@@ -33,9 +37,7 @@ def extract_code(text: str, entry_point: str | None = None) -> str:
 def run_hidden_tests(code: str, tests: str, **limits: Any) -> float:
     """Pass rate of ``code`` on ``tests`` in the sandbox; raises :class:`MetricError` when
     the sandbox itself failed (so the sample is masked rather than scored 0)."""
-    from langgraph_collab.metrics.sandbox import run_tests
-
-    result = run_tests(code, tests, **{**DEFAULT_LIMITS, **limits})
+    result = run_tests(code, tests, DEFAULT_LIMITS, **limits)
     if result.status == "internal":
         raise MetricError(result.stderr_tail)
     return result.pass_rate

@@ -27,6 +27,7 @@ from typing import Any
 from langchain_core.messages import BaseMessage
 from langchain_core.messages.utils import convert_to_messages
 
+from langgraph_collab.sandbox import hide
 from langgraph_collab.state import Task
 from langgraph_collab.tasks.files import read_json_lines, read_rows, source_kind
 from langgraph_collab.tasks.formats import TaskFormatError, row_to_task, shares_task
@@ -145,6 +146,7 @@ def load_tasks(
         rows = read_json_lines(text, source)
     elif where == "file":
         source, rows = name, read_rows(Path(name).expanduser())
+        hide(str(Path(name).expanduser()))  # it may hold hidden tests: never in a sandbox
     else:
         source, rows = f"hub:{name}", _read_hub(name, split)
         kind = kind or HUB_KINDS.get(name)

@@ -50,6 +50,36 @@ def dumps(value, persistent_id=None):
     return buf.getvalue()
 
 
+_DATA_ROOTS = frozenset(
+    ["numpy", "pandas", "datetime", "decimal", "fractions", "collections", "zoneinfo", "pyarrow"]
+)
+_PLAIN = (type(None), bool, int, float, complex, str, bytes, bytearray, list, tuple, dict, set)
+_PLAIN += (frozenset, range, slice, type(Ellipsis), pickle.PickleBuffer)
+
+
+def _root(obj):
+    return str(getattr(obj, "__module__", None) or "").split(".")[0]
+
+
+def dumps_split(value, handle):
+    """``value`` pickled, every object that does not look like plain data (a class the
+    model or the tests wrote, a function, a mock, an open file) replaced by the persistent
+    id ``handle(obj)``: containers mixing data and objects cross as data with handles
+    inside. The receiver still decides what it admits (:func:`loads_plain`)."""
+
+    def persistent_id(obj):
+        kind = type(obj)
+        if kind in _PLAIN or _root(kind) in _DATA_ROOTS:
+            return None  # builtin data, or an instance of a numpy / pandas / stdlib data type
+        if isinstance(obj, type) and obj in _PLAIN:
+            return None
+        if isinstance(getattr(obj, "__qualname__", None), str) and _root(obj) in _DATA_ROOTS:
+            return None  # a class or function of those libraries, pickled by reference
+        return handle(obj)
+
+    return dumps(value, persistent_id)
+
+
 def _samples(family):
     """Representative values of one family, pickled to learn which globals it needs."""
     if family == "numpy":
@@ -122,7 +152,7 @@ class PlainUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
     def persistent_load(self, pid):
-        if self._persistent is None or not isinstance(pid, int):
+        if self._persistent is None:
             raise pickle.UnpicklingError("unexpected handle")
         return self._persistent(pid)
 
@@ -130,6 +160,23 @@ class PlainUnpickler(pickle.Unpickler):
 def loads_plain(data, persistent=None):
     """Plain data from ``data``; raises ``pickle.UnpicklingError`` for anything else."""
     return PlainUnpickler(data, persistent).load()
+
+
+def share(work):
+    """Open what this process made under ``work`` to the other process's group (as root the
+    tests and the code run as two uids of one group): ``mkdtemp`` and ``mkstemp`` make
+    owner-only folders and files, which the other side could not use."""
+    me = os.geteuid()
+    for root, dirs, files in os.walk(work):
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            try:
+                st = os.lstat(path)
+                want = 0o070 if name in dirs else 0o060
+                if st.st_uid == me and st.st_mode & want != want and not os.path.islink(path):
+                    os.chmod(path, st.st_mode & 0o7777 | want)
+            except OSError:
+                continue
 
 
 def send(fd, payload):

@@ -124,9 +124,31 @@ def _mount(src: str | None, dst: str, fstype: str | None, flags: int, data: str 
         raise OSError(ctypes.get_errno(), f"mount {dst} failed")
 
 
+HIDDEN: set[str] = {os.path.dirname(os.path.dirname(os.path.realpath(__file__)))}
+"""Paths no sandboxed child may see even where its mount view binds their folder back: this
+package (its bundled task data holds hidden tests and references) and the task files
+:func:`hide` was given."""
+_MS_RDONLY = 0x1
+
+
+def hide(path: str) -> None:
+    """Keep ``path`` (a task file or folder holding hidden tests) out of every later
+    sandboxed child's view, wherever it is and whatever its permissions."""
+    HIDDEN.add(os.path.realpath(path))
+
+
+def _hide() -> None:
+    for path in sorted(HIDDEN):
+        if os.path.isdir(path):
+            _mount("tmpfs", path, "tmpfs", _MS_NOSUID | _MS_NODEV | _MS_RDONLY, "mode=0755,size=4k")
+        elif os.path.exists(path):
+            _mount(os.devnull, path, None, _MS_BIND, None)
+
+
 def _apply_plan(plan: dict[str, list[str]], stage: str) -> None:
     """Cover each directory of ``plan`` with a fresh tmpfs holding only its kept paths,
-    built under ``stage`` and moved into place (the stage's own cover moves last)."""
+    built under ``stage`` and moved into place (the stage's own cover moves last); then
+    cover the :data:`HIDDEN` paths still in view."""
     _mount(None, "/", None, _MS_REC | _MS_PRIVATE, None)
     os.mkdir(stage, 0o700)
     tops = sorted(plan, key=lambda top: _under(stage, top))
@@ -140,13 +162,14 @@ def _apply_plan(plan: dict[str, list[str]], stage: str) -> None:
             _mount(path, target, None, _MS_BIND | _MS_REC, None)
     for i, top in enumerate(tops):
         _mount(os.path.join(stage, str(i)), top, None, _MS_MOVE, None)
+    _hide()
 
 
 def preexec(flags: int, limits: list[tuple[int, int, int]], ids: tuple[int, list[int]] | None,
-            plan: dict[str, list[str]] | None, stage: str) -> None:  # fmt: skip
+            plan: dict[str, list[str]] | None, stage: str, umask: int = 0o022) -> None:  # fmt: skip
     """In the forked child before exec: rlimits, namespaces, the mount plan, then the uid
     ``ids[0]`` with supplementary groups ``ids[1]`` and NO_NEW_PRIVS (no capability kept)."""
-    os.umask(0o022)
+    os.umask(umask)
     for res, soft, hard in limits:
         resource.setrlimit(res, (soft, hard))
     if flags and _LIBC.unshare(flags) != 0:
@@ -171,10 +194,10 @@ def child_env(work: str) -> dict[str, str]:
     return env | dict(OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
 
 
-def make_workdir(owner: int | None) -> tuple[str, str]:
+def make_workdir(owner: int | None, group: int | None = None) -> tuple[str, str]:
     """(run folder, work folder): the run folder is root's and enterable by others but not
-    listable; the work folder inside it (a random name) is ``owner``'s, or shared with the
-    sticky bit when ``owner`` is None and the run is root's."""
+    listable; the work folder inside it (a random name) is ``owner``'s, or, as root, shared
+    by the members of ``group`` (setgid, so what they create there is the group's)."""
     base = os.path.realpath(tempfile.mkdtemp(prefix="sandbox-"))
     work = os.path.join(base, os.urandom(8).hex())
     os.mkdir(work, 0o700)
@@ -182,10 +205,13 @@ def make_workdir(owner: int | None) -> tuple[str, str]:
     if os.geteuid() == 0:
         os.chmod(base, 0o711)
         for d in (work, os.path.join(work, "tmp")):
-            if owner is None:
-                os.chmod(d, 0o1777)
-            else:
+            if owner is not None:
                 os.chown(d, owner, owner)
+            elif group is not None:
+                os.chown(d, 0, group)
+                os.chmod(d, 0o2770)
+            else:
+                os.chmod(d, 0o1777)
     return base, work
 
 

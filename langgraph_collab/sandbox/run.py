@@ -5,10 +5,10 @@
 interpreter that never loads the code, the solution in a sandboxed one, and they talk over
 pipes carrying plain data only (``_harness_child.py``, ``_wire.py``); the caller then
 cross-checks the harness's single report against the test methods it counts with ``ast``
-(:mod:`~langgraph_collab.metrics.verdict`). Neither function raises for anything the code
+(:mod:`~langgraph_collab.sandbox.verdict`). Neither function raises for anything the code
 does.
 
-Containment (:mod:`~langgraph_collab.metrics._confine`): a wall clock that SIGKILLs each
+Containment (:mod:`~langgraph_collab.sandbox._confine`): a wall clock that SIGKILLs each
 child's session; RLIMIT_CPU/AS/FSIZE/NOFILE/NPROC, no core dumps; a private working
 directory (also HOME and TMPDIR) removed afterwards; a scrubbed environment; output drained
 in chunks and capped; the code's process is a subreaper that kills what the program leaves
@@ -30,13 +30,10 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import inspect
+import dataclasses
 import json
 import math
 import os
-import resource
-import selectors
-import signal
 import subprocess
 import sys
 import threading
@@ -46,16 +43,44 @@ from functools import partial
 from importlib import resources
 from typing import Any
 
-from langgraph_collab.metrics import _confine as confine
-from langgraph_collab.metrics.verdict import bindings, count_test_methods, read_report
+from langgraph_collab.sandbox import _confine as confine
+from langgraph_collab.sandbox._pump import Child, classify, pump, rlimits
+from langgraph_collab.sandbox.verdict import bindings, count_test_methods, read_report
 
-__all__ = ["SandboxResult", "containment_info", "run_tests", "run_untrusted"]
+__all__ = ["Limits", "SandboxResult", "containment_info", "run_tests", "run_untrusted"]
 
-_MEMORY_MARKERS = ("MemoryError", "bad_alloc", "allocate memory", "Memory allocation")
 _TEXT = {n: resources.files(__package__).joinpath(f"{n}.py").read_text("utf-8") for n in
-         ("_wire", "_sandbox_child", "_harness_child")}  # fmt: skip
-_PRELUDE = _TEXT["_wire"] + _TEXT["_sandbox_child"]  # the code's process
-_HARNESS = _TEXT["_wire"] + _TEXT["_harness_child"]  # the hidden tests' process
+         ("_wire", "_serve", "_sandbox_child", "_carry", "_remote", "_harness_child")}  # fmt: skip
+_PRELUDE = _TEXT["_wire"] + _TEXT["_serve"] + _TEXT["_sandbox_child"]  # the code's process
+_SINCE = time.time() - 1  # when this process began to run sandboxed code (at the latest)
+_HARNESS = "".join(_TEXT[n] for n in ("_wire", "_carry", "_remote", "_harness_child"))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one sandboxed run may use. ``cpu_s`` defaults to ``timeout_s`` (the wall
+    clock); ``max_processes`` counts threads too (RLIMIT_NPROC); ``max_output_bytes`` is
+    the tail kept per stream, while more than ``max_total_output_bytes`` of output in all
+    kills the run ("output_limit"); ``network`` leaves the network namespace shared;
+    ``allow_weak_sandbox`` lets ``run_tests`` score where only weak containment applies
+    (no root), which it otherwise refuses (status "internal").
+
+    Example:
+        >>> Limits(timeout_s=10).memory_mb
+        300
+    """
+
+    timeout_s: float = 60.0
+    cpu_s: float | None = None
+    memory_mb: int = 300
+    max_processes: int = 64
+    max_output_bytes: int = 64_000
+    max_total_output_bytes: int = 16_000_000
+    max_file_bytes: int = 64_000_000
+    network: bool = False
+    allow_weak_sandbox: bool = dataclasses.field(
+        default_factory=lambda: os.environ.get("LANGGRAPH_COLLAB_ALLOW_WEAK_SANDBOX") == "1"
+    )
 
 
 @dataclass(frozen=True)
@@ -77,6 +102,7 @@ class SandboxResult:
     tests_errored: int = 0
     passed: bool = False
     truncated: bool = False  # more output than max_output_bytes was produced
+    containment: str = ""  # what confined the run: containment_info()["containment"]
 
     @property
     def pass_rate(self) -> float:
@@ -110,6 +136,7 @@ def containment_info() -> dict[str, bool | str]:
     caps = _capabilities()
     nproc = caps.drop or os.geteuid() != 0
     return {
+        "containment": _containment(caps),
         "network_namespace": bool(caps.flags & confine.NEWNET),
         "user_namespace": bool(caps.flags & confine.NEWUSER),
         "mount_namespace": bool(caps.flags & confine.NEWNS),
@@ -120,111 +147,47 @@ def containment_info() -> dict[str, bool | str]:
     }
 
 
-@dataclass
-class _Child:
-    proc: subprocess.Popen[bytes]
-    uid: int | None
-    reaps: bool  # it reaps its own descendants: spare it on timeout so it can
-    status: int | None = None
-    cpu: float = 0.0
+def _containment(caps: confine.Caps) -> str:
+    """``strong: ...`` where the tests and the code run as two fresh uids in a private mount
+    view (nothing of the caller's on disk, no module the code could plant for the tests),
+    else ``weak: ...``, naming what applies."""
+    parts = ["dedicated uids" if caps.drop else "shared uid"]
+    parts.append("private mount view" if caps.flags & confine.NEWNS else "host files visible")
+    parts.append("no network" if caps.flags & confine.NEWNET else "network reachable")
+    level = "strong" if caps.drop and caps.flags & confine.NEWNS else "weak"
+    return f"{level}: {', '.join(parts)}"
 
 
-def _pump(children: list[_Child], extra: dict[str, int], deadline: float, keep: int,
-          cap: int) -> tuple[dict[str, bytearray], str | None, bool]:  # fmt: skip
-    """Drain every child's stdout/stderr (keys ``out<i>``/``err<i>``) and ``extra`` pipes,
-    keeping tails; enforce the wall clock and the output cap; reap every child."""
-    sel, bufs = selectors.DefaultSelector(), {}
-    streams = {f"{k}{i}": s for i, c in enumerate(children) for k, s in
-               (("out", c.proc.stdout), ("err", c.proc.stderr))}  # fmt: skip
-    for key, fd in [*((k, s.fileno()) for k, s in streams.items() if s), *extra.items()]:
-        os.set_blocking(fd, False)
-        bufs[key] = bytearray()
-        sel.register(fd, selectors.EVENT_READ, key)
-    total, truncated, reason, ended = 0, False, None, 0.0
-
-    def kill(spare: bool) -> None:
-        for c in children:
-            if c.status is None:
-                who = [c.uid] if c.uid is not None else []
-                confine.kill_all(c.proc.pid, who, spare=c.proc.pid if spare and c.reaps else 0)
-
-    while True:
-        now = time.monotonic()
-        for c in children:
-            if c.status is None and (waited := os.wait4(c.proc.pid, os.WNOHANG))[0]:
-                c.status, c.cpu = waited[1], waited[2].ru_utime + waited[2].ru_stime
-                confine.kill_all(c.proc.pid, [c.uid] if c.uid is not None else [])
-                ended = now
-        if all(c.status is not None for c in children):
-            if not sel.get_map() or now > ended + 1:
-                break
-        elif children[0].status is not None and reason is None:
-            deadline = min(deadline, ended + 2)  # the harness is done: the code has 2 s
-        if reason is None and now >= deadline:
-            reason, deadline = "timeout", now
-            kill(spare=True)
-        if reason and now > deadline + 0.5:
-            kill(spare=False)
-        if reason and now > deadline + 10:
-            break  # unkillable (uninterruptible sleep): stop waiting
-        if not sel.get_map():
-            time.sleep(0.005)
-        wait = 0.05 if reason else min(0.05, max(0.001, deadline - now))
-        for key, _ in sel.select(wait) if sel.get_map() else []:
-            with contextlib.suppress(BlockingIOError):
-                chunk = os.read(key.fd, 1 << 16)
-                if not chunk:
-                    sel.unregister(key.fd)
-                buf = bufs[key.data]
-                buf.extend(chunk)
-                total += len(chunk)
-                if len(buf) > keep:
-                    del buf[: len(buf) - keep]
-                    truncated = True
-                if total > cap and reason is None:
-                    reason, deadline = "output_limit", now
-                    kill(spare=True)
-    sel.close()
-    return bufs, reason, truncated
+WEAK_HINT = (
+    "the sandbox's containment here is weak (no root: the tests and the code share a uid, "
+    "and the code can read the caller's files); run as root for the strong verdict, or opt "
+    "in with Limits(allow_weak_sandbox=True) or LANGGRAPH_COLLAB_ALLOW_WEAK_SANDBOX=1"
+)
 
 
-def _classify(c: _Child, cpu_limit: int, err: str) -> str:
-    rc = None if c.status is None else os.waitstatus_to_exitcode(c.status)
-    if rc is None or rc == -signal.SIGXCPU or (rc == -signal.SIGKILL and c.cpu >= cpu_limit - 0.1):
-        return "timeout"
-    if rc != 0 and any(marker in err for marker in _MEMORY_MARKERS):
-        return "memory"
-    return "crash" if rc < 0 else "ok" if rc == 0 else "error"
-
-
-def _rlimits(cpu: int, mem: int, fsize: int, nproc: int) -> list[tuple[int, int, int]]:
-    """(resource, soft, hard) for the child, never above the caller's own hard limits."""
-    r = resource
-    want = [(r.RLIMIT_CPU, cpu, cpu + 1), (r.RLIMIT_AS, mem, mem), (r.RLIMIT_FSIZE, fsize, fsize)]
-    want += [(r.RLIMIT_CORE, 0, 0), (r.RLIMIT_NOFILE, 1024, 1024), (r.RLIMIT_NPROC, nproc, nproc)]
-    limits = []
-    for res, soft, hard in want[: 6 if nproc else 5]:
-        cur = r.getrlimit(res)[1]
-        hard = hard if cur == r.RLIM_INFINITY else min(hard, cur)
-        limits.append((res, min(soft, hard), hard))
-    return limits
-
-
-def _execute(sources: dict[str, str], *, timeout_s: float, cpu_s: float | None,
-             memory_mb: int, max_processes: int, max_output_bytes: int,
-             max_total_output_bytes: int, max_file_bytes: int, network: bool,
-             files: dict[str, str] | None) -> SandboxResult:  # fmt: skip
-    start, base, children, pipes = time.monotonic(), "", [], []
+def _execute(sources: dict[str, str], limits: Limits, files: dict[str, str] | None,
+             ) -> SandboxResult:  # fmt: skip
+    start, base, children, pipes, containment = time.monotonic(), "", [], [], ""
+    timeout_s, cpu_s, network = limits.timeout_s, limits.cpu_s, limits.network
+    max_processes, max_output_bytes = limits.max_processes, limits.max_output_bytes
     try:
         caps = _capabilities()
         if caps.error:
             raise RuntimeError(caps.error)
+        containment = _containment(caps)
+        if (
+            "_sbx_tests.py" in sources
+            and containment.startswith("weak")
+            and (not limits.allow_weak_sandbox)
+        ):
+            raise RuntimeError(f"{WEAK_HINT} ({containment})")
         tests = sources.pop("_sbx_tests.py", None)
         expected = count_test_methods(tests) if tests is not None else 0
-        uids = confine.pick_uids(2) if caps.drop else [None, None]
+        uids = confine.pick_uids(3) if caps.drop else [None, None, None]
         if uids is None:
             raise RuntimeError("no free uid to run the sandbox as")
-        base, work = confine.make_workdir(None if tests is not None else uids[1])
+        share = uids[2] if tests is not None else None  # the tests' and the code's group
+        base, work = confine.make_workdir(None if tests is not None else uids[1], share)
         for rel, text in {**(files or {}), **sources}.items():
             path = os.path.realpath(os.path.join(work, rel))
             if not path.startswith(work + os.sep):
@@ -238,20 +201,21 @@ def _execute(sources: dict[str, str], *, timeout_s: float, cpu_s: float | None,
         nproc = max_processes if caps.drop else 0
         if os.geteuid() != 0:  # NPROC counts all tasks of the uid: allow max_processes more
             nproc = max_processes + sum(r[4] for r in confine.procs() if r[1] == os.getuid())
-        limits = _rlimits(cpu_limit, memory_mb << 20, max_file_bytes, nproc)
+        child_limits = rlimits(cpu_limit, limits.memory_mb << 20, limits.max_file_bytes, nproc)
         flags = caps.flags & ~confine.NEWNET if network else caps.flags
         plan = confine.mount_plan([work]) if flags & confine.NEWNS else None
 
-        def spawn(script: str, uid: int | None, fds: tuple[int, ...], cfg: dict) -> _Child:
-            ids = None if uid is None else (uid, [])
+        def spawn(script: str, uid: int | None, fds: tuple[int, ...], cfg: dict) -> Child:
+            ids = None if uid is None else (uid, [] if share is None else [share])
             stage = os.path.join(base, f"stage-{len(children)}")
             proc = subprocess.Popen(
                 [sys.executable, "-I", "-c", script, "sbx-child"], stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=work,
                 env=confine.child_env(work), start_new_session=True, pass_fds=fds,
-                preexec_fn=partial(confine.preexec, flags, limits, ids, plan, stage),
+                preexec_fn=partial(confine.preexec, flags, child_limits, ids, plan, stage,
+                                   0o022 if tests is None else 0o002),
             )  # fmt: skip
-            children.append(_Child(proc, uid, reaps=script is _PRELUDE))
+            children.append(Child(proc, uid, reaps=script is _PRELUDE))
             with contextlib.suppress(OSError):
                 assert proc.stdin is not None
                 proc.stdin.write(json.dumps(cfg).encode() + b"\n")
@@ -265,6 +229,8 @@ def _execute(sources: dict[str, str], *, timeout_s: float, cpu_s: float | None,
             pipes = [*os.pipe(), *os.pipe(), *os.pipe()]  # requests, replies, report
             remote, modules = bindings(sources["_sbx_solution.py"], tests)
             h = dict(requests=pipes[1], replies=pipes[2], report=pipes[5], tests=tests)
+            h["start"] = _SINCE  # module files made since may be a sandboxed program's doing
+            cfg["share"] = h["share"] = work if share is not None else None
             spawn(_HARNESS, uids[0], (pipes[1], pipes[2], pipes[5]), h | dict(remote=remote,
                   modules=modules))  # fmt: skip
             spawn(_PRELUDE, uids[1], (pipes[0], pipes[3]), cfg | dict(
@@ -275,21 +241,21 @@ def _execute(sources: dict[str, str], *, timeout_s: float, cpu_s: float | None,
         else:
             spawn(_PRELUDE, uids[1], (), cfg)
         keep = max(max_output_bytes, 4096)
-        bufs, reason, truncated = _pump(
-            children, extra, start + timeout_s, keep, max_total_output_bytes
+        bufs, reason, truncated = pump(
+            children, extra, start + timeout_s, keep, limits.max_total_output_bytes
         )
         code = children[-1]
         out, err = (
             bufs[f"{k}{len(children) - 1}"].decode("utf-8", "replace") for k in ("out", "err")
         )
-        status = reason or _classify(code, cpu_limit, err)
+        status = reason or classify(code, cpu_limit, err)
         rc = None if code.status is None else os.waitstatus_to_exitcode(code.status)
         counts: tuple[int, ...] = ()
         if tests is not None:
             harness = children[0]
             h_err = bufs["err0"].decode("utf-8", "replace")
             err = f"{err}\n[tests]\n{h_err}" if err else h_err
-            h_status = _classify(harness, cpu_limit, h_err)
+            h_status = classify(harness, cpu_limit, h_err)
             h_rc = None if harness.status is None else os.waitstatus_to_exitcode(harness.status)
             verdict = read_report(bytes(bufs["report"]), h_rc, expected)
             status = status if status != "ok" else h_status if h_status != "ok" else "ok"
@@ -302,10 +268,12 @@ def _execute(sources: dict[str, str], *, timeout_s: float, cpu_s: float | None,
         passed = bool(counts) and status == "ok" and counts[0] > 0 and counts[1] == counts[0]
         tail = (out[-n:] if n else "", err[-n:] if n else "")
         dur = time.monotonic() - start
-        return SandboxResult(status, rc, *tail, dur, *counts, passed=passed, truncated=truncated)
+        return SandboxResult(status, rc, *tail, dur, *counts, passed=passed, truncated=truncated,
+                             containment=containment)  # fmt: skip
     except Exception as exc:  # never raise into the caller: "internal" masks the sample
         msg = f"[sandbox] internal error: {type(exc).__name__}: {exc}"
-        return SandboxResult("internal", None, "", msg, time.monotonic() - start)
+        return SandboxResult("internal", None, "", msg, time.monotonic() - start,
+                             containment=containment)  # fmt: skip
     finally:
         for c in children:
             with contextlib.suppress(Exception):
@@ -319,32 +287,37 @@ def _execute(sources: dict[str, str], *, timeout_s: float, cpu_s: float | None,
             confine.rmtree(base)
 
 
-def run_untrusted(code: str, *, timeout_s: float = 60.0, cpu_s: float | None = None,
-                  memory_mb: int = 300, max_processes: int = 64, max_output_bytes: int = 64_000,
-                  max_total_output_bytes: int = 16_000_000, max_file_bytes: int = 64_000_000,
-                  network: bool = False, files: dict[str, str] | None = None,
-                  ) -> SandboxResult:  # fmt: skip
-    """Run ``code`` as ``__main__`` in a sandboxed child interpreter; never raises.
+def _limits(limits: Limits | None, overrides: dict[str, Any]) -> Limits:
+    try:
+        return dataclasses.replace(limits or Limits(), **overrides)
+    except TypeError as exc:
+        raise TypeError(f"unknown sandbox limit: {exc}") from None
 
-    ``cpu_s`` defaults to ``timeout_s``; ``max_processes`` counts threads too (RLIMIT_NPROC);
-    ``max_output_bytes`` is the tail kept per stream, while more than
-    ``max_total_output_bytes`` of output in all kills the run ("output_limit");
-    ``files`` (relative path -> text) are written into the working directory first.
+
+def run_untrusted(
+    code: str,
+    limits: Limits | None = None,
+    *,
+    files: dict[str, str] | None = None,
+    **overrides: Any,
+) -> SandboxResult:
+    """Run ``code`` as ``__main__`` in a sandboxed child interpreter; never raises for
+    anything the code does. ``overrides`` replace fields of ``limits`` (``Limits()`` by
+    default); ``files`` (relative path -> text) are written into the working directory first.
 
     Example:
         >>> run_untrusted("print(6 * 7)", timeout_s=10).stdout_tail
         '42\\n'
     """
-    kwargs = dict(locals())
-    del kwargs["code"]
-    return _execute({"_sbx_main.py": code}, **kwargs)
+    return _execute({"_sbx_main.py": code}, _limits(limits, overrides), files)
 
 
-def run_tests(solution: str, test_code: str, **limits: Any) -> SandboxResult:
+def run_tests(solution: str, test_code: str, limits: Limits | None = None,
+              **overrides: Any) -> SandboxResult:  # fmt: skip
     """Score ``solution`` on the ``unittest.TestCase`` subclasses ``test_code`` defines,
     the tests in a trusted harness and the solution in the sandbox; never raises for
-    anything the code does. ``limits`` are ``run_untrusted``'s keyword arguments and apply
-    to both processes. The caller's ``ast`` count of test methods must match what ran.
+    anything the code does. ``limits`` (with ``overrides``) apply to both processes. The
+    caller's ``ast`` count of test methods must match what ran.
 
     Example:
         >>> r = run_tests("x = 1", "import unittest\\nclass T(unittest.TestCase):\\n"
@@ -352,8 +325,5 @@ def run_tests(solution: str, test_code: str, **limits: Any) -> SandboxResult:
         >>> (r.status, r.tests_run, r.tests_failed, r.passed, r.pass_rate)
         ('ok', 1, 1, False, 0.0)
     """
-    bound = inspect.signature(run_untrusted).bind("", **limits)
-    bound.apply_defaults()
-    del bound.arguments["code"]
     sources = {"_sbx_solution.py": solution, "_sbx_tests.py": test_code}
-    return _execute(sources, **bound.arguments)
+    return _execute(sources, _limits(limits, overrides), None)
