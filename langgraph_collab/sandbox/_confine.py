@@ -178,11 +178,31 @@ def preexec(flags: int, limits: list[tuple[int, int, int]], ids: tuple[int, list
         _apply_plan(plan, stage)
     if ids is not None:
         uid, groups = ids
+        _set_ids(groups, uid)
+
+
+# setgroups, setgid, setuid by machine. The forked child has one thread, so the kernel's
+# per-thread credentials are the process's: the raw calls skip glibc's broadcast to the
+# parent's threads (glibc's wrappers crash on CPython 3.10 after a fork from a process
+# whose threads have come and gone).
+_ID_CALLS = {"x86_64": (116, 106, 105), "aarch64": (159, 144, 146)}
+
+
+def _set_ids(groups: list[int], uid: int) -> None:
+    calls = _ID_CALLS.get(os.uname().machine)
+    if calls is None:
         os.setgroups(groups)
         os.setgid(uid)
-        if _LIBC.prctl(38, 1, 0, 0, 0):
-            raise OSError(ctypes.get_errno(), "prctl(NO_NEW_PRIVS) failed")
+    else:
+        array = (ctypes.c_uint * max(len(groups), 1))(*groups)
+        if _LIBC.syscall(calls[0], len(groups), array) or _LIBC.syscall(calls[1], uid):
+            raise OSError(ctypes.get_errno(), "setgroups/setgid failed")
+    if _LIBC.prctl(38, 1, 0, 0, 0):
+        raise OSError(ctypes.get_errno(), "prctl(NO_NEW_PRIVS) failed")
+    if calls is None:
         os.setuid(uid)
+    elif _LIBC.syscall(calls[2], uid):
+        raise OSError(ctypes.get_errno(), "setuid failed")
 
 
 def child_env(work: str) -> dict[str, str]:
