@@ -148,7 +148,7 @@ def test_one_shard_keeps_the_plain_layout(tmp_path):
             judge=make_judge(), out_dir=tmp_path, candidates=1, samples=1, window=1,
             progress=False, num_shards=1, shard_index=0)  # fmt: skip
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "checkpoints.sqlite", "records.jsonl", "summary.json"
+        ".collect.lock", "checkpoints.sqlite", "records.jsonl", "summary.json", "usage.jsonl"
     ]  # fmt: skip
 
 
