@@ -140,7 +140,7 @@ def names(name: str, keys: Iterable[Any], allowed: Sequence[str], what: str) -> 
 
     Example:
         >>> names("prices", ["user"], ["simulated_user", "assistant", "judge"], "role")
-        "prices: 'user' is not a role name; use simulated_user, assistant, judge (did you mean 'simulated_user'?)"
+        "prices: unknown roles ['user']; use one of simulated_user, assistant, judge (did you mean 'simulated_user'?)"
     """  # noqa: E501
     unknown = [key for key in keys if key not in allowed]
     if not unknown:
@@ -149,9 +149,7 @@ def names(name: str, keys: Iterable[Any], allowed: Sequence[str], what: str) -> 
     if not hint:  # a prefix or a part ('user' of 'simulated_user') is a likely intent too
         near = [a for a in allowed if str(unknown[0]).lower() in a or a in str(unknown[0])]
         hint = f" (did you mean {near[0]!r}?)" if near else ""
-    return f"{name}: {unknown[0]!r} is not a {what} name; use {', '.join(allowed)}{hint}" + (
-        f" (also unknown: {unknown[1:]})" if len(unknown) > 1 else ""
-    )
+    return f"{name}: unknown {what}s {unknown}; use one of {', '.join(allowed)}{hint}"
 
 
 def weight_values(value: Any, allowed: Sequence[str] | None = None) -> Problem:
@@ -166,7 +164,7 @@ def weight_values(value: Any, allowed: Sequence[str] | None = None) -> Problem:
         if problem:
             return problem + " (a negative weight would reward the opposite)"
     if allowed is not None:
-        return names("weights", value, allowed, "reward component")
+        return names("weights", value, allowed, "component")
     return None
 
 
@@ -201,7 +199,7 @@ def metric_names(value: Any, known: Sequence[str]) -> Problem:
     wrong = [m for m in items if not isinstance(m, str) and not callable(m)]
     if wrong:
         return f"metrics: {wrong[0]!r:.80} is neither a metric name nor a function"
-    return names("metrics", [m for m in items if isinstance(m, str)], known, "built-in metric")
+    return names("metrics", [m for m in items if isinstance(m, str)], known, "metric")
 
 
 def check_each(
@@ -296,7 +294,7 @@ def task_problems(tasks: Any, *, metrics: Any = None, weights: Any = None) -> li
         if metrics is None and isinstance(weights, Mapping):
             allowed = [*task_kind(task.kind).metrics, *COMPONENTS_OF_EVERY_KIND]
             out.append(names(f"weights (task {task.id!r}, kind {task.kind!r})", weights,
-                             allowed, "reward component of this kind"))  # fmt: skip
+                             allowed, "component"))  # fmt: skip
     return list(dict.fromkeys(out))
 
 
