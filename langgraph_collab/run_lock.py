@@ -31,6 +31,8 @@ from pathlib import Path
 
 COLLECT_LOCK = ".collect.lock"
 """The lock file ``collect`` holds in the folder it writes (a shard's own folder)."""
+PIPELINE_LOCK = ".pipeline.lock"
+"""The lock file the training CLI holds in its run folder (a shard's collect folder)."""
 
 
 class RunLockedError(RuntimeError):
@@ -80,4 +82,4 @@ def hold_run_lock(
         os.close(fd)  # releases the lock
 
 
-__all__ = ["COLLECT_LOCK", "RunLockedError", "hold_run_lock"]
+__all__ = ["COLLECT_LOCK", "PIPELINE_LOCK", "RunLockedError", "hold_run_lock"]

@@ -313,7 +313,7 @@ def test_bad_configuration_gets_a_clear_error(math_task):
             judge=make_judge(),
             weights={"helpfulness": 1.0},
         )
-    with pytest.raises(ValueError, match="unknown metrics.*did you mean 'bleu'"):
+    with pytest.raises(ValueError, match=r"unknown metrics.*did you mean 'bleu'"):
         multiturn_aware_reward(
             HISTORY,
             "x",

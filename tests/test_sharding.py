@@ -240,11 +240,12 @@ def test_workers_collect_every_task_once_in_shard_processes_then_export(tmp_path
 
 
 def test_a_failing_worker_fails_the_run_with_its_first_error_line(tmp_path, capsys):
+    # A key the API refuses is a credentials error: status 2 in the worker and the run.
     with FakeOpenAI(lambda body: Reply("Incorrect API key provided", status=401)) as server:
-        assert main(_workers_argv(tmp_path, server)) == 1
+        assert main(_workers_argv(tmp_path, server)) == 2
     err = capsys.readouterr().err
     line = next(line for line in err.splitlines() if line.startswith("error: collect:"))
-    assert "WorkerError: collect worker" in line and "of 2 failed (exit status 1)" in line
+    assert "WorkerError: collect worker" in line and "of 2 failed (exit status 2)" in line
     assert "error: collect: PermanentError" in line and "401" in line
 
 
