@@ -4,8 +4,9 @@ one line on stderr saying what was kept and how to resume, then ``KeyboardInterr
 
 :func:`stop_line` wraps the coroutine of a run in the main thread: each signal cancels
 it (its ``finally`` blocks close files and the checkpointer as usual), then the line is
-printed and the exception raised, marked ``reported`` so that a CLI above prints no
-second line. Elsewhere (a helper thread) it does nothing: signals reach the main thread.
+printed and the exception raised, its ``reported`` attribute the line, so that a CLI
+above prints no second one. Elsewhere (a helper thread) it does nothing: signals reach
+the main thread.
 
 Example:
     >>> async def run():
@@ -37,8 +38,8 @@ EXIT_STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
 def stopped(signum: int, line: str) -> BaseException:
     """The exception a run stopped by ``signum`` raises after printing ``line``: a
     ``KeyboardInterrupt`` for SIGINT, a ``SystemExit`` with status 143 for SIGTERM."""
-    error: BaseException = (
-        KeyboardInterrupt(line) if signum == signal.SIGINT else SystemExit(EXIT_STATUS[signum])
+    error: BaseException = (  # the line is printed already: not repeated in a traceback
+        KeyboardInterrupt() if signum == signal.SIGINT else SystemExit(EXIT_STATUS[signum])
     )
     error.reported = line  # type: ignore[attr-defined]
     return error
