@@ -43,7 +43,13 @@ from langgraph_collab.errors import (
     is_budget_cut,
 )
 from langgraph_collab.judge import create_judge
-from langgraph_collab.options_check import raise_problems, reward_problems, run_problems, whole
+from langgraph_collab.options_check import (
+    raise_problems,
+    reward_problems,
+    run_problems,
+    task_problems,
+    whole,
+)
 from langgraph_collab.reward import ascore_candidates
 from langgraph_collab.scoring import MultiturnReward
 from langgraph_collab.state import TERMINATE, Task
@@ -258,6 +264,8 @@ class Lookahead:
                     token_lambda=token_lambda,
                 ),
                 *run_problems(max_concurrency=max_concurrency),
+                *(task_problems([task], metrics=metrics, weights=weights)
+                  if isinstance(task, Task) else ()),
             ]
         )  # fmt: skip
         self.candidates = candidates
