@@ -40,12 +40,16 @@ Key = tuple[Any, str]
 
 
 def _events(path: Path) -> Iterator[list[Any]]:
+    """The ledger's events; a last line a kill cut short is cut off the file first (so
+    appends start on a fresh line), and its event is not counted."""
     if not path.exists():
         return
+    with path.open("rb+") as file:
+        data = file.read()
+        if data and not data.endswith(b"\n"):
+            file.truncate(data.rfind(b"\n") + 1)
     with path.open("rb") as file:
         for number, raw in enumerate(file, start=1):
-            if not raw.endswith(b"\n"):
-                return  # a line a kill cut short: that call is not counted
             try:
                 event = json.loads(raw)
             except ValueError as error:

@@ -32,12 +32,11 @@ def test_a_run_killed_several_times_reports_every_call_the_models_made(tmp_path)
     assert summary["runs"] == kills + 1
     total, cut = summary["calls_total"], summary["calls_cut_short"]
     # Every call a model made is counted. A call in flight at a SIGKILL counts from its
-    # start (it was on its way, and may be billed) and is shown as cut short: the one each
-    # kill caught inside the model, and any that had not reached it yet (at most the
-    # calls in flight: 2 tasks x 2 candidates x 2 samples).
+    # start (it was on its way, and may be billed) and is shown as cut short, whether the
+    # kill caught it before the model, inside it (each kill here: the blocked one) or
+    # after it; at most the calls in flight (collect's default cap: 16).
     assert total - cut <= made <= total, (total, cut, made)
-    assert made == total - cut + kills  # here each kill caught exactly one inside a model
-    assert kills <= cut <= kills * 8
+    assert kills <= cut <= kills * 16
     assert sum(u["calls"] for u in summary["usage"].values()) == total
     assert summary["calls"] == last.calls  # this run's own
     records = read_records(out / "records.jsonl")
@@ -59,3 +58,22 @@ def test_a_run_never_killed_reports_exactly_the_calls_made(tmp_path):
     assert summary["runs"] == 2 and summary["calls"] == 0 and summary["calls_redone"] == 0
     records = read_records(out / "records.jsonl")
     assert sum(u.calls for r in records for u in r.usage.values()) == first.calls
+
+
+def test_a_ledger_line_cut_by_a_kill_is_dropped_and_the_next_run_appends_cleanly(tmp_path):
+    import uuid
+
+    from langgraph_collab._call_ledger import CallLedger
+
+    path = tmp_path / "usage.jsonl"
+    ledger = CallLedger(path)
+    ledger.on_chat_model_start(
+        {}, [[]], run_id=uuid.uuid4(), tags=["role:judge"], metadata={"task_id": "t"}
+    )
+    ledger.close()
+    with path.open("ab") as file:
+        file.write(b'["start", 1, "t", "ju')  # a write the kill cut short
+    again = CallLedger(path)
+    again.close()
+    assert (again.runs, again.by_role()["judge"].calls, again.cut_short) == (2, 1, 1)
+    assert path.read_text().endswith('["run", 2, ' + str(__import__("os").getpid()) + "]\n")
