@@ -264,3 +264,39 @@ def test_a_damaged_records_file_names_the_file_the_line_and_the_fix(tmp_path):
     path.write_bytes(lines[0] + b"\n{not json\n" + lines[1] + b"\n")
     with pytest.raises(ValueError, match=rf"(?s){path}: line 2: not a conversation record.*delete"):
         read_records(path)
+
+
+def test_the_cli_stopped_by_sigterm_says_so_in_one_line_and_resumes(tmp_path):
+    started, go = threading.Event(), threading.Event()
+
+    def responder(body: dict) -> Reply:
+        started.set()
+        go.wait(BOUND_S)  # the first calls wait until the run was told to stop
+        if role_of(body) == "judge":
+            return Reply(judge_json())
+        if role_of(body) == "simulated_user":
+            return Reply("Thanks! [[TERMINATE CHAT]]")
+        return Reply("It is 4.")
+
+    with FakeOpenAI(responder) as server:
+        argv = [
+            *("--name", "w", "--output-dir", str(tmp_path), "--tasks", "math"),
+            *("--train-limit", "2", "--stages", "collect", "--base-url", server.base_url),
+            *("--user", "openai:fake", "--judge", "openai:fake", "--assistant", "openai:fake"),
+            *("--api-key", "sk-test", "--candidates", "2", "--samples", "1", "--window", "1"),
+        ]
+        command = [sys.executable, "-m", "langgraph_collab.train", *argv]
+        run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            assert started.wait(BOUND_S)
+            run.send_signal(signal.SIGTERM)
+            assert run.wait(timeout=BOUND_S) == 143
+        finally:
+            go.set()
+        lines = [line for line in run.stderr.read().decode().splitlines() if line.strip()]
+        lines = [line for line in lines if "task/s]" not in line and "%|" not in line]  # the bar
+        assert len(lines) == 1, lines
+        assert lines[0].startswith("collect stopped by SIGTERM: 0 of 2 tasks are recorded")
+        assert "to resume" in lines[0]
+        assert main(argv) == 0  # the same command resumes
+    assert len(read_records(tmp_path / "w" / "collect" / "records.jsonl")) == 2
