@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -273,24 +274,39 @@ def run_problems(*, max_concurrency: Any = None, timeout: Any = None) -> list[Pr
 
 
 def task_problems(tasks: Any, *, metrics: Any = None, weights: Any = None) -> list[Problem]:
-    """The problems of the tasks an entry point scores: each must be a ``Task``; its kind
-    must be known (:data:`~langgraph_collab.tasks.kinds.KNOWN`, with a did-you-mean)
-    unless ``metrics`` is given (a kind of your own then only picks the chat defaults:
-    its user description and lambda); ``weights`` must name this kind's components."""
+    """The problems of the tasks an entry point scores: each must be a ``Task``, and
+    ``weights`` must name its kind's components. A kind that is not one of
+    :data:`~langgraph_collab.tasks.kinds.KNOWN` but close to one (``maths``) is a typo: a
+    problem with a did-you-mean, unless ``metrics`` is given. A kind of your own (close to
+    none) gets the documented default, the chat kind's metrics (interactivity and the
+    token penalty), with a ``RuntimeWarning`` once per kind; ``metrics=`` chooses others.
+    """
     from langgraph_collab.state import Task
-    from langgraph_collab.tasks.kinds import KNOWN, check_kind, task_kind
+    from langgraph_collab.tasks.kinds import KINDS, KNOWN, task_kind
 
     if isinstance(tasks, Task | str | bytes) or not isinstance(tasks, Iterable):
         return [f"tasks={tasks!r:.80}: must be a list of langgraph_collab.Task (see load_tasks)"]
     out: list[Problem] = []
+    warned: set[str] = set()
     for task in tasks:
         if not isinstance(task, Task):
             return [f"tasks: {task!r:.80} is not a langgraph_collab.Task (see load_tasks)"]
         if metrics is None and task.kind not in KNOWN:
-            try:
-                check_kind(task.kind)
-            except ValueError as error:
-                return [f"task {task.id!r}: {error} (or give metrics= to score a kind of your own)"]
+            close = difflib.get_close_matches(str(task.kind).lower(), KNOWN, n=1, cutoff=0.6)
+            if close:
+                return [
+                    f"task {task.id!r}: unknown task kind {task.kind!r}; did you mean "
+                    f"{close[0]!r}? Use one of {', '.join(KINDS)}, or chat (interactivity "
+                    "only), or give metrics= to score a kind of your own"
+                ]
+            if task.kind not in warned:
+                warned.add(task.kind)
+                warnings.warn(
+                    f"task kind {task.kind!r} is none of {', '.join(KNOWN)}: scored as chat "
+                    "(interactivity and the token penalty); give metrics= to choose its metrics",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
         if metrics is None and isinstance(weights, Mapping):
             allowed = [*task_kind(task.kind).metrics, *COMPONENTS_OF_EVERY_KIND]
             out.append(names(f"weights (task {task.id!r}, kind {task.kind!r})", weights,

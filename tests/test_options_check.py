@@ -196,6 +196,13 @@ def test_good_values_pass(tmp_path):
     assert bounded(lambda: call("score_candidates", roles, own, tmp_path)) is None
 
 
+def test_a_kind_of_your_own_gets_the_chat_defaults_with_a_warning(tmp_path):
+    roles = models()
+    with pytest.warns(RuntimeWarning, match="'support' is none of .*scored as chat"):
+        rewards = call("score_candidates", roles, {"kind": "support", "samples": 1}, tmp_path)
+    assert set(rewards[0].components) == {"interactivity", "token_penalty", "tokens"}
+
+
 @pytest.mark.parametrize("returned", [None, 42, ["a list"]])
 def test_a_callable_returning_the_wrong_type_is_a_bug_raised_at_once(returned):
     calls = []
