@@ -36,7 +36,8 @@ from langgraph_collab.node import (
     LookaheadTurn,
     create_collaborative_node,
 )
-from langgraph_collab.records import ConversationRecord, read_records
+from langgraph_collab.options_check import OptionError
+from langgraph_collab.records import ConversationRecord, read_records, repair_records
 from langgraph_collab.rescoring import (
     RunRecorder,
     arescore,
@@ -51,6 +52,7 @@ from langgraph_collab.reward import (
     multiturn_aware_reward,
     score_candidates,
 )
+from langgraph_collab.run_lock import RunLockedError
 from langgraph_collab.scoring import ForwardSample, MultiturnReward
 from langgraph_collab.state import TERMINATE, ConversationState, Task
 from langgraph_collab.tracing import UsageLedger
@@ -74,7 +76,9 @@ __all__ = [
     "MalformedReply",
     "MetricInput",
     "MultiturnReward",
+    "OptionError",
     "PermanentError",
+    "RunLockedError",
     "RunRecorder",
     "ScoringError",
     "Task",
@@ -108,6 +112,7 @@ __all__ = [
     "read_records",
     "records_from_collabllm",
     "records_from_runs",
+    "repair_records",
     "rescore",
     "runs_from_langsmith",
     "score_candidates",

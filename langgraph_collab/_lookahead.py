@@ -43,6 +43,13 @@ from langgraph_collab.errors import (
     is_budget_cut,
 )
 from langgraph_collab.judge import create_judge
+from langgraph_collab.options_check import (
+    raise_problems,
+    reward_problems,
+    run_problems,
+    task_problems,
+    whole,
+)
 from langgraph_collab.reward import ascore_candidates
 from langgraph_collab.scoring import MultiturnReward
 from langgraph_collab.state import TERMINATE, Task
@@ -251,8 +258,18 @@ class Lookahead:
         token_lambda: float | None,
         max_concurrency: int | None,
     ) -> None:
-        if candidates < 1 or samples < 1 or window < 0:
-            raise ValueError("need candidates >= 1, samples >= 1 and window >= 0")
+        raise_problems(
+            [
+                whole("candidates", candidates, minimum=1),
+                *reward_problems(
+                    samples=samples, window=window, metrics=metrics, weights=weights,
+                    token_lambda=token_lambda,
+                ),
+                *run_problems(max_concurrency=max_concurrency),
+                *(task_problems([task], metrics=metrics, weights=weights)
+                  if isinstance(task, Task) else ()),
+            ]
+        )  # fmt: skip
         self.candidates = candidates
         self.human = isinstance(user, str) and user == HUMAN
         default = model if isinstance(model, BaseChatModel | str) else None

@@ -326,7 +326,12 @@ def text_of(reply: Any) -> str:
         return reply.text
     if isinstance(reply, str):
         return reply
-    raise MalformedReply(f"expected a message or a string, got {type(reply).__name__}")
+    # No chat model replies with anything else: a callable (or agent) returned the wrong
+    # type, a bug that a retry repeats, so not a MalformedReply (transient) but permanent.
+    raise TypeError(
+        f"expected a message or a string, got {type(reply).__name__} {reply!r:.80}: a "
+        "callable must return a str or an AIMessage"
+    )
 
 
 def transcript(messages: list[BaseMessage]) -> str:

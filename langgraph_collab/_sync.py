@@ -27,6 +27,10 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
+        running = False  # asyncio.run outside this block: its errors carry no context
+    else:
+        running = True
+    if not running:
         return asyncio.run(coroutine)
     context = contextvars.copy_context()
     with ThreadPoolExecutor(1, thread_name_prefix="langgraph-collab-sync") as pool:

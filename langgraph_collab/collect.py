@@ -9,8 +9,15 @@ and started again with the same arguments resumes where it stopped (finished tur
 recomputed; the forward samples of the turn in flight are, unless ``checkpoint_samples``),
 and each conversation is appended to ``records.jsonl`` once, in one write,
 after its thread finished: a finished thread whose record is missing from the file
-(deleted, cut short) is written again on the next run. Usage lives in the checkpointed
-state, so a record counts the calls of every run it took.
+(deleted, cut short) is written again on the next run. Every model call of every run,
+a killed one's included, goes to the folder's call ledger (``usage.jsonl``): a record's
+``usage`` is every call made for it (``metadata["calls_redone"]``: those made again after
+a stop), ``summary.json``'s the folder's total over its runs.
+
+One process writes a run folder at a time (:mod:`~langgraph_collab.run_lock`): a second
+``collect`` on the same folder (or shard) fails at once, before any model call. Every
+option is checked first (:mod:`~langgraph_collab.options_check`). SIGINT or SIGTERM stops
+the run with one line saying what is kept and how to resume.
 
 Example:
     >>> from langgraph_collab.collect import collect
@@ -35,9 +42,11 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from pydantic import BaseModel
 from tqdm.auto import tqdm
 
+from langgraph_collab._call_ledger import CallLedger
 from langgraph_collab._heap import frozen_heap
+from langgraph_collab._one_writer import one_writer
 from langgraph_collab._role import describe_model
-from langgraph_collab._sync import run_sync
+from langgraph_collab._stop import run_stoppable
 from langgraph_collab.adaptive import AdaptiveSampling
 from langgraph_collab.assistant import AssistantLike
 from langgraph_collab.collection_graph import (
@@ -60,6 +69,7 @@ from langgraph_collab.records import (
     SampleRecord,
     TurnRecord,
     append_record,
+    counted,
     recorded_task_ids,
 )
 from langgraph_collab.scoring import ForwardSample, MultiturnReward
@@ -95,6 +105,11 @@ class CollectionSummary(BaseModel):
     calls: int
     peak_calls_in_flight: int
     usage: dict[str, RoleUsage]
+    runs: int = 1
+    calls_total: int = 0
+    calls_redone: int = 0
+    calls_cut_short: int = 0
+    usage_this_run: dict[str, RoleUsage] = {}
     cost_usd: dict[str, float]
     wall_s: float
     records_path: str
@@ -154,7 +169,13 @@ async def _all_or_abort(coroutines: Sequence[Coroutine[Any, Any, None]]) -> None
     tasks = [asyncio.ensure_future(c) for c in coroutines]
     if not tasks:
         return
-    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    try:
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    except asyncio.CancelledError:  # stopped (a signal): stop them all before leaving
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
     for task in pending:
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
@@ -162,6 +183,7 @@ async def _all_or_abort(coroutines: Sequence[Coroutine[Any, Any, None]]) -> None
         task.result()
 
 
+@one_writer
 async def acollect(
     tasks: Sequence[Task],
     *,
@@ -199,7 +221,8 @@ async def acollect(
     last checkpoint. The graph's options are :func:`create_collection_graph`'s
     (``candidates``, ``proactive_share``, ``max_messages``, ``samples``, ``window``,
     ``adaptive``...); ``prices`` are USD per million input/output tokens per role, for
-    the cost ledger. Writes
+    the cost ledger, keyed by the role names usage reports (``simulated_user``,
+    ``assistant``, ``judge``, ``fidelity_judge``; another key is an error). Writes
     ``out_dir/summary.json`` when the run ends (removed at its start, so that a shard
     killed or crashed shows unfinished). ``progress``: a tqdm bar, none (False), or a factory
     ``(total=, initial=)`` of an object with tqdm's ``update`` / ``set_postfix`` / ``close``.
@@ -215,12 +238,23 @@ async def acollect(
     failure in ``max_repeated_failures`` tasks, or in every task, stops the run with a
     :class:`~langgraph_collab.errors.ScoringError`.
 
+    One writer per folder: the run holds ``out_dir``'s (or its shard folder's) writer lock
+    (:func:`~langgraph_collab.run_lock.hold_run_lock`); another run there raises
+    :class:`~langgraph_collab.run_lock.RunLockedError` at once, naming the holder. Options
+    are checked before anything else (:func:`~langgraph_collab.options_check.collect_problems`:
+    an :class:`~langgraph_collab.options_check.OptionError` names each bad one). SIGINT /
+    SIGTERM print one line (what is recorded, how to resume), then raise
+    ``KeyboardInterrupt`` / ``SystemExit(143)``. ``summary.json``'s ``usage`` and
+    ``calls_total`` are every run's on this folder (``runs``), ``calls_redone`` the calls
+    the records written now had to make again after a stop, ``calls_cut_short`` those in
+    flight when a run was killed; ``calls`` and ``usage_this_run`` this run's.
+
     Forward samples (``checkpoint_samples``): off (the default), only the collection
     graph's own steps are checkpointed, and a run stopped during a turn redoes all of that
     turn's forward samples when it resumes. On, every finished forward sample, and every
     step of its future, is checkpointed too, and a resumed turn redoes only the samples
-    that were in flight; a record's ``usage`` then lacks the calls of the samples that
-    finished before the stop. Measured (``benchmarks/checkpoint_volume.py``: 8 math tasks,
+    that were in flight (a record's ``usage`` counts the calls of both runs either way:
+    the folder's call ledger). Measured (``benchmarks/checkpoint_volume.py``: 8 math tasks,
     N=3, S=3, w=2, 4 in flight, fake models without latency), off vs on: 80 vs 1,208
     checkpoints, 336 vs 4,488 writes, 1.1 vs 9.9 MB (136 KB vs 1.2 MB per record), 2.4x the
     CPU time on (its futures run as conversation subgraphs, each turn a checkpointed step);
@@ -235,16 +269,14 @@ async def acollect(
     walks them all. Measured (``benchmarks/collect_throughput.py``): 3.1-3.2 records/s
     without, 3.4-3.7 with, at 8 tasks in flight; 1.9-2.1 and 2.1-2.2 at 4.
     """
-    if isinstance(tasks, Task) or not all(isinstance(task, Task) for task in tasks):
-        raise TypeError("`tasks` must be a list of langgraph_collab.Task (see load_tasks)")
-    if len({task.id for task in tasks}) != len(tasks):
-        raise ValueError("Task ids must be unique: each task is one checkpointed thread")
     tasks = shard_tasks(tasks, num_shards=num_shards, index=shard_index)
     out = prepare_out_dir(shard_dir(out_dir, num_shards=num_shards, index=shard_index))
     check_checkpoint_db(out / "checkpoints.sqlite")
     (out / "summary.json").unlink(missing_ok=True)  # present = a run that finished
     records_path = out / "records.jsonl"
     ledger, gate = UsageLedger(group_by="task_id"), CallGate(max_model_calls)
+    calls = CallLedger(out / "usage.jsonl")  # every call of every run, kills included
+    redone = 0
     builder = create_collection_graph(
         user=user, assistant=assistant, judge=judge, candidates=candidates,
         proactive_share=proactive_share, max_messages=max_messages, fidelity=fidelity,
@@ -277,8 +309,10 @@ async def acollect(
             graph = builder.compile(checkpointer=saver, name="collection")
 
             async def run(task: Task) -> None:
-                nonlocal written, turns
-                config = {"configurable": {"thread_id": task.id}, "callbacks": [ledger, gate]}
+                nonlocal written, turns, redone
+                callbacks = [ledger, gate, calls]
+                config = {"configurable": {"thread_id": task.id}, "callbacks": callbacks}
+                config["metadata"] = {"task_id": task.id}  # every call, the opening's too
                 config["recursion_limit"] = 8 * max_messages
                 async with lanes:
                     snapshot = await graph.aget_state(config)
@@ -292,10 +326,12 @@ async def acollect(
                             bar.update(1)
                             return failed(task, error)
                 if task.id not in recorded:
-                    append_record(records_path, result["record"])
+                    record = counted(result["record"], calls.by_role(task.id))
+                    append_record(records_path, record)
                     recorded.add(task.id)
                     written += 1
-                    kept.append(result["record"])
+                    redone += record.metadata.get("calls_redone", 0)
+                    kept.append(record)
                 turns += len(result.get("turns") or [])
                 bar.update(1)
                 bar.set_postfix(turns=turns, calls=gate.calls, tokens=gate.tokens, refresh=False)
@@ -304,7 +340,8 @@ async def acollect(
                 await _all_or_abort([run(task) for task in todo])
             finally:
                 bar.close()
-    usage = ledger.by_role()
+                calls.close()
+    usage = calls.by_role()
     summary = CollectionSummary(
         tasks=len(tasks),
         recorded=written,
@@ -314,6 +351,11 @@ async def acollect(
         calls=gate.calls,
         peak_calls_in_flight=gate.peak,
         usage=usage,
+        runs=calls.runs,
+        calls_total=sum(u.calls for u in usage.values()),
+        calls_redone=redone,
+        calls_cut_short=calls.cut_short,
+        usage_this_run=ledger.by_role(),
         cost_usd=_cost(usage, prices or {}),
         wall_s=time.perf_counter() - start,
         records_path=str(records_path),
@@ -375,7 +417,7 @@ def collect(
     Example:
         >>> summary = collect(tasks, user=m, assistant=m, judge=m, out_dir="x")  # doctest: +SKIP
     """
-    return run_sync(
+    return run_stoppable(
         acollect(
             tasks, user=user, assistant=assistant, judge=judge, out_dir=out_dir,
             max_concurrent_tasks=max_concurrent_tasks, max_model_calls=max_model_calls,

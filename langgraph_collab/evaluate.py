@@ -52,6 +52,7 @@ from langgraph_collab.judge import JudgeLike, create_judge, paper_itr
 from langgraph_collab.metrics import Metric, MetricError, MetricInput, resolve_metrics
 from langgraph_collab.metrics.clarification import asks_for_clarification
 from langgraph_collab.metrics.tokens import TokenCounter, count_tokens
+from langgraph_collab.options_check import flag, function, raise_problems, task_problems, whole
 from langgraph_collab.records import to_dicts
 from langgraph_collab.scoring import MetricStats, measure
 from langgraph_collab.state import FidelityCounts, Task
@@ -368,10 +369,16 @@ async def aevaluate(
     """Async :func:`evaluate`."""
     if not assistants:
         raise ValueError("Give at least one assistant to evaluate, e.g. {'base': model}")
-    if max_turns < 1 or max_concurrency < 1:
-        raise ValueError(
-            f"need max_turns, max_concurrency >= 1; got {max_turns}, {max_concurrency}"
-        )
+    raise_problems(
+        [
+            whole("max_turns", max_turns, minimum=1),
+            whole("max_concurrency", max_concurrency, minimum=1),
+            function("token_counter", token_counter),
+            flag("progress", progress),
+            flag("grounded_stop", grounded_stop),
+            *task_problems(tasks),
+        ]
+    )
     if len({task.id for task in tasks}) != len(tasks):
         raise ValueError("Task ids must be unique: each (model, task) is one row of the report")
     graphs = {

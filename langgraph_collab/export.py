@@ -32,7 +32,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from langgraph_collab.records import CandidateRecord, ConversationRecord, Message, TurnRecord
+from langgraph_collab.records import (
+    CandidateRecord,
+    ConversationRecord,
+    Message,
+    TurnRecord,
+    check_unique_tasks,
+)
 from langgraph_collab.scoring import best_index
 from langgraph_collab.state import Task
 from langgraph_collab.storage import prepare_out_dir
@@ -167,8 +173,10 @@ def export_datasets(
 ) -> dict[str, Dataset]:
     """Build the ``"sft"``, ``"dpo"`` and ``"prompts"`` datasets, save each under ``out_dir``
     both with ``save_to_disk`` (``out_dir/NAME``) and as ``out_dir/NAME.jsonl``, and return
-    them by name. Empty datasets are saved too, with their columns."""
+    them by name. Empty datasets are saved too, with their columns. A task recorded twice
+    raises :class:`~langgraph_collab.records.DuplicateRecordError` (keep the first)."""
     records = list(records)
+    check_unique_tasks(records)
     out = prepare_out_dir(out_dir)
     built = {
         "sft": sft_dataset(records, min_score=min_score),

@@ -202,7 +202,9 @@ def parse_judgement(reply: Any, state: dict | None = None) -> Judgement:
             return Judgement.model_validate(reply)
         except ValidationError as error:
             raise MalformedReply(f"the judge's values are invalid: {error}") from error
-    raise MalformedReply(f"a judge must return a Judgement or a dict, not {type(reply).__name__}")
+    raise TypeError(  # a bug in the callable: permanent, never retried
+        f"a judge must return a Judgement or a dict, not {type(reply).__name__} {reply!r:.80}"
+    )
 
 
 def create_judge(

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,26 @@ class ConversationRecord(BaseModel):
         return sum(scored) / len(scored) if scored else None
 
 
+def counted(record: ConversationRecord, usage: dict[str, RoleUsage]) -> ConversationRecord:
+    """``record`` with ``usage`` as its usage: every call made for it in every run (a
+    run folder's call ledger), where its checkpointed state counts only the calls whose
+    results it kept. Calls made again after a stop are ``metadata["calls_redone"]``. A
+    ledger that counts fewer calls than the state (begun after the record's first run)
+    leaves the record as it is.
+
+    Example:
+        >>> record = ConversationRecord(task=Task(request="hi"), messages=[])
+        >>> counted(record, {"judge": RoleUsage(calls=2)}).metadata
+        {'calls_redone': 2}
+    """
+    kept = sum(u.calls for u in record.usage.values())
+    made = sum(u.calls for u in usage.values())
+    if made < kept:
+        return record
+    metadata = {**record.metadata, "calls_redone": made - kept} if made > kept else None
+    return record.model_copy(update={"usage": usage, "metadata": metadata or record.metadata})
+
+
 def _repair(path: Path) -> None:
     """Drop a torn last line (a write cut short) so appends start on a fresh line."""
     if not path.exists() or path.stat().st_size == 0:
@@ -173,27 +194,125 @@ def write_records(records: Sequence[ConversationRecord], path: str | Path) -> No
         append_record(path, record)
 
 
-def read_records(path: str | Path) -> list[ConversationRecord]:
-    """The records of a JSONL file; a malformed line raises ``ValueError`` naming it."""
-    path = Path(path)
-    records = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
+class DuplicateRecordError(ValueError):
+    """A task recorded more than once; the message names the task, the lines and the fix."""
+
+
+def _fix(path: Path) -> str:
+    return (
+        "keep the first record of each task: `python -m langgraph_collab.train "
+        f"repair-records {path}` (or langgraph_collab.records.repair_records), which moves "
+        "the original aside"
+    )
+
+
+def _lines(path: Path) -> list[tuple[int, str]]:
+    """The non-blank lines of ``path`` with their numbers, decoded as UTF-8; a line that is
+    not UTF-8 raises ``ValueError`` naming the file, the line and the fix."""
+    out = []
+    for number, raw in enumerate(path.read_bytes().splitlines(), start=1):
         try:
-            records.append(ConversationRecord.model_validate_json(line))
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ValueError(
+                f"{path}: line {number}: not UTF-8 ({error.reason} at byte {error.start}): "
+                "the file was damaged or written by another program; restore it from a copy, "
+                "or delete that line (its task is collected again on the next run)"
+            ) from None
+        if line.strip():
+            out.append((number, line))
+    return out
+
+
+def _parse(path: Path, *, duplicates: bool) -> list[tuple[int, ConversationRecord]]:
+    parsed, first_line = [], {}
+    for number, line in _lines(path):
+        try:
+            record = ConversationRecord.model_validate_json(line)
         except ValueError as error:
             raise ValueError(
-                f"{path}: line {number}: not a conversation record: {error}"
+                f"{path}: line {number}: not a conversation record: {error}; restore the file "
+                "from a copy, or delete that line (its task is collected again on the next run)"
             ) from error
-    return records
+        task_id = record.task.id
+        if not duplicates and task_id in first_line:
+            raise DuplicateRecordError(
+                f"{path}: task {task_id!r} is recorded twice (lines {first_line[task_id]} and "
+                f"{number}; two runs wrote this folder at once): {_fix(path)}"
+            )
+        first_line.setdefault(task_id, number)
+        parsed.append((number, record))
+    return parsed
+
+
+def read_records(path: str | Path) -> list[ConversationRecord]:
+    """The records of a JSONL file.
+
+    Raises:
+        ValueError: a line is not UTF-8 or not a record (the message names the file, the
+            line and the fix); :class:`DuplicateRecordError` for a task recorded twice
+            (:func:`repair_records` keeps the first).
+    """
+    return [record for _, record in _parse(Path(path), duplicates=False)]
+
+
+def repair_records(path: str | Path) -> list[str]:
+    """Keep the first record of each task in ``path``, dropping later ones; the original
+    is kept as ``<name>.bak`` and the file replaced at once (``os.replace``). Returns the
+    dropped task ids, one per dropped line (empty: nothing to repair, file untouched).
+
+    Example:
+        >>> repair_records("runs/x/records.jsonl")  # doctest: +SKIP
+        ['math-3']
+    """
+    path = Path(path)
+    _repair(path)
+    lines = dict(_lines(path))
+    kept, dropped, seen = [], [], set()
+    for number, record in _parse(path, duplicates=True):
+        if record.task.id in seen:
+            dropped.append(record.task.id)
+        else:
+            kept.append(lines[number])
+            seen.add(record.task.id)
+    if not dropped:
+        return []
+    shutil.copy2(path, path.with_name(path.name + ".bak"))
+    fresh = path.with_name(path.name + ".repaired")
+    with open(fresh, "w", encoding="utf-8") as file:
+        file.writelines(line + "\n" for line in kept)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(fresh, path)
+    return dropped
+
+
+def check_unique_tasks(records: Sequence[ConversationRecord]) -> None:
+    """Raise :class:`DuplicateRecordError` if a task appears in ``records`` twice (training
+    data would weigh it double, and two runs' turns would mix).
+
+    Example:
+        >>> check_unique_tasks([])
+    """
+    first: dict[str, int] = {}
+    for index, record in enumerate(records):
+        task_id = record.task.id
+        if task_id in first:
+            raise DuplicateRecordError(
+                f"task {task_id!r} is in the records twice (records {first[task_id]} and "
+                f"{index}, counting from 0): keep the first record of each task (for a file, "
+                "`python -m langgraph_collab.train repair-records PATH` or "
+                "langgraph_collab.records.repair_records)"
+            )
+        first[task_id] = index
 
 
 def recorded_task_ids(path: str | Path) -> set[str]:
     """Task ids already recorded in ``path``, after dropping a torn last line: call it
-    before appending again to a file a killed run may have been writing."""
+    before appending again to a file a killed run may have been writing. A task recorded
+    twice is no obstacle here (it is recorded): reading the file for export refuses it."""
     path = Path(path)
     if not path.exists():
         return set()
     _repair(path)
-    return {record.task.id for record in read_records(path)}
+    return {record.task.id for _, record in _parse(path, duplicates=True)}

@@ -39,6 +39,13 @@ from langgraph_collab.cache import cached
 from langgraph_collab.fidelity import FidelityGuard
 from langgraph_collab.judge import JudgeLike
 from langgraph_collab.metrics import Metric
+from langgraph_collab.options_check import (
+    raise_problems,
+    reward_problems,
+    run_problems,
+    task_problems,
+    whole,
+)
 from langgraph_collab.records import CandidateRecord, ConversationRecord, TurnRecord, to_dicts
 from langgraph_collab.reward import ascore_candidates
 from langgraph_collab.scoring import best_index
@@ -209,6 +216,17 @@ async def arescore(
     the user and assistant are greedy (temperature 0) or scripted; a sampling user makes
     new ones, which miss. The judge must be a chat model with temperature 0; ``cache``
     never touches the user or the assistant."""
+    raise_problems(
+        [
+            whole("candidates", candidates, minimum=0),
+            *reward_problems(
+                samples=samples, window=window, metrics=metrics, weights=weights,
+                token_lambda=token_lambda, fidelity=fidelity,
+            ),
+            *run_problems(max_concurrency=max_concurrency),
+            *task_problems([record.task for record in records], metrics=metrics, weights=weights),
+        ]
+    )  # fmt: skip
     policy = create_assistant(assistant)
     if cache is not None:
         judge = _cached_judge(judge, cache)

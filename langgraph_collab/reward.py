@@ -72,6 +72,12 @@ from langgraph_collab.metrics import (
     resolve_metrics,
 )
 from langgraph_collab.metrics.tokens import TokenCounter
+from langgraph_collab.options_check import (
+    raise_problems,
+    reward_problems,
+    run_problems,
+    task_problems,
+)
 from langgraph_collab.scoring import (
     ForwardSample,
     MultiturnReward,
@@ -192,10 +198,13 @@ def create_reward_graph(
         >>> [(r.n_valid, r.stop_reasons) for r in out["rewards"]]
         [(2, {'user': 2}), (2, {'user': 2})]
     """
-    if samples < 1 or window < 0:
-        raise ValueError(
-            f"need samples >= 1 and window >= 0, got samples={samples}, window={window}"
+    raise_problems(
+        reward_problems(
+            samples=samples, window=window, metrics=metrics, weights=weights,
+            token_lambda=token_lambda, token_counter=token_counter, fidelity=fidelity,
+            grounded_stop=grounded_stop, adaptive=adaptive,
         )
+    )  # fmt: skip
     turns = create_conversation_turns(
         user=user,
         assistant=assistant,
@@ -317,6 +326,7 @@ def create_reward_graph(
             raise ValueError("Give at least one candidate reply to score")
         if not isinstance(state.get("task"), Task):
             raise ValueError("The reward graph needs a `task` (a langgraph_collab.Task)")
+        raise_problems(task_problems([state["task"]], metrics=metrics, weights=weights))
         names = list(chosen_metrics(state["task"]))
         reward_weights(names, weights_for(state["task"], names))
         first = first_of(candidates)
@@ -435,6 +445,8 @@ def _inputs(
             "`conversation` must be a list of messages, e.g. [('user', 'Hi')], not one "
             f"{type(conversation).__name__}"
         )
+    if not isinstance(task, Task):
+        raise TypeError(f"`task` must be a langgraph_collab.Task, not {type(task).__name__}")
     return {"messages": list(conversation), "candidates": list(candidates), "task": task}
 
 
@@ -444,12 +456,11 @@ def _run_config(
     config: RunnableConfig | None,
     timeout: float | None,
 ) -> RunnableConfig:
+    raise_problems(run_problems(max_concurrency=max_concurrency, timeout=timeout))
     config = with_callback(config, ledger)
     if max_concurrency is not None:
         config["max_concurrency"] = max_concurrency
     if timeout is not None:
-        if not timeout >= 0:
-            raise ValueError(f"timeout must be >= 0 seconds, got {timeout}")
         deadline = time.monotonic() + timeout
         config["configurable"] = {**config.get("configurable", {}), DEADLINE: deadline}
     return config
@@ -504,6 +515,7 @@ def score_candidates(
     )  # fmt: skip
     ledger = UsageLedger()
     inputs = _inputs(conversation, candidates, task)
+    raise_problems(run_problems(max_concurrency=max_concurrency, timeout=timeout))
     # Sync runs fan out on a thread pool, sized by max_concurrency: let every future run.
     threads = max_concurrency or max(1, len(inputs["candidates"]) * samples)
     with tracing_guard():

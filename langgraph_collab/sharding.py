@@ -144,9 +144,10 @@ def read_shards(out_dir: str | Path, *, allow_missing: bool = False) -> list[Con
     folder's, in that order.
 
     Raises:
-        ShardError: a task is recorded twice (in one file or two: the task list or the
-            shard count changed between shard runs), or a shard is missing or unfinished
+        ShardError: a task is recorded in two files (the task list or the shard count
+            changed between shard runs), or a shard is missing or unfinished
             and ``allow_missing`` is false; with it, a ``RuntimeWarning`` lists them.
+        DuplicateRecordError: a task twice in one file (two runs wrote it at once).
         FileNotFoundError: no records file at all.
 
     Example:
@@ -179,10 +180,9 @@ def read_shards(out_dir: str | Path, *, allow_missing: bool = False) -> list[Con
     for path in files:
         for record in read_records(path):
             task_id = record.task.id
-            if task_id in seen:
-                where = "twice in" if seen[task_id] == path else f"in {seen[task_id]} and"
+            if task_id in seen:  # twice in one file: read_records refused it already
                 raise ShardError(
-                    f"task {task_id!r} is recorded {where} {path}: the task list or "
+                    f"task {task_id!r} is recorded in {seen[task_id]} and {path}: the task list or "
                     "--num-shards changed between runs; keep one collection (move the other "
                     "records away)"
                 )

@@ -74,7 +74,8 @@ def is_cache_hit(response: LLMResult) -> bool:
     )
 
 
-def _usage(response: LLMResult) -> tuple[int, int]:
+def usage_of(response: LLMResult) -> tuple[int, int]:
+    """``(input_tokens, output_tokens)`` of a chat-model call, 0s when it reports none."""
     for generations in response.generations:
         for generation in generations:
             usage = getattr(getattr(generation, "message", None), "usage_metadata", None)
@@ -121,7 +122,7 @@ class UsageLedger(BaseCallbackHandler):
         if is_cache_hit(response):
             self._close(run_id, RoleUsage(cache_hits=1))
             return
-        input_tokens, output_tokens = _usage(response)
+        input_tokens, output_tokens = usage_of(response)
         usage = RoleUsage(calls=1, input_tokens=input_tokens, output_tokens=output_tokens)
         self._close(run_id, usage)
 
@@ -203,7 +204,7 @@ class CallGate(AsyncCallbackHandler):
 
     async def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
         hit = is_cache_hit(response)
-        self.tokens += 0 if hit else sum(_usage(response))
+        self.tokens += 0 if hit else sum(usage_of(response))
         self._release(run_id, hit=hit)
 
     async def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:

@@ -57,8 +57,8 @@ def options(out, judge, checkpoint_samples):
 
 
 def content(record) -> dict:
-    """A record without its per-run parts (run ids, usage)."""
-    data = record.model_dump(mode="json", exclude={"usage"})
+    """A record without its per-run parts (run ids, usage and the calls redone)."""
+    data = record.model_dump(mode="json", exclude={"usage", "metadata"})
     for turn in data["turns"]:
         for candidate in turn["candidates"]:
             candidate.pop("run_id")
@@ -107,8 +107,10 @@ def test_an_interrupted_turn_redoes_only_the_samples_it_did_not_save(
     assert content(record) == content(clean)
     redone = last if not checkpoint_samples else 1  # every sample, or only the stopped one
     assert resumed_judge.calls == reference.calls - last + redone
-    # Usage counts the calls of the run that finished the turn: not the saved samples'.
-    assert record.usage["judge"].calls == clean.usage["judge"].calls - last + redone
+    # Usage counts every call made for the record, in both runs (the run folder's call
+    # ledger); the calls whose results the stop lost are counted as redone.
+    assert record.usage["judge"].calls == stopping.calls + resumed_judge.calls
+    assert record.metadata["calls_redone"] > 0
 
 
 def test_a_clean_run_records_the_same_with_or_without_checkpointed_samples(tmp_path):

@@ -4,7 +4,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableLambda
 
 from langgraph_collab import Judgement, Task, create_judge, paper_itr
-from langgraph_collab.errors import MalformedReply, TransientFailure
+from langgraph_collab.errors import MalformedReply, PermanentError, TransientFailure
 from langgraph_collab.judge import JudgeReply, tolerant_parse
 from langgraph_collab.testing import ScriptedChatModel
 from tests.conftest import judge_json
@@ -80,9 +80,9 @@ def test_structured_output_is_used_where_the_model_supports_it():
 def test_a_custom_callable_replaces_the_judge_and_bad_returns_are_errors():
     judge = create_judge(lambda state: {"artifact": "x", "grade": "C"}, retries=0)
     assert judge.invoke(STATE).interactivity == 0.0
-    with pytest.raises(TransientFailure, match="after 1 attempts") as raised:
-        create_judge(lambda state: 42, retries=0).invoke(STATE)
-    assert isinstance(raised.value.__cause__, MalformedReply)  # masked, like any bad reply
+    # The wrong type from a callable is a bug in it: permanent, raised at once, not retried.
+    with pytest.raises(PermanentError, match="must return a Judgement or a dict, not int 42"):
+        create_judge(lambda state: 42, retries=3).invoke(STATE)
 
 
 @pytest.mark.parametrize(
@@ -96,7 +96,6 @@ def test_a_custom_callable_replaces_the_judge_and_bad_returns_are_errors():
     ],
 )
 def test_judge_values_outside_their_scales_are_malformed_replies(reply):
-    from langgraph_collab.errors import TransientFailure  # what a reply malformed to the end masks
 
     with pytest.raises((MalformedReply, TransientFailure), match="invalid"):
         create_judge(lambda state: reply, retries=0).invoke(STATE)

@@ -196,5 +196,5 @@ def test_options_are_checked():
         CollaborativeMiddleware()
     with pytest.raises(ValueError, match="mode"):
         CollaborativeMiddleware(mode="eager")
-    with pytest.raises(ValueError, match="candidates >= 1"):
+    with pytest.raises(ValueError, match="candidates=0: must be at least 1"):
         CollaborativeMiddleware(user="fake", judge="fake", candidates=0)

@@ -148,7 +148,7 @@ def test_one_shard_keeps_the_plain_layout(tmp_path):
             judge=make_judge(), out_dir=tmp_path, candidates=1, samples=1, window=1,
             progress=False, num_shards=1, shard_index=0)  # fmt: skip
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "checkpoints.sqlite", "records.jsonl", "summary.json"
+        ".collect.lock", "checkpoints.sqlite", "records.jsonl", "summary.json", "usage.jsonl"
     ]  # fmt: skip
 
 
@@ -240,11 +240,12 @@ def test_workers_collect_every_task_once_in_shard_processes_then_export(tmp_path
 
 
 def test_a_failing_worker_fails_the_run_with_its_first_error_line(tmp_path, capsys):
+    # A key the API refuses is a credentials error: status 2 in the worker and the run.
     with FakeOpenAI(lambda body: Reply("Incorrect API key provided", status=401)) as server:
-        assert main(_workers_argv(tmp_path, server)) == 1
+        assert main(_workers_argv(tmp_path, server)) == 2
     err = capsys.readouterr().err
     line = next(line for line in err.splitlines() if line.startswith("error: collect:"))
-    assert "WorkerError: collect worker" in line and "of 2 failed (exit status 1)" in line
+    assert "WorkerError: collect worker" in line and "of 2 failed (exit status 2)" in line
     assert "error: collect: PermanentError" in line and "401" in line
 
 

@@ -10,9 +10,17 @@ tokens that carry loss and the rest) and exits without training. Under
 processes.
 
 A failure ends the run with one line on stderr, ``error: <stage>: <Type>: <message>``
-(``--debug`` adds the traceback), and a non-zero status: 2 for a bad configuration or
-input (a task file, a folder, a checkpoint database), 1 for a failure while running,
-130 when interrupted.
+(``--debug`` adds the traceback), and a non-zero status:
+
+- 2: configuration and credentials: a bad option or input (a task file, a folder, a
+  checkpoint database, records with a task twice), a run folder another run is writing,
+  a key the API refuses (HTTP 401 / 403);
+- 1: a failure during the work (a model that keeps failing, a bug in a callable);
+- 130 / 143: stopped by SIGINT (Ctrl-C) / SIGTERM, with one line saying what is kept and
+  that the same command resumes.
+
+``python -m langgraph_collab.train repair-records PATH`` keeps the first record of each
+task in a records file that two runs wrote at once (the original is kept as ``.bak``).
 """
 
 from __future__ import annotations
@@ -20,15 +28,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 import traceback
 from typing import Any
 
+from langgraph_collab._stop import EXIT_STATUS
+from langgraph_collab.errors import status_of
+from langgraph_collab.run_lock import RunLockedError
 from langgraph_collab.train.config import ConfigError, load_config
 from langgraph_collab.train.pipeline import failed_stage, run_pipeline
 
-BAD_INPUT = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError)
+BAD_INPUT = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, RunLockedError)
 """Exceptions that mean the input is wrong (exit status 2) rather than the run failing."""
+CREDENTIALS = (401, 403)
+"""HTTP statuses of a key the API refuses: a configuration error too (exit status 2)."""
 MAX_LINE = 600
 
 
@@ -67,16 +82,78 @@ def show_examples(config: Any, limit: int, *, debug: bool = False) -> int:
         if debug:
             traceback.print_exc()
         print(f"error: show-training-example: {one_line(error)}", file=sys.stderr)
-        return 2 if isinstance(error, BAD_INPUT) else 1
+        return 2 if is_bad_input(error) else 1
     for example in examples:
         print(json.dumps(example, ensure_ascii=False))
     return 0
+
+
+def is_bad_input(error: BaseException) -> bool:
+    """Whether ``error`` (or an error it wraps) is a configuration or credentials error.
+
+    Example:
+        >>> is_bad_input(RuntimeError("x")), is_bad_input(ValueError("x"))
+        (False, True)
+    """
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, BAD_INPUT) or status_of(error) in CREDENTIALS:
+            return True
+        if getattr(error, "exit_status", None) == 2:  # a worker process's own verdict
+            return True
+        error = getattr(error, "error", None) or error.__cause__
+    return False
+
+
+def repair_records_command(args: list[str]) -> int:
+    """``repair-records PATH...``: keep the first record of each task in each file."""
+    from langgraph_collab.records import repair_records
+
+    if not args or any(arg.startswith("-") for arg in args):
+        print("usage: python -m langgraph_collab.train repair-records PATH...", file=sys.stderr)
+        return 2
+    for path in args:
+        try:
+            dropped = repair_records(path)
+        except (OSError, ValueError) as error:
+            print(f"error: repair-records: {one_line(error)}", file=sys.stderr)
+            return 2
+        what = f"dropped {len(dropped)} later records of {sorted(set(dropped))}" if dropped else (
+            "no task recorded twice; left untouched")  # fmt: skip
+        print(f"{path}: {what}" + (f" (the original is {path}.bak)" if dropped else ""))
+    return 0
+
+
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM outside a collection (which reports its own): one line, status 143."""
+    print(
+        "error: stopped by SIGTERM: finished stages and records are kept; run the same "
+        "command again to resume",
+        file=sys.stderr,
+        flush=True,
+    )
+    raise SystemExit(EXIT_STATUS[signal.SIGTERM])
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI on ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["repair-records"]:
+        return repair_records_command(args[1:])
+    ours = threading.current_thread() is threading.main_thread()
+    ours = ours and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    if ours:
+        signal.signal(signal.SIGTERM, _terminated)
+    try:
+        return _run(args)
+    finally:
+        if ours:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _run(args: list[str]) -> int:
     debug = "--debug" in args
     try:
         config = load_config(args, exit_on_error=False)
@@ -88,15 +165,16 @@ def main(argv: list[str] | None = None) -> int:
         return show_examples(config, show, debug=debug)
     try:
         state = run_pipeline(config)
-    except KeyboardInterrupt:
-        print("error: interrupted: run the same command again to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as error:
+        if not getattr(error, "reported", None):  # a collection printed its own line
+            print("error: interrupted: run the same command again to resume", file=sys.stderr)
+        return EXIT_STATUS[signal.SIGINT]
     except Exception as error:  # reported in one line (all of it with --debug), never hidden
         if debug:
             traceback.print_exc()
         where = failed_stage(error) or "setup"
         print(f"error: {where}: {one_line(error)}", file=sys.stderr)
-        return 2 if isinstance(error, BAD_INPUT) else 1
+        return 2 if is_bad_input(error) else 1
     print(state.get("report", ""))
     return 0
 

@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from langgraph_collab.options_check import number, share, whole
 from langgraph_collab.train.config import (
     COMPARE,
     LIST_OPTIONS,
@@ -67,8 +68,7 @@ def problems(c: CollabTrainConfig) -> list[str]:
         *("lora_r", "max_length", "max_completion_length", "logging_steps", "save_steps"),
         "eval_max_turns",
     ]
-    for name in positive:
-        need(getattr(c, name) >= 1, name, "must be at least 1")
+    out += [whole(name, getattr(c, name), minimum=1) for name in positive]
     for name in ("train_limit", "eval_limit", "max_steps", "save_total_limit"):
         value = getattr(c, name)
         need(value is None or value >= 1, name, "must be at least 1, or none")
@@ -79,12 +79,14 @@ def problems(c: CollabTrainConfig) -> list[str]:
         if isinstance(value, float):
             need(math.isfinite(value), f.name, "must be a finite number")
     need(c.seed >= 0, "seed", "must be >= 0")
-    need(c.window >= 0, "window", "must be >= 0 (0 scores the candidate alone)")
-    need(0.0 <= c.proactive_share <= 1.0, "proactive_share", "must be in [0, 1]")
+    out.append(whole("window", c.window, minimum=0, why=" (0 scores the candidate alone)"))
+    out.append(share("proactive_share", c.proactive_share))
     need(c.min_gap >= 0, "min_gap", "must be >= 0 (0 keeps every pair with different texts)")
     need(0.0 <= c.lora_dropout < 1.0, "lora_dropout", "must be in [0, 1)")
     need(bool(split_list(c.lora_target_modules)), "lora_target_modules", "name at least one module")
-    need(c.max_messages >= 2, "max_messages", "must be >= 2 (a user message and a reply)")
+    out.append(
+        whole("max_messages", c.max_messages, minimum=2, why=" (a user message and a reply)")
+    )
     need(c.num_generations >= 2, "num_generations", "GRPO needs >= 2 completions per prompt")
     if c.method in ("dpo", "online_dpo"):
         need(c.beta > 0, "beta", f"{c.method} needs beta > 0")
@@ -103,14 +105,14 @@ def problems(c: CollabTrainConfig) -> list[str]:
             "--dataset replaces the collect and export stages, so these stages do nothing: "
             "add train (e.g. --stages train,evaluate,report) or drop --dataset",
         )
-    need(c.timeout is None or c.timeout > 0, "timeout", "must be positive seconds, or none")
+    out.append(number("timeout", c.timeout, positive=True, optional=True, why=" seconds"))
     need(c.adaptive_z is None or c.adaptive_z > 0, "adaptive_z", "must be positive, or none")
     out += shard_problems(c)
     need(c.api_key is None or c.api_key_env is None, "api_key", "give api_key or api_key_env")
     ours = {f.name for f in option_fields()}
     shadowed = sorted(ours & set(c.trl))
     need(not shadowed, "trl", f"{shadowed} are pipeline options: set them as fields, not in trl")
-    return out + role_problems(c)
+    return [problem for problem in out if problem] + role_problems(c)
 
 
 def shard_problems(c: CollabTrainConfig) -> list[str]:

@@ -22,13 +22,14 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import sys
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from langgraph_collab.options_check import did_you_mean  # noqa: F401 (flags, checks)
 
 STAGES = ("collect", "export", "train", "evaluate", "report")
 METHODS = ("sft", "dpo", "grpo", "online_dpo")
@@ -223,11 +224,6 @@ class CollabTrainConfig:
 
 def split_list(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
-
-
-def did_you_mean(value: str, allowed: Sequence[str]) -> str:
-    close = difflib.get_close_matches(value, allowed, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def option_fields(section: str | None = None) -> list[dataclasses.Field]:

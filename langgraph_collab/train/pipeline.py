@@ -33,6 +33,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
+from langgraph_collab.run_lock import PIPELINE_LOCK, hold_run_lock
 from langgraph_collab.sharding import read_shards, shard_dir
 from langgraph_collab.storage import check_checkpoint_db, prepare_out_dir
 from langgraph_collab.tasks.files import looks_local, source_kind
@@ -350,7 +351,9 @@ def run_pipeline(config: CollabTrainConfig) -> PipelineState:
     A run interrupted with the same configuration resumes at the node that was running;
     a finished run, or a changed configuration, starts the stages again (each skips the
     work its outputs show as done). Inputs are checked first (:func:`preflight`), so a
-    bad task file or output folder fails in seconds, before any model loads.
+    bad task file or output folder fails in seconds, before any model loads. One process
+    runs a run folder (or a shard's) at a time: another gets a
+    :class:`~langgraph_collab.run_lock.RunLockedError` at once, naming the holder.
     """
     config.validate()
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and config.stage_list != ["train"]:
@@ -361,6 +364,12 @@ def run_pipeline(config: CollabTrainConfig) -> PipelineState:
         )
     # a shard keeps its own pipeline state: shards share the run folder
     directory = prepare_out_dir(config.run_dir if config.num_shards == 1 else collect_dir(config))
+    with hold_run_lock(directory, name=PIPELINE_LOCK, what="python -m langgraph_collab.train"):
+        return _run_locked(config, directory)
+
+
+def _run_locked(config: CollabTrainConfig, directory: Path) -> PipelineState:
+    """:func:`run_pipeline` while this process holds the run folder's writer lock."""
     check_checkpoint_db(directory / "pipeline.sqlite")
     preflight(config)
     (directory / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")

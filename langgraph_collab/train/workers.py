@@ -40,7 +40,12 @@ STOP_WAIT_S = 30.0
 
 
 class WorkerError(RuntimeError):
-    """A collect worker failed; the message names it and gives its first error line."""
+    """A collect worker failed; the message names it and gives its first error line;
+    ``exit_status`` is the worker's (2: configuration or credentials, as the CLI's)."""
+
+    def __init__(self, message: str, *, exit_status: int | None = None) -> None:
+        super().__init__(message)
+        self.exit_status = exit_status
 
 
 class PipeBar:
@@ -178,9 +183,11 @@ def _watch(workers: list[_Worker], bar: Any) -> None:
                     os.close(fd)
                 if not worker.streams and worker.process.wait() != 0:
                     first = worker.error or worker.last or "(no error line)"
+                    status = worker.process.returncode
                     raise WorkerError(
                         f"collect worker {worker.index} of {len(workers)} failed (exit status "
-                        f"{worker.process.returncode}): {first}"
+                        f"{status}): {first}",
+                        exit_status=status,
                     )
 
 
@@ -193,13 +200,17 @@ def _merge(summaries: list[dict[str, Any]], *, wall_s: float, path: str) -> dict
     from langgraph_collab.tracing import RoleUsage
 
     parsed = [CollectionSummary.model_validate(s) for s in summaries]
-    counts = ("tasks", "recorded", "skipped", "failed", "turns", "calls")
+    counts = ("tasks", "recorded", "skipped", "failed", "turns", "calls", "calls_total")
+    counts += ("calls_redone", "calls_cut_short")
     usage: dict[str, RoleUsage] = {}
+    this_run: dict[str, RoleUsage] = {}
     cost: dict[str, float] = {}
     stops: dict[str, int] = {}
     for s in parsed:
         for role, used in s.usage.items():
             usage[role] = usage.get(role, RoleUsage()) + used
+        for role, used in s.usage_this_run.items():
+            this_run[role] = this_run.get(role, RoleUsage()) + used
         for role, usd in s.cost_usd.items():
             cost[role] = cost.get(role, 0.0) + usd
         for reason, n in s.stop_reasons.items():
@@ -210,6 +221,8 @@ def _merge(summaries: list[dict[str, Any]], *, wall_s: float, path: str) -> dict
         **{name: sum(getattr(s, name) for s in parsed) for name in counts},
         peak_calls_in_flight=sum(s.peak_calls_in_flight for s in parsed),
         usage=usage,
+        usage_this_run=this_run,
+        runs=max((s.runs for s in parsed), default=1),
         cost_usd=cost,
         wall_s=wall_s,
         records_path=path,

@@ -1,0 +1,390 @@
+"""The checks on option values that every entry point shares: the training CLI
+(``train/checks.py``) and the Python API (``collect``, the reward functions and graph,
+``evaluate``, ``rescore``, the node, the middleware) call the same functions, so a value
+the CLI refuses is refused by the API with the same words, before any model call.
+
+Each check returns one problem line (``name=value: what to do``) or None;
+:func:`raise_problems` raises them together as one :class:`OptionError` (a ``ValueError``
+and a ``TypeError``, whichever a caller catches).
+
+Example:
+    >>> whole("samples", "3", minimum=1)
+    "samples='3': must be a whole number (int), not str"
+    >>> raise_problems([whole("samples", 3, minimum=1), share("proactive_share", 2)])
+    Traceback (most recent call last):
+    ...
+    langgraph_collab.options_check.OptionError: proactive_share=2: must be in [0, 1]
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+Problem = str | None
+
+
+class OptionError(ValueError, TypeError):
+    """Options with a wrong type or value; the message names each one and what to do."""
+
+
+def did_you_mean(value: str, allowed: Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``allowed``, or nothing.
+
+    Example:
+        >>> did_you_mean("jugde", ["judge", "assistant"])
+        " (did you mean 'judge'?)"
+    """
+    close = difflib.get_close_matches(value, list(allowed), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def raise_problems(problems: Iterable[Problem]) -> None:
+    """Raise every problem in ``problems`` (Nones skipped) as one :class:`OptionError`."""
+    found = [problem for problem in problems if problem]
+    if found:
+        raise OptionError("; ".join(found))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def whole(name: str, value: Any, *, minimum: int, optional: bool = False, why: str = "") -> Problem:
+    """``value`` is an int (not a bool) ``>= minimum`` (or None when ``optional``).
+
+    Example:
+        >>> whole("max_concurrent_tasks", 0, minimum=1)
+        'max_concurrent_tasks=0: must be at least 1'
+    """
+    if value is None and optional:
+        return None
+    if not _is_int(value):
+        kind = "a whole number (int)" + (" or None" if optional else "")
+        return f"{name}={value!r}: must be {kind}, not {type(value).__name__}"
+    if value < minimum:
+        return f"{name}={value!r}: must be at least {minimum}{why}" + (
+            ", or None" if optional else ""
+        )
+    return None
+
+
+def number(
+    name: str,
+    value: Any,
+    *,
+    minimum: float | None = None,
+    positive: bool = False,
+    optional: bool = False,
+    why: str = "",
+) -> Problem:
+    """``value`` is a finite int or float, ``>= minimum`` / ``> 0`` as asked (or None when
+    ``optional``).
+
+    Example:
+        >>> number("token_lambda", -0.1, minimum=0.0)
+        'token_lambda=-0.1: must be >= 0.0'
+    """
+    if value is None and optional:
+        return None
+    if not _is_number(value):
+        kind = "a number" + (" or None" if optional else "")
+        return f"{name}={value!r}: must be {kind}, not {type(value).__name__}"
+    if not math.isfinite(value):
+        return f"{name}={value!r}: must be a finite number"
+    if positive and value <= 0:
+        return f"{name}={value!r}: must be positive{why}"
+    if minimum is not None and value < minimum:
+        return f"{name}={value!r}: must be >= {minimum}{why}"
+    return None
+
+
+def share(name: str, value: Any) -> Problem:
+    """A number in [0, 1]."""
+    problem = number(name, value)
+    if problem or 0 <= value <= 1:
+        return problem
+    return f"{name}={value!r}: must be in [0, 1]"
+
+
+def flag(name: str, value: Any) -> Problem:
+    """True or False."""
+    if isinstance(value, bool):
+        return None
+    return f"{name}={value!r}: must be True or False, not {type(value).__name__}"
+
+
+def instance(name: str, value: Any, kinds: tuple[type, ...], what: str) -> Problem:
+    """``value`` is one of ``kinds`` (``what`` says which, for the message)."""
+    if isinstance(value, kinds):
+        return None
+    return f"{name}={value!r:.80}: must be {what}, not {type(value).__name__}"
+
+
+def function(name: str, value: Any, *, optional: bool = True) -> Problem:
+    """A callable (or None when ``optional``)."""
+    if (value is None and optional) or callable(value):
+        return None
+    return f"{name}={value!r:.80}: must be a function{' or None' if optional else ''}"
+
+
+def names(name: str, keys: Iterable[Any], allowed: Sequence[str], what: str) -> Problem:
+    """Every key is one of ``allowed``; the first stranger gets a did-you-mean.
+
+    Example:
+        >>> names("prices", ["user"], ["simulated_user", "assistant", "judge"], "role")
+        "prices: unknown roles ['user']; use one of simulated_user, assistant, judge (did you mean 'simulated_user'?)"
+    """  # noqa: E501
+    unknown = [key for key in keys if key not in allowed]
+    if not unknown:
+        return None
+    hint = did_you_mean(str(unknown[0]), allowed)
+    if not hint:  # a prefix or a part ('user' of 'simulated_user') is a likely intent too
+        near = [a for a in allowed if str(unknown[0]).lower() in a or a in str(unknown[0])]
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+    return f"{name}: unknown {what}s {unknown}; use one of {', '.join(allowed)}{hint}"
+
+
+def weight_values(value: Any, allowed: Sequence[str] | None = None) -> Problem:
+    """A mapping of component names (one of ``allowed`` when given) to finite numbers
+    ``>= 0`` (a negative weight would reward the opposite of the metric)."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        return f"weights={value!r:.80}: must be a mapping of component name -> weight"
+    for key, weight in value.items():
+        problem = number(f"weights[{key!r}]", weight, minimum=0.0)
+        if problem:
+            return problem + " (a negative weight would reward the opposite)"
+    if allowed is not None:
+        return names("weights", value, allowed, "component")
+    return None
+
+
+def price_table(value: Any, roles: Sequence[str]) -> Problem:
+    """USD per million (input, output) tokens per role name, each a pair of numbers >= 0;
+    keys must be the role names usage reports (``roles``), or the cost would be missing."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        return f"prices={value!r:.80}: must map role name -> (input, output) USD per 1M tokens"
+    for key, pair in value.items():
+        pair_ok = isinstance(pair, Sequence) and not isinstance(pair, str) and len(pair) == 2
+        if not pair_ok or any(number("", p, minimum=0.0) for p in pair):
+            return (
+                f"prices[{key!r}]={pair!r}: must be (input, output) USD per million tokens, "
+                "two numbers >= 0"
+            )
+    return names("prices", value, roles, "role")
+
+
+def metric_names(value: Any, known: Sequence[str]) -> Problem:
+    """Metric names (strings among ``value``, a sequence or a name -> metric mapping) are
+    built-in ones; callables are taken as they are."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return f"metrics={value!r}: give a list of metric names, e.g. [{value!r}]"
+    items = value.values() if isinstance(value, Mapping) else value
+    if not isinstance(items, Iterable):
+        return f"metrics={value!r:.80}: must be a list of metric names or functions"
+    items = list(items)
+    wrong = [m for m in items if not isinstance(m, str) and not callable(m)]
+    if wrong:
+        return f"metrics: {wrong[0]!r:.80} is neither a metric name nor a function"
+    return names("metrics", [m for m in items if isinstance(m, str)], known, "metric")
+
+
+def check_each(
+    checks: Mapping[str, Callable[[str, Any], Problem]], values: Mapping[str, Any]
+) -> list[Problem]:
+    """Run ``checks[name](name, values[name])`` for every name present in ``values``."""
+    return [check(name, values[name]) for name, check in checks.items() if name in values]
+
+
+# The option sets of the entry points, built from the checks above.
+
+COMPONENTS_OF_EVERY_KIND = ("token_penalty", "tokens")
+"""Reward components besides the metrics, which ``weights`` may also name."""
+
+
+def _metric_keys(metrics: Any) -> list[str]:
+    if isinstance(metrics, Mapping):
+        return [str(key) for key in metrics]
+    return [m if isinstance(m, str) else getattr(m, "__name__", repr(m)) for m in metrics]
+
+
+def reward_problems(
+    *,
+    samples: Any = 3,
+    window: Any = 2,
+    metrics: Any = None,
+    weights: Any = None,
+    token_lambda: Any = None,
+    token_counter: Any = None,
+    fidelity: Any = True,
+    grounded_stop: Any = False,
+    adaptive: Any = None,
+) -> list[Problem]:
+    """The problems of the MR options (:func:`~langgraph_collab.create_reward_graph`'s).
+
+    ``weights`` may name the metrics in use (``metrics``, or, when None, any task kind's)
+    and ``token_penalty`` / ``tokens``; per task, :func:`task_problems` narrows that down.
+    """
+    from langgraph_collab.adaptive import AdaptiveSampling
+    from langgraph_collab.fidelity import FidelityGuard
+    from langgraph_collab.metrics import METRICS
+    from langgraph_collab.tasks.kinds import CHAT, KINDS
+
+    metric_problem = metric_names(metrics, list(METRICS))
+    if metrics is None:
+        every = [m for kind in (*KINDS.values(), CHAT) for m in kind.metrics]
+        allowed = list(dict.fromkeys(every))
+    else:
+        allowed = [] if metric_problem else _metric_keys(metrics)
+    return [
+        whole("samples", samples, minimum=1),
+        whole("window", window, minimum=0, why=" (0 scores the candidate alone)"),
+        metric_problem,
+        weight_values(weights, None if metric_problem else [*allowed, *COMPONENTS_OF_EVERY_KIND]),
+        number("token_lambda", token_lambda, minimum=0.0, optional=True,
+               why=" (a negative lambda would reward long replies)"),
+        function("token_counter", token_counter),
+        instance("fidelity", fidelity, (bool, FidelityGuard), "True, False or a FidelityGuard"),
+        flag("grounded_stop", grounded_stop),
+        instance("adaptive", adaptive, (type(None), AdaptiveSampling),
+                 "None or an AdaptiveSampling"),
+    ]  # fmt: skip
+
+
+def run_problems(*, max_concurrency: Any = None, timeout: Any = None) -> list[Problem]:
+    """The problems of an MR call's run options (``max_concurrency``, ``timeout``)."""
+    return [
+        whole("max_concurrency", max_concurrency, minimum=1, optional=True),
+        number("timeout", timeout, minimum=0.0, optional=True, why=" seconds"),
+    ]
+
+
+def task_problems(tasks: Any, *, metrics: Any = None, weights: Any = None) -> list[Problem]:
+    """The problems of the tasks an entry point scores: each must be a ``Task``, and
+    ``weights`` must name its kind's components. A kind that is not one of
+    :data:`~langgraph_collab.tasks.kinds.KNOWN` but close to one (``maths``) is a typo: a
+    problem with a did-you-mean, unless ``metrics`` is given. A kind of your own (close to
+    none) gets the documented default, the chat kind's metrics (interactivity and the
+    token penalty), with a ``RuntimeWarning`` once per kind; ``metrics=`` chooses others.
+    """
+    from langgraph_collab.state import Task
+    from langgraph_collab.tasks.kinds import KINDS, KNOWN, task_kind
+
+    if isinstance(tasks, Task | str | bytes) or not isinstance(tasks, Iterable):
+        return [f"tasks={tasks!r:.80}: must be a list of langgraph_collab.Task (see load_tasks)"]
+    out: list[Problem] = []
+    warned: set[str] = set()
+    for task in tasks:
+        if not isinstance(task, Task):
+            return [f"tasks: {task!r:.80} is not a langgraph_collab.Task (see load_tasks)"]
+        if metrics is None and task.kind not in KNOWN:
+            close = difflib.get_close_matches(str(task.kind).lower(), KNOWN, n=1, cutoff=0.6)
+            if close:
+                return [
+                    f"task {task.id!r}: unknown task kind {task.kind!r}; did you mean "
+                    f"{close[0]!r}? Use one of {', '.join(KINDS)}, or chat (interactivity "
+                    "only), or give metrics= to score a kind of your own"
+                ]
+            if task.kind not in warned:
+                warned.add(task.kind)
+                warnings.warn(
+                    f"task kind {task.kind!r} is none of {', '.join(KNOWN)}: scored as chat "
+                    "(interactivity and the token penalty); give metrics= to choose its metrics",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+        if metrics is None and isinstance(weights, Mapping):
+            allowed = [*task_kind(task.kind).metrics, *COMPONENTS_OF_EVERY_KIND]
+            out.append(names(f"weights (task {task.id!r}, kind {task.kind!r})", weights,
+                             allowed, "component"))  # fmt: skip
+    return list(dict.fromkeys(out))
+
+
+def role_names(user: Any, assistant: Any, judge: Any) -> list[str]:
+    """The role names a run's usage reports (what ``prices`` may be keyed by): the three
+    roles as built, and the fidelity guard's LLM check."""
+    from langgraph_collab.assistant import create_assistant
+    from langgraph_collab.judge import create_judge
+    from langgraph_collab.user import create_simulated_user
+
+    built = (create_simulated_user(user), create_assistant(assistant), create_judge(judge))
+    return list(dict.fromkeys([*(role.name for role in built), "fidelity_judge"]))
+
+
+def collect_problems(tasks: Any, options: Mapping[str, Any]) -> list[Problem]:
+    """Every problem of :func:`~langgraph_collab.collect`'s tasks and ``options`` (its
+    keyword arguments): the MR options, the collection graph's, the run's (the shard
+    options are :func:`~langgraph_collab.sharding.check_shard`'s)."""
+    reward = {key: options[key] for key in (
+        "samples", "window", "metrics", "weights", "token_lambda", "token_counter",
+        "fidelity", "grounded_stop", "adaptive") if key in options}  # fmt: skip
+    ids = [getattr(task, "id", None) for task in tasks] if isinstance(tasks, list | tuple) else []
+    repeated = sorted(str(i) for i, n in Counter(ids).items() if n > 1)
+    out = [
+        f"tasks: ids {repeated[:3]} repeat; task ids must be unique: each task is one "
+        "checkpointed thread"
+        if repeated
+        else None,
+        *reward_problems(**reward),
+        *task_problems(tasks, metrics=options.get("metrics"), weights=options.get("weights")),
+        *check_each(
+            {
+                "max_concurrent_tasks": lambda n, v: whole(n, v, minimum=1),
+                "max_model_calls": lambda n, v: whole(n, v, minimum=1),
+                "max_repeated_failures": lambda n, v: whole(n, v, minimum=1),
+                "candidates": lambda n, v: whole(n, v, minimum=1),
+                "proactive_share": share,
+                "max_messages": lambda n, v: whole(
+                    n, v, minimum=2, why=" (a user message and a reply)"
+                ),
+                "checkpoint_samples": flag,
+                "progress": lambda n, v: (
+                    None
+                    if isinstance(v, bool) or callable(v)
+                    else (f"{n}={v!r:.80}: must be True, False or a progress-bar factory")
+                ),
+            },
+            options,
+        ),
+    ]
+    if options.get("prices") is not None and not any(out):
+        roles = role_names(options["user"], options["assistant"], options["judge"])
+        out.append(price_table(options["prices"], roles))
+    return out
+
+
+__all__ = [
+    "OptionError",
+    "check_each",
+    "collect_problems",
+    "did_you_mean",
+    "flag",
+    "function",
+    "instance",
+    "metric_names",
+    "names",
+    "number",
+    "price_table",
+    "raise_problems",
+    "reward_problems",
+    "role_names",
+    "run_problems",
+    "share",
+    "task_problems",
+    "weight_values",
+    "whole",
+]
