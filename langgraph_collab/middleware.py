@@ -45,6 +45,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal
 
@@ -269,7 +270,7 @@ class CollaborativeMiddleware(AgentMiddleware):
         """Async entrance: see the module docstring."""
         if self.engine is None:
             return await handler(_with_prompt(request, self.prompt))
-        config = get_config()
+        config = _async_host_config()
         if not self._looks_ahead(request, config):
             return await handler(request)
         forks, config = self.engine.open(self._graph(request), config, sync=False)
@@ -283,3 +284,20 @@ class CollaborativeMiddleware(AgentMiddleware):
             return await self._decide(request, config, forks, found, replies)
         finally:
             await forks.close(self.engine.keep_forks)
+
+
+def _async_host_config() -> RunnableConfig:
+    """The agent run's config inside async middleware. LangGraph hands it to async code
+    through a context variable, which Python 3.10's asyncio does not carry into the model
+    node, so there lookahead cannot find its thread, callbacks or fork marker."""
+    try:
+        return get_config()
+    except RuntimeError:
+        if sys.version_info >= (3, 11):
+            raise
+        raise RuntimeError(
+            "CollaborativeMiddleware looks ahead in an async agent only on Python 3.11+: on "
+            "3.10 LangGraph cannot hand the run's config to async middleware. Run the agent "
+            "with invoke/stream (the sync path works on 3.10), use mode='proactive', or use "
+            "Python 3.11+."
+        ) from None

@@ -3,6 +3,7 @@ checkpointer, scripted chat models (the same as the node's tests)."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pytest
@@ -18,6 +19,10 @@ from langgraph_collab.assistant import proactive_prompt
 from langgraph_collab.testing import ScriptedChatModel
 from tests.conftest import make_user
 from tests.test_node import ANSWERS, ToolCallingModel, grading_judge
+
+needs_async_config = pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="LangGraph hands async middleware its config on 3.11+"
+)
 
 ASK = [("user", "Get me the report")]
 LIVE = {"configurable": {"thread_id": "live"}}
@@ -64,6 +69,7 @@ def test_lookahead_at_the_model_call_with_futures_in_forks_of_the_thread(lookup,
     assert collab["calls"] == 3 + 6 * (1 + 2 + 1)
 
 
+@needs_async_config
 async def test_async_agent_keeps_forks_when_asked(lookup, lookups):
     saver = InMemorySaver()
     agent, _ = collaborative(lookup, checkpointer=saver, samples=1, keep_forks=True)
@@ -113,6 +119,7 @@ def test_a_human_plays_the_user_through_interrupt(lookup, lookups):
     assert collab["chosen"] == max(range(3), key=lambda i: collab["scores"][i])
 
 
+@needs_async_config
 async def test_a_human_plays_the_user_of_an_async_agent(lookup, lookups):
     agent, _ = collaborative(lookup, checkpointer=InMemorySaver(), user="human", candidates=2)
     first = await agent.ainvoke({"messages": ASK}, LIVE)
@@ -121,6 +128,14 @@ async def test_a_human_plays_the_user_of_an_async_agent(lookup, lookups):
     assert out["collab"]["candidates"] == question.value["candidates"]
     assert out["collab"]["replies"] == ["Which one?", "Thanks, that is all."]
     assert len(lookups) == 1 + 2 and out["messages"][-1].content in ANSWERS
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 11), reason="the limit of Python 3.10 only")
+async def test_an_async_agent_on_python_3_10_is_told_to_run_sync_or_upgrade(lookup, lookups):
+    agent, _ = collaborative(lookup, checkpointer=InMemorySaver(), samples=1)
+    with pytest.raises(RuntimeError, match=r"only on Python 3\.11"):
+        await agent.ainvoke({"messages": ASK}, LIVE)
+    assert lookups == []  # refused before any model call
 
 
 def test_budget_spent_on_candidates_answers_with_the_first(lookup, lookups):
