@@ -17,7 +17,7 @@ from langgraph_collab.train.pipeline import run_pipeline
 
 DEFAULT = Path(__file__).parent / "configs" / "demo_dpo_math.yaml"
 FAST = [
-    "--train-limit", "1", "--eval-limit", "1", "--max-steps", "2", "--eval-max-turns", "1",
+    "--train-limit", "2", "--eval-limit", "1", "--max-steps", "2", "--eval-max-turns", "1",
     "--max-messages", "4", "--samples", "1", "--compare", "base,trained", "--min-gap", "0",
 ]  # fmt: skip
 

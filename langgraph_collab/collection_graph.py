@@ -119,7 +119,9 @@ def create_collection_graph(
     it spent to ``usage`` in state. A failure that outlived its retries raises out of the
     node, so the thread stays resumable at that step. ``fidelity`` guards every simulated
     user turn, the opening and the futures' (a user that cannot write a faithful opening
-    ends the conversation, recorded with its ``failure``); ``grounded_stop`` ends the
+    ends the conversation, recorded with its ``failure``; so does a turn where no candidate
+    has a finite MR: nothing to choose by, so that turn is not recorded and the summary
+    counts the failure); ``grounded_stop`` ends the
     conversation, and the futures, once the task's goal is met. ``samples``, ``window``,
     ``metrics``, ``weights``, ``token_lambda`` and ``token_counter`` are the MR's (see
     :func:`create_reward_graph`), and so is ``adaptive`` (opt-in racing:
@@ -218,8 +220,19 @@ def create_collection_graph(
             CandidateRecord.from_reward(r, proactive=c.proactive, run_id=c.run_id)
             for r, c in zip(rewards, drafts, strict=True)
         ]
-        best = best_index([r.mean for r in rewards])
         feedback.send(scored, trace=get_current_run_tree())  # the node's run when traced
+        spent = {
+            "usage": ledger.by_role(),
+            "fidelity": sum((r.fidelity for r in rewards), FidelityCounts()),
+        }
+        try:
+            best = best_index([r.mean for r in rewards])
+        except ScoringError as error:  # nothing to choose by: the conversation ends here
+            gave_up = sum(r.n_gave_up for r in rewards)
+            futures = sum(r.n_valid + r.n_failed for r in rewards)
+            failure = f"assistant: {error} ({gave_up} of {futures} futures given up by the guard)"
+            return {**spent, "candidates": [], "done": True, "failure": failure,
+                    "stop_reason": "failure"}  # fmt: skip
         turn = TurnRecord(
             turn=len(state.get("turns") or []),
             prompt=to_dicts(state["messages"]),
@@ -245,8 +258,7 @@ def create_collection_graph(
             "candidates": [],
             "done": stop is not None,
             "stop_reason": stop,
-            "usage": ledger.by_role(),
-            "fidelity": sum((r.fidelity for r in rewards), FidelityCounts()),
+            **spent,
         }
 
     def record(state: CollectionState) -> dict:

@@ -4,6 +4,7 @@ warned about."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -81,15 +82,21 @@ def test_collection_warns_when_the_guard_gives_up_on_many_futures(tmp_path):
     assert turn.chosen == 0 and [c.n_gave_up for c in turn.candidates] == [0, 2]
 
 
-def test_a_turn_where_no_candidate_has_an_mr_fails_loudly(tmp_path):
+def test_a_turn_where_no_candidate_has_an_mr_ends_the_conversation_as_a_counted_failure(
+    tmp_path,
+):
     def drifting(state):
         replies = [m for m in state["messages"] if isinstance(m, AIMessage)]
         return "Certainly! How can I help you today?" if replies else "hi, a dice question"
 
-    with pytest.raises(ScoringError, match="every one of 1 tasks failed"):
-        collect(
-            [DICE], user=drifting, assistant=_assistant, judge=make_judge(), out_dir=tmp_path,
-            candidates=2, samples=2, window=1, progress=False,
-        )  # fmt: skip
-    summary = (tmp_path / "summary.json").read_text()
-    assert "no candidate has a finite MR" in summary
+    summary = collect(
+        [DICE], user=drifting, assistant=_assistant, judge=make_judge(), out_dir=tmp_path,
+        candidates=2, samples=2, window=1, progress=False,
+    )  # fmt: skip
+    (record,) = read_records(tmp_path / "records.jsonl")
+    assert record.stop_reason == "failure" and record.turns == []  # nothing chosen
+    assert "no candidate has a finite MR" in record.failure
+    assert "4 of 4 futures given up" in record.failure
+    assert [m["role"] for m in record.messages] == ["user"]
+    assert summary.stop_reasons == {"failure": 1} and summary.errors == {}
+    assert json.loads((tmp_path / "summary.json").read_text())["stop_reasons"] == {"failure": 1}
