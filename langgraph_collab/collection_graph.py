@@ -229,7 +229,7 @@ def create_collection_graph(
             best = best_index([r.mean for r in rewards])
         except ScoringError as error:  # nothing to choose by: the conversation ends here
             gave_up = sum(r.n_gave_up for r in rewards)
-            futures = sum(r.n_valid + r.n_failed for r in rewards)
+            futures = sum(len(r.samples) for r in rewards)
             failure = f"assistant: {error} ({gave_up} of {futures} futures given up by the guard)"
             return {**spent, "candidates": [], "done": True, "failure": failure,
                     "stop_reason": "failure"}  # fmt: skip

@@ -181,15 +181,16 @@ def preexec(flags: int, limits: list[tuple[int, int, int]], ids: tuple[int, list
         _set_ids(groups, uid)
 
 
-# setgroups, setgid, setuid by machine. The forked child has one thread, so the kernel's
-# per-thread credentials are the process's: the raw calls skip glibc's broadcast to the
-# parent's threads (glibc's wrappers crash on CPython 3.10 after a fork from a process
-# whose threads have come and gone).
-_ID_CALLS = {"x86_64": (116, 106, 105), "aarch64": (159, 144, 146)}
+# The numbers of setgroups, setgid and setuid on this machine (None where unknown: glibc's
+# wrappers then). The forked child has one thread, so the kernel's per-thread credentials
+# are the process's: the raw calls skip glibc's broadcast to the parent's threads (glibc's
+# wrappers crash on CPython 3.10 after a fork from a process whose threads have come and
+# gone).
+_ID_CALLS = {"x86_64": (116, 106, 105), "aarch64": (159, 144, 146)}.get(os.uname().machine)
 
 
 def _set_ids(groups: list[int], uid: int) -> None:
-    calls = _ID_CALLS.get(os.uname().machine)
+    calls = _ID_CALLS
     if calls is None:
         os.setgroups(groups)
         os.setgid(uid)
