@@ -97,6 +97,25 @@ def assert_each_task_once(out: Path) -> None:
     assert len(records) == N_TASKS
 
 
+def cli_argv(tmp_path: Path, base_url: str, *extra: str) -> list[str]:
+    """The CLI's collect stage on run folder ``tmp_path/w``, every role on ``base_url``."""
+    return [
+        *("--name", "w", "--output-dir", str(tmp_path), "--tasks", "math"),
+        *("--train-limit", "2", "--stages", "collect", "--base-url", base_url),
+        *("--user", "openai:fake", "--judge", "openai:fake", "--assistant", "openai:fake"),
+        *("--api-key", "sk-test", *extra),
+    ]
+
+
+def scripted_reply(body: dict) -> Reply:
+    """A judge verdict, a user who ends the chat, or the assistant's answer."""
+    if role_of(body) == "judge":
+        return Reply(judge_json())
+    if role_of(body) == "simulated_user":
+        return Reply("Thanks! [[TERMINATE CHAT]]")
+    return Reply("It is 4.")
+
+
 def test_a_second_collect_on_a_held_folder_fails_at_once_naming_the_holder(tmp_path):
     out, events = tmp_path / "run", queue.Queue()
     holder = Worker("holder", out, tmp_path, events, block_at=1)
@@ -145,12 +164,7 @@ def test_the_cli_refuses_a_folder_that_a_collect_holds(tmp_path, capsys):
     holder = Worker("holder", out, tmp_path, events, block_at=1)
     assert next_event(events) == ("holder", "blocked")
     with FakeOpenAI(responder) as server:
-        argv = [
-            *("--name", "w", "--output-dir", str(tmp_path), "--tasks", "math"),
-            *("--train-limit", "2", "--stages", "collect", "--base-url", server.base_url),
-            *("--user", "openai:fake", "--judge", "openai:fake", "--assistant", "openai:fake"),
-            *("--api-key", "sk-test"),
-        ]
+        argv = cli_argv(tmp_path, server.base_url)
         assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: collect: RunLockedError:"), err
@@ -167,19 +181,12 @@ def test_two_cli_runs_on_one_run_folder(tmp_path, capsys):
     def responder(body: dict) -> Reply:
         started.set()
         assert go.wait(BOUND_S)  # the holder waits inside its first model call
-        if role_of(body) == "judge":
-            return Reply(judge_json())
-        if role_of(body) == "simulated_user":
-            return Reply("Thanks! [[TERMINATE CHAT]]")
-        return Reply("It is 4.")
+        return scripted_reply(body)
 
     with FakeOpenAI(responder) as server:
-        argv = [
-            *("--name", "w", "--output-dir", str(tmp_path), "--tasks", "math"),
-            *("--train-limit", "2", "--stages", "collect", "--base-url", server.base_url),
-            *("--user", "openai:fake", "--judge", "openai:fake", "--assistant", "openai:fake"),
-            *("--api-key", "sk-test", "--candidates", "2", "--samples", "1", "--window", "1"),
-        ]
+        argv = cli_argv(
+            tmp_path, server.base_url, "--candidates", "2", "--samples", "1", "--window", "1"
+        )
         command = [sys.executable, "-m", "langgraph_collab.train", *argv]
         holder = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
@@ -272,19 +279,12 @@ def test_the_cli_stopped_by_sigterm_says_so_in_one_line_and_resumes(tmp_path):
     def responder(body: dict) -> Reply:
         started.set()
         go.wait(BOUND_S)  # the first calls wait until the run was told to stop
-        if role_of(body) == "judge":
-            return Reply(judge_json())
-        if role_of(body) == "simulated_user":
-            return Reply("Thanks! [[TERMINATE CHAT]]")
-        return Reply("It is 4.")
+        return scripted_reply(body)
 
     with FakeOpenAI(responder) as server:
-        argv = [
-            *("--name", "w", "--output-dir", str(tmp_path), "--tasks", "math"),
-            *("--train-limit", "2", "--stages", "collect", "--base-url", server.base_url),
-            *("--user", "openai:fake", "--judge", "openai:fake", "--assistant", "openai:fake"),
-            *("--api-key", "sk-test", "--candidates", "2", "--samples", "1", "--window", "1"),
-        ]
+        argv = cli_argv(
+            tmp_path, server.base_url, "--candidates", "2", "--samples", "1", "--window", "1"
+        )
         command = [sys.executable, "-m", "langgraph_collab.train", *argv]
         run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
