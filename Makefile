@@ -57,7 +57,7 @@ test: install
 # package and the tests of TRL's options and of the local model are left out.
 test-core: $(CORE_STAMP)
 	$(CORE_VENV)/bin/python -m pytest -q -m "not integration" --ignore=langgraph_collab/train \
-	  --ignore=langgraph_collab/local.py --ignore=tests/test_langsmith_logs.py \
+	  --ignore=langgraph_collab/roles/local.py --ignore=tests/test_langsmith_logs.py \
 	  --ignore=tests/test_train_config.py --ignore=tests/test_trainers.py \
 	  --ignore=tests/test_loss_mask.py \
 	  --deselect=tests/test_models.py::test_local_specs \

@@ -24,8 +24,9 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from langgraph_collab import AdaptiveSampling, Task, score_candidates
-from langgraph_collab.scoring import best_index
+from langgraph_collab import Task, score_candidates
+from langgraph_collab.reward.adaptive import AdaptiveSampling
+from langgraph_collab.reward.scoring import best_index
 
 TASK = Task(id="bench", kind="math", request="What is 6 x 7?", reference="42")
 HISTORY = [("user", "I need help with a multiplication")]

@@ -19,8 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from langgraph_collab import ConversationRecord, Task, cached, create_call_cache, rescore
+from langgraph_collab import Task
 from langgraph_collab import score_candidates as score
+from langgraph_collab.collection.records import ConversationRecord
+from langgraph_collab.collection.rescoring import rescore
+from langgraph_collab.roles.cache import cached, create_call_cache
 from langgraph_collab.testing import ScriptedChatModel
 from langgraph_collab.tracing import RoleUsage, UsageLedger
 

@@ -1,5 +1,5 @@
 """The cost of counting every call in a run folder's call ledger (``usage.jsonl``): the
-CPU per model call of :class:`~langgraph_collab._call_ledger.CallLedger` (one appended line
+CPU per model call of :class:`~langgraph_collab.collection._call_ledger.CallLedger` (one appended line
 at the call's start, one at its end) against :class:`~langgraph_collab.tracing.UsageLedger`
 (counts in memory), both fed the same callback events in the same process.
 
@@ -17,7 +17,7 @@ from pathlib import Path
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 
-from langgraph_collab._call_ledger import CallLedger
+from langgraph_collab.collection._call_ledger import CallLedger
 from langgraph_collab.tracing import UsageLedger
 
 USAGE = {"input_tokens": 5, "output_tokens": 2, "total_tokens": 7}

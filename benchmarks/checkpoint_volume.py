@@ -32,9 +32,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from langgraph_collab.collect import collect
+from langgraph_collab.collection.collect import collect
+from langgraph_collab.collection.records import read_records
 from langgraph_collab.errors import PermanentError
-from langgraph_collab.records import read_records
 from langgraph_collab.tasks import load_tasks
 from langgraph_collab.testing import ScriptedChatModel
 

@@ -24,9 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from langgraph_collab.collect import collect
-from langgraph_collab.records import ConversationRecord
-from langgraph_collab.sharding import read_shards
+from langgraph_collab.collection.collect import collect
+from langgraph_collab.collection.records import ConversationRecord
+from langgraph_collab.collection.sharding import read_shards
 from langgraph_collab.tasks import load_tasks
 from langgraph_collab.testing import ScriptedChatModel
 

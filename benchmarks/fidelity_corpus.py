@@ -10,7 +10,7 @@ reference or target, a reference stated before the assistant said it, off-topic,
 each with its task and the conversation before it.
 
     python benchmarks/fidelity_corpus.py                 # the rules as they are
-    git show 2992ab8:langgraph_collab/fidelity.py > /tmp/old_fidelity.py
+    git show 2992ab8:langgraph_collab/reward/fidelity.py > /tmp/old_fidelity.py
     python benchmarks/fidelity_corpus.py --rules /tmp/old_fidelity.py   # another copy's rules
     python benchmarks/fidelity_corpus.py --llm scripted  # + llm_check with a scripted judge
     python benchmarks/fidelity_corpus.py --llm local --every 4  # the embedded model as judge
@@ -30,7 +30,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 
 from langgraph_collab import Task
 from langgraph_collab.errors import TransientFailure
-from langgraph_collab.fidelity import FidelityGuard, TurnContext, create_fidelity_guard
+from langgraph_collab.reward.fidelity import FidelityGuard, TurnContext, create_fidelity_guard
 from langgraph_collab.state import TERMINATE
 from langgraph_collab.tasks import load_tasks
 
@@ -137,10 +137,10 @@ def main() -> None:
     checks = dict(rules_from(args.rules)) if args.rules else dict(create_fidelity_guard().checks)
     calls: Counter = Counter()
     if args.llm:
-        from langgraph_collab.fidelity import llm_check
+        from langgraph_collab.reward.fidelity import llm_check
 
         if args.llm == "local":
-            from langgraph_collab.local import load_local_model
+            from langgraph_collab.roles.local import load_local_model
 
             model = load_local_model(max_tokens=96, seed=0, n_ctx=2048)
         else:
@@ -163,7 +163,7 @@ def main() -> None:
     labels = Counter((case["task"].kind, case["label"]) for case in cases)
     sizes = (f"{kind} {labels[kind, 'natural']}/{labels[kind, 'drifted']}" for kind in KINDS)
     print(f"{len(cases)} turns (natural/drifted): {', '.join(sizes)}")
-    print(f"rules from {args.rules or 'langgraph_collab.fidelity'}", flush=True)
+    print(f"rules from {args.rules or 'langgraph_collab.reward.fidelity'}", flush=True)
     print("\n".join(table(checks, cases, guard)))
     if args.llm:  # what the guard spends in the loop: checks in order, up to the first failure
         calls["llm"] = 0

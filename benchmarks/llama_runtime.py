@@ -13,7 +13,7 @@ import argparse
 import statistics
 import time
 
-from langgraph_collab.local import embedded_model_path, runtime_info
+from langgraph_collab.roles.local import embedded_model_path, runtime_info
 
 PROMPT = " ".join(
     f"Step {i}: the assistant asks the user a clarifying question about the task."
@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--generate", type=int, default=64)
     args = parser.parse_args()
 
-    from langgraph_collab.local import ChatLlamaCpp
+    from langgraph_collab.roles.local import ChatLlamaCpp
 
     info = runtime_info()
     print(f"llama.cpp: {info['system_info']}")

@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from langgraph_collab.metrics.pass_rate import DEFAULT_LIMITS, run_hidden_tests
+from langgraph_collab.reward.metrics.pass_rate import DEFAULT_LIMITS, run_hidden_tests
 from langgraph_collab.sandbox import run_tests
 from langgraph_collab.tasks import load_tasks
 

@@ -14,12 +14,13 @@ from collections import Counter
 
 from langchain_core.messages import HumanMessage
 
-from langgraph_collab import UsageLedger, create_conversation_graph
-from langgraph_collab.conversation import recursion_limit
-from langgraph_collab.fidelity import FidelityGuard, create_fidelity_guard
-from langgraph_collab.local import load_local_model
+from langgraph_collab import create_conversation_graph
+from langgraph_collab.reward.conversation import recursion_limit
+from langgraph_collab.reward.fidelity import FidelityGuard, create_fidelity_guard
+from langgraph_collab.roles.local import load_local_model
 from langgraph_collab.state import FidelityCounts
 from langgraph_collab.tasks import load_tasks
+from langgraph_collab.tracing import UsageLedger
 
 KINDS = ("math", "code", "document", "ambiguity")
 

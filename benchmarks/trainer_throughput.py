@@ -27,8 +27,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from langgraph_collab.export import dpo_dataset
-from langgraph_collab.records import CandidateRecord, ConversationRecord, TurnRecord
+from langgraph_collab.collection.export import dpo_dataset
+from langgraph_collab.collection.records import CandidateRecord, ConversationRecord, TurnRecord
 from langgraph_collab.state import Task
 from langgraph_collab.train.config import CollabTrainConfig
 from langgraph_collab.train.trainers import train_policy

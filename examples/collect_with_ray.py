@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from langgraph_collab import export_datasets, load_chat_model
-from langgraph_collab.sharding import read_shards
+from langgraph_collab.collection.sharding import read_shards
 from langgraph_collab.tasks import load_tasks
 from langgraph_collab.testing import ScriptedChatModel
 

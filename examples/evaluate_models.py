@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import argparse
 
-from langgraph_collab import baseline_assistants, evaluate, load_chat_model
+from langgraph_collab import evaluate, load_chat_model
+from langgraph_collab.evaluation.run import baseline_assistants
 from langgraph_collab.tasks import load_tasks
 
 

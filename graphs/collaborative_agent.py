@@ -35,7 +35,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from graphs.models import model_for, setting
 from langgraph_collab import CollaborativeMiddleware
-from langgraph_collab.node import CollaborativeState, create_collaborative_node
+from langgraph_collab.agents.node import CollaborativeState, create_collaborative_node
 
 NOTES = {
     "lisbon": "Lisbon: 3 days suit the old town, Belem and a day trip to Sintra.",

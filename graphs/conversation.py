@@ -10,7 +10,8 @@ from __future__ import annotations
 from langgraph.graph import START, StateGraph
 
 from graphs.models import model_for, setting
-from langgraph_collab import ConversationState, Task, create_conversation_graph
+from langgraph_collab import Task, create_conversation_graph
+from langgraph_collab.state import ConversationState
 from langgraph_collab.tasks import demo_example
 
 

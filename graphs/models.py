@@ -27,7 +27,8 @@ import os
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage
 
-from langgraph_collab import TERMINATE, load_chat_model
+from langgraph_collab import load_chat_model
+from langgraph_collab.state import TERMINATE
 from langgraph_collab.testing import ScriptedChatModel
 
 PREFIX = "LANGGRAPH_COLLAB_"

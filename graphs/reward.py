@@ -15,7 +15,7 @@ from langgraph.graph import START, StateGraph
 from graphs.conversation import as_task
 from graphs.models import model_for, setting
 from langgraph_collab import create_reward_graph
-from langgraph_collab.reward import RewardState
+from langgraph_collab.reward.graph import RewardState
 from langgraph_collab.tasks import demo_example
 
 

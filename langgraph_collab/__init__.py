@@ -1,120 +1,71 @@
-"""langgraph-collab: CollabLLM's Multiturn-aware Reward as LangGraph graphs.
+"""langgraph-collab: CollabLLM's Multiturn-aware Reward (MR) as LangGraph graphs.
+
+One entry per job: score candidate replies (:func:`score_candidates`), build the reward
+graph (:func:`create_reward_graph`), collect scored conversations (:func:`collect`),
+export them as TRL datasets (:func:`export_datasets`), evaluate assistants
+(:func:`evaluate`), add collaboration to an agent (:func:`create_collaborative_node`,
+:class:`CollaborativeMiddleware`), load a model (:func:`load_chat_model`). Everything else
+is importable from its own module (``langgraph_collab.reward.metrics``,
+``langgraph_collab.collection.records``...); ``docs/ARCHITECTURE.md`` maps them.
 
 Example:
-    >>> from langgraph_collab import Task, multiturn_aware_reward
+    >>> from langgraph_collab import RewardOptions, Task, score_candidates
+    >>> rewards = score_candidates(
+    ...     [("user", "What is 2+2?")], ["4", "Do you mean in base 10?"],
+    ...     task=Task(request="What is 2+2?", kind="math", reference="4"),
+    ...     user=lambda state: "Thanks! [[TERMINATE CHAT]]",
+    ...     assistant=lambda messages: "4",
+    ...     judge=lambda state: {"artifact": "4", "grade": "A"},
+    ...     options=RewardOptions(samples=2, window=1))
+    >>> [r.n_valid for r in rewards]
+    [2, 2]
 """
 
-from langgraph_collab.adaptive import AdaptiveSampling
-from langgraph_collab.assistant import create_assistant
-from langgraph_collab.cache import CallCacheFileError, cached, create_call_cache
-from langgraph_collab.collect import acollect, collect
-from langgraph_collab.collection_graph import create_collection_graph
-from langgraph_collab.conversation import create_conversation_graph
-from langgraph_collab.errors import (
-    Backoff,
-    MalformedReply,
-    PermanentError,
-    ScoringError,
-    TransientFailure,
-)
-from langgraph_collab.evaluate import EvaluationReport, aevaluate, baseline_assistants, evaluate
-from langgraph_collab.export import (
-    collabllm_rows,
-    dpo_dataset,
-    export_datasets,
-    prompt_dataset,
-    records_from_collabllm,
-    sft_dataset,
-)
-from langgraph_collab.judge import Judgement, create_judge, paper_itr
-from langgraph_collab.metrics import METRICS, MetricInput
-from langgraph_collab.middleware import CollaborativeMiddleware
-from langgraph_collab.models import load_chat_model, load_trainable_model
-from langgraph_collab.node import (
-    Budget,
-    CollaborativeState,
-    LookaheadTurn,
-    create_collaborative_node,
-)
+from langgraph_collab.agents.lookahead import LookaheadOptions
+from langgraph_collab.agents.middleware import CollaborativeMiddleware
+from langgraph_collab.agents.node import create_collaborative_node
+from langgraph_collab.collection.collect import acollect, collect
+from langgraph_collab.collection.export import export_datasets
+from langgraph_collab.collection.records import read_records
+from langgraph_collab.errors import PermanentError, ScoringError, TransientFailure
+from langgraph_collab.evaluation.run import aevaluate, evaluate
 from langgraph_collab.options_check import OptionError
-from langgraph_collab.records import ConversationRecord, read_records, repair_records
-from langgraph_collab.rescoring import (
-    RunRecorder,
-    arescore,
-    records_from_runs,
-    rescore,
-    runs_from_langsmith,
-)
-from langgraph_collab.reward import (
-    amultiturn_aware_reward,
-    ascore_candidates,
-    create_reward_graph,
-    multiturn_aware_reward,
-    score_candidates,
-)
-from langgraph_collab.run_lock import RunLockedError
-from langgraph_collab.scoring import ForwardSample, MultiturnReward
-from langgraph_collab.state import TERMINATE, ConversationState, Task
-from langgraph_collab.tracing import UsageLedger
-from langgraph_collab.user import create_simulated_user
+from langgraph_collab.reward.conversation import create_conversation_graph
+from langgraph_collab.reward.graph import create_reward_graph
+from langgraph_collab.reward.options import RewardOptions
+from langgraph_collab.reward.score import ascore_candidates, score_candidates
+from langgraph_collab.reward.scoring import MultiturnReward
+from langgraph_collab.roles.assistant import create_assistant
+from langgraph_collab.roles.judge import create_judge
+from langgraph_collab.roles.models import load_chat_model
+from langgraph_collab.roles.user import create_simulated_user
+from langgraph_collab.state import Task
+from langgraph_collab.tasks import load_tasks
 
 __all__ = [
-    "METRICS",
-    "TERMINATE",
-    "AdaptiveSampling",
-    "Backoff",
-    "Budget",
-    "CallCacheFileError",
     "CollaborativeMiddleware",
-    "CollaborativeState",
-    "ConversationRecord",
-    "ConversationState",
-    "EvaluationReport",
-    "ForwardSample",
-    "Judgement",
-    "LookaheadTurn",
-    "MalformedReply",
-    "MetricInput",
+    "LookaheadOptions",
     "MultiturnReward",
     "OptionError",
     "PermanentError",
-    "RunLockedError",
-    "RunRecorder",
+    "RewardOptions",
     "ScoringError",
     "Task",
     "TransientFailure",
-    "UsageLedger",
     "acollect",
     "aevaluate",
-    "amultiturn_aware_reward",
-    "arescore",
     "ascore_candidates",
-    "baseline_assistants",
-    "cached",
-    "collabllm_rows",
     "collect",
     "create_assistant",
-    "create_call_cache",
     "create_collaborative_node",
-    "create_collection_graph",
     "create_conversation_graph",
     "create_judge",
     "create_reward_graph",
     "create_simulated_user",
-    "dpo_dataset",
     "evaluate",
     "export_datasets",
     "load_chat_model",
-    "load_trainable_model",
-    "multiturn_aware_reward",
-    "paper_itr",
-    "prompt_dataset",
+    "load_tasks",
     "read_records",
-    "records_from_collabllm",
-    "records_from_runs",
-    "repair_records",
-    "rescore",
-    "runs_from_langsmith",
     "score_candidates",
-    "sft_dataset",
 ]

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import difflib
 import math
-import warnings
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -210,167 +208,9 @@ def check_each(
     return [check(name, values[name]) for name, check in checks.items() if name in values]
 
 
-# The option sets of the entry points, built from the checks above.
-
-COMPONENTS_OF_EVERY_KIND = ("token_penalty", "tokens")
-"""Reward components besides the metrics, which ``weights`` may also name."""
-
-
-def _metric_keys(metrics: Any) -> list[str]:
-    if isinstance(metrics, Mapping):
-        return [str(key) for key in metrics]
-    return [m if isinstance(m, str) else getattr(m, "__name__", repr(m)) for m in metrics]
-
-
-def reward_problems(
-    *,
-    samples: Any = 3,
-    window: Any = 2,
-    metrics: Any = None,
-    weights: Any = None,
-    token_lambda: Any = None,
-    token_counter: Any = None,
-    fidelity: Any = True,
-    grounded_stop: Any = False,
-    adaptive: Any = None,
-) -> list[Problem]:
-    """The problems of the MR options (:func:`~langgraph_collab.create_reward_graph`'s).
-
-    ``weights`` may name the metrics in use (``metrics``, or, when None, any task kind's)
-    and ``token_penalty`` / ``tokens``; per task, :func:`task_problems` narrows that down.
-    """
-    from langgraph_collab.adaptive import AdaptiveSampling
-    from langgraph_collab.fidelity import FidelityGuard
-    from langgraph_collab.metrics import METRICS
-    from langgraph_collab.tasks.kinds import CHAT, KINDS
-
-    metric_problem = metric_names(metrics, list(METRICS))
-    if metrics is None:
-        every = [m for kind in (*KINDS.values(), CHAT) for m in kind.metrics]
-        allowed = list(dict.fromkeys(every))
-    else:
-        allowed = [] if metric_problem else _metric_keys(metrics)
-    return [
-        whole("samples", samples, minimum=1),
-        whole("window", window, minimum=0, why=" (0 scores the candidate alone)"),
-        metric_problem,
-        weight_values(weights, None if metric_problem else [*allowed, *COMPONENTS_OF_EVERY_KIND]),
-        number("token_lambda", token_lambda, minimum=0.0, optional=True,
-               why=" (a negative lambda would reward long replies)"),
-        function("token_counter", token_counter),
-        instance("fidelity", fidelity, (bool, FidelityGuard), "True, False or a FidelityGuard"),
-        flag("grounded_stop", grounded_stop),
-        instance("adaptive", adaptive, (type(None), AdaptiveSampling),
-                 "None or an AdaptiveSampling"),
-    ]  # fmt: skip
-
-
-def run_problems(*, max_concurrency: Any = None, timeout: Any = None) -> list[Problem]:
-    """The problems of an MR call's run options (``max_concurrency``, ``timeout``)."""
-    return [
-        whole("max_concurrency", max_concurrency, minimum=1, optional=True),
-        number("timeout", timeout, minimum=0.0, optional=True, why=" seconds"),
-    ]
-
-
-def task_problems(tasks: Any, *, metrics: Any = None, weights: Any = None) -> list[Problem]:
-    """The problems of the tasks an entry point scores: each must be a ``Task``, and
-    ``weights`` must name its kind's components. A kind that is not one of
-    :data:`~langgraph_collab.tasks.kinds.KNOWN` but close to one (``maths``) is a typo: a
-    problem with a did-you-mean, unless ``metrics`` is given. A kind of your own (close to
-    none) gets the documented default, the chat kind's metrics (interactivity and the
-    token penalty), with a ``RuntimeWarning`` once per kind; ``metrics=`` chooses others.
-    """
-    from langgraph_collab.state import Task
-    from langgraph_collab.tasks.kinds import KINDS, KNOWN, task_kind
-
-    if isinstance(tasks, Task | str | bytes) or not isinstance(tasks, Iterable):
-        return [f"tasks={tasks!r:.80}: must be a list of langgraph_collab.Task (see load_tasks)"]
-    out: list[Problem] = []
-    warned: set[str] = set()
-    for task in tasks:
-        if not isinstance(task, Task):
-            return [f"tasks: {task!r:.80} is not a langgraph_collab.Task (see load_tasks)"]
-        if metrics is None and task.kind not in KNOWN:
-            close = difflib.get_close_matches(str(task.kind).lower(), KNOWN, n=1, cutoff=0.6)
-            if close:
-                return [
-                    f"task {task.id!r}: unknown task kind {task.kind!r}; did you mean "
-                    f"{close[0]!r}? Use one of {', '.join(KINDS)}, or chat (interactivity "
-                    "only), or give metrics= to score a kind of your own"
-                ]
-            if task.kind not in warned:
-                warned.add(task.kind)
-                warnings.warn(
-                    f"task kind {task.kind!r} is none of {', '.join(KNOWN)}: scored as chat "
-                    "(interactivity and the token penalty); give metrics= to choose its metrics",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
-        if metrics is None and isinstance(weights, Mapping):
-            allowed = [*task_kind(task.kind).metrics, *COMPONENTS_OF_EVERY_KIND]
-            out.append(names(f"weights (task {task.id!r}, kind {task.kind!r})", weights,
-                             allowed, "component"))  # fmt: skip
-    return list(dict.fromkeys(out))
-
-
-def role_names(user: Any, assistant: Any, judge: Any) -> list[str]:
-    """The role names a run's usage reports (what ``prices`` may be keyed by): the three
-    roles as built, and the fidelity guard's LLM check."""
-    from langgraph_collab.assistant import create_assistant
-    from langgraph_collab.judge import create_judge
-    from langgraph_collab.user import create_simulated_user
-
-    built = (create_simulated_user(user), create_assistant(assistant), create_judge(judge))
-    return list(dict.fromkeys([*(role.name for role in built), "fidelity_judge"]))
-
-
-def collect_problems(tasks: Any, options: Mapping[str, Any]) -> list[Problem]:
-    """Every problem of :func:`~langgraph_collab.collect`'s tasks and ``options`` (its
-    keyword arguments): the MR options, the collection graph's, the run's (the shard
-    options are :func:`~langgraph_collab.sharding.check_shard`'s)."""
-    reward = {key: options[key] for key in (
-        "samples", "window", "metrics", "weights", "token_lambda", "token_counter",
-        "fidelity", "grounded_stop", "adaptive") if key in options}  # fmt: skip
-    ids = [getattr(task, "id", None) for task in tasks] if isinstance(tasks, list | tuple) else []
-    repeated = sorted(str(i) for i, n in Counter(ids).items() if n > 1)
-    out = [
-        f"tasks: ids {repeated[:3]} repeat; task ids must be unique: each task is one "
-        "checkpointed thread"
-        if repeated
-        else None,
-        *reward_problems(**reward),
-        *task_problems(tasks, metrics=options.get("metrics"), weights=options.get("weights")),
-        *check_each(
-            {
-                "max_concurrent_tasks": lambda n, v: whole(n, v, minimum=1),
-                "max_model_calls": lambda n, v: whole(n, v, minimum=1),
-                "max_repeated_failures": lambda n, v: whole(n, v, minimum=1),
-                "candidates": lambda n, v: whole(n, v, minimum=1),
-                "proactive_share": share,
-                "max_messages": lambda n, v: whole(
-                    n, v, minimum=2, why=" (a user message and a reply)"
-                ),
-                "checkpoint_samples": flag,
-                "progress": lambda n, v: (
-                    None
-                    if isinstance(v, bool) or callable(v)
-                    else (f"{n}={v!r:.80}: must be True, False or a progress-bar factory")
-                ),
-            },
-            options,
-        ),
-    ]
-    if options.get("prices") is not None and not any(out):
-        roles = role_names(options["user"], options["assistant"], options["judge"])
-        out.append(price_table(options["prices"], roles))
-    return out
-
-
 __all__ = [
     "OptionError",
     "check_each",
-    "collect_problems",
     "did_you_mean",
     "flag",
     "function",
@@ -380,11 +220,7 @@ __all__ = [
     "number",
     "price_table",
     "raise_problems",
-    "reward_problems",
-    "role_names",
-    "run_problems",
     "share",
-    "task_problems",
     "weight_values",
     "whole",
 ]

@@ -56,7 +56,7 @@ met (grounded stop), the turn budget ran out, or a role failed for good."""
 class FidelityCounts(BaseModel):
     """Simulated-user turns of a conversation (or many): how many were generated and kept,
     and how many were rejected by a fidelity check and regenerated, by the first check each
-    failed (see :mod:`langgraph_collab.fidelity`).
+    failed (see :mod:`langgraph_collab.reward.fidelity`).
 
     Example:
         >>> counts = FidelityCounts(kept=3, rejected={"role_drift": 1})

@@ -38,13 +38,15 @@ from langsmith.run_helpers import tracing_context
 from langsmith.utils import get_api_url, tracing_is_enabled
 from pydantic import BaseModel
 
-from langgraph_collab.cache import CACHE_HIT
+CACHE_HIT = "cache_hit"
+"""The key a reply from the call cache carries in its response metadata and generation
+info: a cache hit is counted apart from model calls."""
 
 
 class RoleUsage(BaseModel):
     """Model calls and tokens spent by one role. ``calls`` are the requests that reached
     the model (failed ones included, also counted in ``errors``); ``cache_hits`` the calls
-    a call cache answered instead (:mod:`langgraph_collab.cache`), whose tokens were not
+    a call cache answered instead (:mod:`langgraph_collab.roles.cache`), whose tokens were not
     spent and are not counted."""
 
     calls: int = 0
@@ -65,7 +67,7 @@ def role_of(tags: list[str] | None) -> str:
 
 
 def is_cache_hit(response: LLMResult) -> bool:
-    """Whether a call was answered by a call cache (:mod:`langgraph_collab.cache` marks
+    """Whether a call was answered by a call cache (:mod:`langgraph_collab.roles.cache` marks
     its replies' ``generation_info``)."""
     return any(
         (generation.generation_info or {}).get(CACHE_HIT)

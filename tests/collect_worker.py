@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from langgraph_collab.collect import collect
+from langgraph_collab.collection.collect import collect
 from langgraph_collab.tasks import load_tasks
 from langgraph_collab.testing import ScriptedChatModel
 from tests.conftest import judge_json, make_assistant, make_user

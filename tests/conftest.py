@@ -63,7 +63,7 @@ def math_task() -> Task:
 @pytest.fixture(scope="session")
 def local_model():
     """The embedded SmolLM2-135M model (integration tests)."""
-    from langgraph_collab.local import load_local_model
+    from langgraph_collab.roles.local import load_local_model
 
     return load_local_model(max_tokens=48, seed=0, n_ctx=4096)
 

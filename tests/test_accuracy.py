@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from langgraph_collab import Judgement, Task
-from langgraph_collab.metrics import METRICS, MetricError
-from langgraph_collab.metrics.answers import compare, normalise, symbolic_verdict
-from langgraph_collab.metrics.base import MetricInput
+from langgraph_collab import Task
+from langgraph_collab.reward.metrics import METRICS, MetricError
+from langgraph_collab.reward.metrics.answers import compare, normalise, symbolic_verdict
+from langgraph_collab.reward.metrics.base import MetricInput
+from langgraph_collab.roles.judge import Judgement
 
 # (reference, answer, expected): True accepted, False rejected.
 TABLE = [

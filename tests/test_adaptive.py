@@ -10,8 +10,8 @@ import pytest
 from langchain_core.language_models import BaseChatModel
 
 from langgraph_collab import Task, ascore_candidates, score_candidates
-from langgraph_collab.adaptive import AdaptiveSampling
 from langgraph_collab.errors import is_budget_cut
+from langgraph_collab.reward.adaptive import AdaptiveSampling
 from langgraph_collab.testing import ScriptedChatModel
 from tests.conftest import MetadataModel
 
@@ -199,8 +199,8 @@ def test_a_negative_timeout_is_refused():
 
 def test_collection_races_candidates_when_asked(tmp_path):
     """In collection, a clearly better candidate ends sampling after `first` futures."""
-    from langgraph_collab.collect import collect
-    from langgraph_collab.records import read_records
+    from langgraph_collab.collection.collect import collect
+    from langgraph_collab.collection.records import read_records
 
     def reply(meta: dict) -> str:
         good = meta.get("candidate_index") == 0

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from langgraph_collab import tasks as tasks_module
-from langgraph_collab.storage import (
+from langgraph_collab.collection.storage import (
     CheckpointFileError,
     OutputDirError,
     check_checkpoint_db,
@@ -295,7 +295,7 @@ def test_an_unwritable_output_folder(tmp_path, monkeypatch, error, message):
     def fail(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr("langgraph_collab.storage.tempfile.TemporaryFile", fail)
+    monkeypatch.setattr("langgraph_collab.collection.storage.tempfile.TemporaryFile", fail)
     with pytest.raises(OutputDirError) as raised:
         prepare_out_dir(tmp_path / "out")
     assert str(tmp_path / "out") in str(raised.value) and message in str(raised.value)

@@ -13,19 +13,18 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.output_parsers import StrOutputParser
 
-from langgraph_collab import (
+from langgraph_collab import create_judge, load_chat_model, score_candidates
+from langgraph_collab.agents.lookahead import Budget, Gate
+from langgraph_collab.collection.records import ConversationRecord
+from langgraph_collab.collection.rescoring import rescore
+from langgraph_collab.errors import BudgetExhausted
+from langgraph_collab.roles.cache import (
     CallCacheFileError,
-    ConversationRecord,
+    MemoryCallCache,
+    SQLiteCallCache,
     cached,
     create_call_cache,
-    create_judge,
-    load_chat_model,
-    rescore,
-    score_candidates,
 )
-from langgraph_collab._lookahead import Budget, Gate
-from langgraph_collab.cache import MemoryCallCache, SQLiteCallCache
-from langgraph_collab.errors import BudgetExhausted
 from langgraph_collab.testing import ScriptedChatModel
 from langgraph_collab.tracing import CallGate, RoleUsage, UsageLedger
 from tests.conftest import judge_json, make_assistant, make_user

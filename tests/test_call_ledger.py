@@ -7,7 +7,7 @@ import json
 import queue
 import signal
 
-from langgraph_collab.records import read_records
+from langgraph_collab.collection.records import read_records
 from tests.test_one_writer import N_TASKS, Worker, next_event
 
 
@@ -63,7 +63,7 @@ def test_a_run_never_killed_reports_exactly_the_calls_made(tmp_path):
 def test_a_ledger_line_cut_by_a_kill_is_dropped_and_the_next_run_appends_cleanly(tmp_path):
     import uuid
 
-    from langgraph_collab._call_ledger import CallLedger
+    from langgraph_collab.collection._call_ledger import CallLedger
 
     path = tmp_path / "usage.jsonl"
     ledger = CallLedger(path)

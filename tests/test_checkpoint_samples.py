@@ -9,10 +9,10 @@ import pytest
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from pydantic import PrivateAttr
 
-from langgraph_collab.collect import collect
-from langgraph_collab.collection_graph import create_collection_graph
+from langgraph_collab.collection.collect import collect
+from langgraph_collab.collection.graph import create_collection_graph
+from langgraph_collab.collection.records import read_records
 from langgraph_collab.errors import PermanentError
-from langgraph_collab.records import read_records
 from langgraph_collab.tasks import load_tasks
 from langgraph_collab.testing import ScriptedChatModel
 from tests.conftest import judge_json, make_judge, make_user

@@ -11,9 +11,9 @@ import pytest
 from langchain_core.messages import AIMessage, SystemMessage
 
 from langgraph_collab import ScoringError, Task, collect, score_candidates
-from langgraph_collab.collect import GIVE_UP_WARN_SHARE
-from langgraph_collab.records import read_records
-from langgraph_collab.scoring import best_index
+from langgraph_collab.collection.collect import GIVE_UP_WARN_SHARE
+from langgraph_collab.collection.records import read_records
+from langgraph_collab.reward.scoring import best_index
 from tests.conftest import make_judge
 
 DICE = Task(

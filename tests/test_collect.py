@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from langgraph_collab.collect import collect
-from langgraph_collab.collection_graph import create_collection_graph
-from langgraph_collab.records import read_records
+from langgraph_collab.collection.collect import collect
+from langgraph_collab.collection.graph import create_collection_graph
+from langgraph_collab.collection.records import read_records
 from langgraph_collab.tasks import load_tasks
 from langgraph_collab.testing import ScriptedChatModel
 from tests.conftest import make_assistant, make_judge, make_user
@@ -133,7 +133,8 @@ def test_the_global_call_cap_holds_across_tasks(tmp_path):
 
 
 def test_failures_outliving_retries_are_left_unrecorded_and_reported(tmp_path):
-    from langgraph_collab import Backoff, ScoringError, create_simulated_user
+    from langgraph_collab import ScoringError, create_simulated_user
+    from langgraph_collab.errors import Backoff
 
     user = create_simulated_user(ScriptedChatModel(script=[""]), backoff=Backoff(base=0.001))
     with pytest.raises(ScoringError, match=r"every one of 1 tasks failed.*simulated_user"):
@@ -187,7 +188,8 @@ def test_records_lost_after_the_fact_are_written_again_from_checkpoints(tmp_path
 
 
 def test_usage_lives_in_checkpointed_state_and_survives_a_resume(tmp_path):
-    from langgraph_collab import Backoff, ScoringError, create_assistant
+    from langgraph_collab import ScoringError, create_assistant
+    from langgraph_collab.errors import Backoff
 
     tasks = load_tasks("math", limit=1)
     failing = {"on": True}

@@ -1,7 +1,8 @@
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
-from langgraph_collab import TERMINATE, Task, create_conversation_graph
+from langgraph_collab import Task, create_conversation_graph
+from langgraph_collab.state import TERMINATE
 from langgraph_collab.testing import ScriptedChatModel
 from tests.conftest import make_assistant, make_user
 
@@ -92,7 +93,8 @@ def test_a_user_that_answers_as_the_assistant_is_retried():
 
 
 def test_a_transient_failure_past_its_retries_ends_the_run_with_a_failure():
-    from langgraph_collab import Backoff, create_assistant
+    from langgraph_collab import create_assistant
+    from langgraph_collab.errors import Backoff
 
     def timing_out(messages):
         raise TimeoutError("model timed out")

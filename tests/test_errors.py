@@ -14,8 +14,6 @@ import openai
 import pytest
 
 from langgraph_collab import (
-    Backoff,
-    MalformedReply,
     PermanentError,
     ScoringError,
     Task,
@@ -25,7 +23,14 @@ from langgraph_collab import (
     create_simulated_user,
     score_candidates,
 )
-from langgraph_collab.errors import check_failures, is_transient, retry_after, status_of
+from langgraph_collab.errors import (
+    Backoff,
+    MalformedReply,
+    check_failures,
+    is_transient,
+    retry_after,
+    status_of,
+)
 from langgraph_collab.testing import ScriptedChatModel
 from tests.conftest import judge_json, make_assistant, make_judge, make_user
 from tests.fake_openai import FakeOpenAI, Reply, role_of
@@ -226,7 +231,7 @@ def test_broken_judge_callable_and_metric_raise(math_task):
 
 
 def test_metric_error_masks_the_sample_and_counts_it(math_task):
-    from langgraph_collab.metrics import MetricError
+    from langgraph_collab.reward.metrics import MetricError
 
     seen = []
 
@@ -319,8 +324,8 @@ def test_fault_injection_over_score_candidates_completes(math_task):
 
 
 def test_fault_injection_over_collect_completes_and_loses_nothing(tmp_path):
-    from langgraph_collab.collect import collect
-    from langgraph_collab.records import read_records
+    from langgraph_collab.collection.collect import collect
+    from langgraph_collab.collection.records import read_records
     from langgraph_collab.tasks import load_tasks
 
     tasks = load_tasks("math", limit=4)
@@ -347,7 +352,7 @@ def test_fault_injection_over_collect_completes_and_loses_nothing(tmp_path):
 
 
 def test_collect_raises_permanent_errors_and_records_nothing(tmp_path):
-    from langgraph_collab.collect import collect
+    from langgraph_collab.collection.collect import collect
     from langgraph_collab.tasks import load_tasks
 
     with FakeOpenAI(lambda body: Reply("Incorrect API key", status=401)) as server:
@@ -361,8 +366,8 @@ def test_collect_raises_permanent_errors_and_records_nothing(tmp_path):
 
 
 def test_collect_stops_on_repeated_failures_then_a_rerun_retries_them(tmp_path):
-    from langgraph_collab.collect import collect
-    from langgraph_collab.records import read_records
+    from langgraph_collab.collection.collect import collect
+    from langgraph_collab.collection.records import read_records
     from langgraph_collab.tasks import load_tasks
 
     tasks = load_tasks("math", limit=5)
@@ -417,7 +422,7 @@ def test_transient_failure_names_role_model_and_attempts(math_task):
 
 
 def test_task_type_errors_are_clear():
-    from langgraph_collab.collect import collect
+    from langgraph_collab.collection.collect import collect
 
     with pytest.raises(TypeError, match=r"list of langgraph_collab\.Task"):
         collect(Task(request="x"), user="local", assistant="local", judge="local", out_dir=".")

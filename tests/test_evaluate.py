@@ -10,15 +10,11 @@ import re
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
 
-from langgraph_collab import Task
-from langgraph_collab.evaluate import (
-    EvaluationReport,
-    MetricStats,
-    aevaluate,
-    baseline_assistants,
-    evaluate,
-)
-from langgraph_collab.metrics.tokens import count_tokens
+from langgraph_collab import Task, aevaluate, evaluate
+from langgraph_collab.evaluation.report import EvaluationReport
+from langgraph_collab.evaluation.run import baseline_assistants
+from langgraph_collab.reward.scoring import MetricStats
+from langgraph_collab.reward.metrics.tokens import count_tokens
 from langgraph_collab.tasks import load_tasks
 from langgraph_collab.testing import ScriptedChatModel
 from tests.conftest import judge_json, make_assistant, make_judge, make_user
@@ -313,7 +309,7 @@ def test_the_embedded_model_evaluates_two_tasks_for_two_assistants(local_model):
 
 
 def test_a_drifting_simulated_user_is_rejected_and_reported():
-    from langgraph_collab.fidelity import sounds_like_assistant
+    from langgraph_collab.reward.fidelity import sounds_like_assistant
 
     assert sounds_like_assistant("Sure! Here is a plan. Let me know if you need more.")
     assert sounds_like_assistant("I hope this helps, happy writing!")

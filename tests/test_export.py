@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from langgraph_collab import Task
-from langgraph_collab.export import (
+from langgraph_collab.collection.export import (
     collabllm_rows,
     dpo_dataset,
     export_datasets,
@@ -17,7 +17,7 @@ from langgraph_collab.export import (
     records_from_collabllm,
     sft_dataset,
 )
-from langgraph_collab.records import (
+from langgraph_collab.collection.records import (
     CandidateRecord,
     ConversationRecord,
     SampleRecord,
@@ -194,7 +194,7 @@ def test_export_datasets_saves_each_dataset_both_ways(records, tmp_path):
 
 
 def test_exporting_does_not_import_datasets_until_needed():
-    code = "import sys, langgraph_collab.export; print('datasets' in sys.modules)"
+    code = "import sys, langgraph_collab.collection.export; print('datasets' in sys.modules)"
     import subprocess
 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

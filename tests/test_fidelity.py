@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
-from langgraph_collab import Backoff, Task, create_conversation_graph, score_candidates
-from langgraph_collab.fidelity import (
+from langgraph_collab import Task, create_conversation_graph, score_candidates
+from langgraph_collab.errors import Backoff
+from langgraph_collab.reward.fidelity import (
     FidelityGuard,
     TurnContext,
     create_fidelity_guard,
@@ -18,7 +19,7 @@ from langgraph_collab.fidelity import (
     off_goal,
     role_drift,
 )
-from langgraph_collab.stopping import GOAL_CHECKS, goal_met
+from langgraph_collab.reward.stopping import GOAL_CHECKS, goal_met
 from langgraph_collab.tasks import load_tasks
 from langgraph_collab.testing import ScriptedChatModel
 from tests.conftest import judge_json, make_assistant, make_judge
@@ -240,7 +241,7 @@ def test_grounded_stop_code_document_ambiguity_and_other_kinds():
 
 def test_collection_records_stop_reasons_and_fidelity(tmp_path):
     from langgraph_collab import collect, create_simulated_user
-    from langgraph_collab.records import read_records
+    from langgraph_collab.collection.records import read_records
 
     task = load_tasks("math", limit=1)[0]
     solver = ScriptedChatModel(script=lambda m: f"The answer is ${task.reference}$.")

@@ -10,7 +10,7 @@ from langchain_core.messages import AIMessage
 
 from benchmarks.fidelity_corpus import KINDS, failing, load_corpus
 from langgraph_collab import Task, score_candidates
-from langgraph_collab.fidelity import create_fidelity_guard, llm_check
+from langgraph_collab.reward.fidelity import create_fidelity_guard, llm_check
 from langgraph_collab.tasks import load_tasks
 from langgraph_collab.testing import ScriptedChatModel
 

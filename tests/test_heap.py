@@ -1,5 +1,5 @@
 """Long runs keep start-up objects out of the garbage collector's passes and hand back only
-what they froze (``langgraph_collab._heap``): a process's own freeze, made before or
+what they froze (``langgraph_collab._runtime.heap``): a process's own freeze, made before or
 during a run, is never thawed, and nested or concurrent runs share one freeze."""
 
 import gc
@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from langgraph_collab._heap import frozen_heap
-from langgraph_collab.collect import collect
+from langgraph_collab._runtime.heap import frozen_heap
+from langgraph_collab.collection.collect import collect
 from langgraph_collab.tasks import load_tasks
 from langgraph_collab.testing import ScriptedChatModel
 from tests.conftest import make_judge, make_user

@@ -3,9 +3,9 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableLambda
 
-from langgraph_collab import Judgement, Task, create_judge, paper_itr
+from langgraph_collab import Task, create_judge
 from langgraph_collab.errors import MalformedReply, PermanentError, TransientFailure
-from langgraph_collab.judge import JudgeReply, tolerant_parse
+from langgraph_collab.roles.judge import Judgement, JudgeReply, paper_itr, tolerant_parse
 from langgraph_collab.testing import ScriptedChatModel
 from tests.conftest import judge_json
 

@@ -9,10 +9,10 @@ import pytest
 from langchain_core.messages import HumanMessage
 from langchain_core.tracers.langchain import wait_for_all_tracers
 
-from langgraph_collab.collect import collect
-from langgraph_collab.export import dpo_dataset
-from langgraph_collab.records import read_records
-from langgraph_collab.rescoring import records_from_runs, rescore, runs_from_langsmith
+from langgraph_collab.collection.collect import collect
+from langgraph_collab.collection.export import dpo_dataset
+from langgraph_collab.collection.records import read_records
+from langgraph_collab.collection.rescoring import records_from_runs, rescore, runs_from_langsmith
 from langgraph_collab.tasks import load_tasks
 from tests.conftest import make_assistant, make_judge, make_user
 from tests.fake_langsmith import FakeLangSmith

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from langgraph_collab.export import sft_dataset
+from langgraph_collab.collection.export import sft_dataset
 from langgraph_collab.train.langsmith_logs import without_langsmith
 from langgraph_collab.train.trainers import train_policy
 from tests.fake_langsmith import FakeLangSmith

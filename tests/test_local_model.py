@@ -7,8 +7,9 @@ import threading
 import pytest
 from pydantic import BaseModel
 
-from langgraph_collab import Task, create_conversation_graph, multiturn_aware_reward
-from langgraph_collab.judge import Grade
+from langgraph_collab import Task, create_conversation_graph
+from langgraph_collab.reward.score import multiturn_aware_reward
+from langgraph_collab.roles.judge import Grade
 from langgraph_collab.tasks import demo_example
 
 pytestmark = pytest.mark.integration

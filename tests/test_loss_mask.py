@@ -11,8 +11,8 @@ import json
 
 import pytest
 
-from langgraph_collab import TERMINATE
-from langgraph_collab.export import dpo_dataset
+from langgraph_collab.collection.export import dpo_dataset
+from langgraph_collab.state import TERMINATE
 from langgraph_collab.train.__main__ import main
 from langgraph_collab.train.config import CollabTrainConfig
 from langgraph_collab.train.loss_mask import sft_training_data, turn_rows

@@ -14,8 +14,10 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
-from langgraph_collab import TERMINATE, Budget, CollaborativeMiddleware
-from langgraph_collab.assistant import proactive_prompt
+from langgraph_collab import CollaborativeMiddleware
+from langgraph_collab.agents.lookahead import Budget
+from langgraph_collab.roles.assistant import proactive_prompt
+from langgraph_collab.state import TERMINATE
 from langgraph_collab.testing import ScriptedChatModel
 from tests.conftest import make_user
 from tests.test_node import ANSWERS, ToolCallingModel, grading_judge

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from langgraph_collab import load_chat_model
-from langgraph_collab.local import ChatLlamaCpp, embedded_model_path
+from langgraph_collab.roles.local import ChatLlamaCpp, embedded_model_path
 from langgraph_collab.testing import ScriptedChatModel
 
 
@@ -51,7 +51,8 @@ def test_a_missing_model_wheel_names_the_install_command(monkeypatch):
 def test_importing_and_scoring_with_api_models_imports_no_torch():
     code = """
 import sys
-from langgraph_collab import Task, multiturn_aware_reward
+from langgraph_collab import Task
+from langgraph_collab.reward.score import multiturn_aware_reward
 from langgraph_collab.testing import ScriptedChatModel
 verdict = '{"thought": "", "final_artifact": "4", "interactivity": "A", "correct": true}'
 judge = ScriptedChatModel(script=[verdict])

@@ -24,14 +24,14 @@ from langgraph.graph import START, StateGraph
 from langgraph.types import Command
 from pydantic import Field, PrivateAttr
 
-from langgraph_collab import TERMINATE
-from langgraph_collab.assistant import proactive_prompt
-from langgraph_collab.node import (
+from langgraph_collab.agents.node import (
     Budget,
     CollaborativeState,
     conversation_task,
     create_collaborative_node,
 )
+from langgraph_collab.roles.assistant import proactive_prompt
+from langgraph_collab.state import TERMINATE
 from langgraph_collab.testing import ScriptedChatModel
 from tests.conftest import MetadataModel, make_user
 
@@ -216,20 +216,20 @@ def test_traces_show_candidates_rewards_and_the_choice(tool_agent):
 
 
 def test_every_lookahead_turn_reuses_one_compiled_reward_graph(tool_agent):
-    from langgraph_collab import reward
+    from langgraph_collab._runtime import graph_cache
 
     agent, _ = tool_agent
     graph = host(lookahead(agent, samples=1))
-    before = set(reward._GRAPHS)
+    before = set(graph_cache._GRAPHS)
     first = graph.invoke({"messages": [("user", "Get me the report")]})
     assert_best_chosen(first["collab"], first["messages"])
-    compiled = set(reward._GRAPHS)
+    compiled = set(graph_cache._GRAPHS)
     assert len(compiled - before) == 1  # one graph for all three candidates
     second = graph.invoke({"messages": [("user", "And the summary, please")]})
     assert all(score is not None for score in second["collab"]["scores"])
     # The roles are built once per node and read the turn's forks from the run config:
     # no graph was compiled for the second turn (nor any single-use one kept alive).
-    assert set(reward._GRAPHS) == compiled
+    assert set(graph_cache._GRAPHS) == compiled
 
 
 def test_a_human_plays_the_user_through_interrupt(tool_agent, lookups):

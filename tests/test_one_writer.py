@@ -19,15 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from langgraph_collab.export import export_datasets
-from langgraph_collab.records import (
+from langgraph_collab.collection.export import export_datasets
+from langgraph_collab.collection.records import (
     DuplicateRecordError,
     read_records,
     recorded_task_ids,
     repair_records,
     write_records,
 )
-from langgraph_collab.run_lock import RunLockedError, hold_run_lock
+from langgraph_collab.collection.run_lock import RunLockedError, hold_run_lock
 from langgraph_collab.train.__main__ import main
 from tests.conftest import judge_json
 from tests.fake_openai import FakeOpenAI, Reply, role_of

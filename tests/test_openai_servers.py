@@ -24,9 +24,10 @@ import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, HumanMessage
 
-from langgraph_collab import Backoff, PermanentError, Task, create_judge, score_candidates
-from langgraph_collab.models import load_chat_model
-from langgraph_collab.structured import MEMORY
+from langgraph_collab import PermanentError, Task, create_judge, score_candidates
+from langgraph_collab.errors import Backoff
+from langgraph_collab.roles.models import load_chat_model
+from langgraph_collab.roles.structured import MEMORY
 from tests.conftest import judge_json
 from tests.fake_openai import FakeOpenAI, Reply, asks_by, role_of, tool_name
 
@@ -326,7 +327,7 @@ def _wait_until_serving(process: subprocess.Popen, base_url: str, log_path: str)
 def llama_server(tmp_path_factory) -> Iterator[str]:
     """``python -m llama_cpp.server`` on the embedded GGUF, on loopback; its base URL."""
     pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python's server extra")
-    from langgraph_collab.local import embedded_model_path
+    from langgraph_collab.roles.local import embedded_model_path
 
     try:
         gguf = embedded_model_path()

@@ -13,18 +13,18 @@ import pytest
 
 from langgraph_collab import (
     CollaborativeMiddleware,
-    ConversationRecord,
     PermanentError,
     Task,
     collect,
     create_collaborative_node,
     create_reward_graph,
     evaluate,
-    multiturn_aware_reward,
-    rescore,
     score_candidates,
 )
+from langgraph_collab.collection.records import ConversationRecord
+from langgraph_collab.collection.rescoring import rescore
 from langgraph_collab.options_check import OptionError
+from langgraph_collab.reward.score import multiturn_aware_reward
 from langgraph_collab.testing import ScriptedChatModel
 from langgraph_collab.train.checks import problems
 from langgraph_collab.train.config import CollabTrainConfig

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from langgraph_collab.records import write_records
+from langgraph_collab.collection.records import write_records
 from langgraph_collab.train.config import CollabTrainConfig
 from langgraph_collab.train.pipeline import create_pipeline_graph, run_pipeline
 from tests.test_trainers import RECORDS

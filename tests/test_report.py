@@ -1,6 +1,6 @@
 """The report's measured effects come from the run's records, with n and standard error."""
 
-from langgraph_collab.records import CandidateRecord, ConversationRecord, TurnRecord
+from langgraph_collab.collection.records import CandidateRecord, ConversationRecord, TurnRecord
 from langgraph_collab.state import Task
 from langgraph_collab.train.report import chosen_rejected_gap, effect_lines, proactive_vs_base
 

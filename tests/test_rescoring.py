@@ -1,8 +1,13 @@
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.graph import END, START, MessagesState, StateGraph
 
-from langgraph_collab.export import dpo_dataset
-from langgraph_collab.rescoring import RunRecorder, read_recorded_runs, records_from_runs, rescore
+from langgraph_collab.collection.export import dpo_dataset
+from langgraph_collab.collection.rescoring import (
+    RunRecorder,
+    read_recorded_runs,
+    records_from_runs,
+    rescore,
+)
 from tests.conftest import make_assistant, make_judge, make_user
 
 

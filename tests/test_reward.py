@@ -8,15 +8,10 @@ from langchain_core.messages import HumanMessage
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import PrivateAttr
 
-from langgraph_collab import (
-    Backoff,
-    Judgement,
-    Task,
-    ascore_candidates,
-    create_reward_graph,
-    multiturn_aware_reward,
-    score_candidates,
-)
+from langgraph_collab import Task, ascore_candidates, create_reward_graph, score_candidates
+from langgraph_collab.errors import Backoff
+from langgraph_collab.reward.score import multiturn_aware_reward
+from langgraph_collab.roles.judge import Judgement
 from langgraph_collab.testing import ScriptedChatModel
 from tests.conftest import judge_json, make_assistant, make_judge, make_user
 

@@ -17,7 +17,7 @@ pytest.importorskip("llama_cpp")
 CHILD = textwrap.dedent(
     """
     import json, sys
-    from langgraph_collab.local import load_local_model, runtime_info
+    from langgraph_collab.roles.local import load_local_model, runtime_info
     model = load_local_model(max_tokens=24, seed=0, n_ctx=1024, verbose=True)
     reply = model.invoke([("system", "You are terse."),
                           ("user", "Name three colours of the rainbow, please.")])
@@ -29,7 +29,7 @@ CHILD = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def child_run():
-    from langgraph_collab.local import embedded_model_path
+    from langgraph_collab.roles.local import embedded_model_path
 
     try:
         embedded_model_path()
@@ -41,7 +41,7 @@ def child_run():
 
 
 def test_the_installed_llama_cpp_has_no_amx_or_avx512_code():
-    from langgraph_collab.local import runtime_info
+    from langgraph_collab.roles.local import runtime_info
 
     info = runtime_info()
     assert not info["amx"], info["system_info"]

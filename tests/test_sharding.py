@@ -13,16 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from langgraph_collab.collect import collect
-from langgraph_collab.errors import PermanentError
-from langgraph_collab.records import read_records, write_records
-from langgraph_collab.sharding import (
+from langgraph_collab.collection.collect import collect
+from langgraph_collab.collection.records import read_records, write_records
+from langgraph_collab.collection.sharding import (
     ShardError,
     check_shard,
     read_shards,
     shard_dir,
     shard_tasks,
 )
+from langgraph_collab.errors import PermanentError
 from langgraph_collab.tasks import load_tasks
 from langgraph_collab.testing import ScriptedChatModel
 from langgraph_collab.train.__main__ import main

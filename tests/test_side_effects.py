@@ -18,7 +18,7 @@ def test_math_verify_keeps_its_level_and_other_callers_keep_its_warning(monkeypa
     import math_verify.grader
     import math_verify.parser
 
-    from langgraph_collab.metrics.answers import compare
+    from langgraph_collab.reward.metrics.answers import compare
 
     for name in ("math_verify", "math_verify.parser", "math_verify.grader"):
         assert logging.getLogger(name).level == logging.NOTSET, name
@@ -37,7 +37,7 @@ def test_math_verify_keeps_its_level_and_other_callers_keep_its_warning(monkeypa
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_a_traced_collection_writes_no_environment_variable(server, tmp_path, monkeypatch):  # noqa: F811
-    from langgraph_collab.collect import collect
+    from langgraph_collab.collection.collect import collect
     from langgraph_collab.tasks import load_tasks
     from tests.conftest import make_assistant, make_judge, make_user
 
@@ -67,7 +67,7 @@ def test_a_traced_collection_writes_no_environment_variable(server, tmp_path, mo
 def test_the_cache_key_names_the_endpoint_however_it_was_set(monkeypatch):
     from langchain_openai import ChatOpenAI
 
-    from langgraph_collab.cache import cached, create_call_cache
+    from langgraph_collab.roles.cache import cached, create_call_cache
 
     def key(**options) -> str:
         model = ChatOpenAI(model="gpt-4o-mini", temperature=0, api_key="sk-test", **options)
@@ -89,7 +89,7 @@ def test_one_cache_never_mixes_replies_of_two_endpoints(monkeypatch):
     from langchain_core.outputs import ChatGeneration
     from langchain_openai import ChatOpenAI
 
-    from langgraph_collab.cache import cached, create_call_cache
+    from langgraph_collab.roles.cache import cached, create_call_cache
 
     store = create_call_cache()
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8001/v1")

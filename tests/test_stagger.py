@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from langgraph_collab._stagger import in_turn, leave_line
+from langgraph_collab._runtime.stagger import in_turn, leave_line
 
 
 async def _queue(order: list[str], name: str) -> None:

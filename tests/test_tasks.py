@@ -3,10 +3,11 @@ from pathlib import Path
 
 import pytest
 
-from langgraph_collab import Judgement, Task
-from langgraph_collab.metrics import METRICS, MetricError, MetricInput
-from langgraph_collab.metrics.clarification import asks_for_clarification
-from langgraph_collab.metrics.pass_rate import run_hidden_tests
+from langgraph_collab import Task
+from langgraph_collab.reward.metrics import METRICS, MetricError, MetricInput
+from langgraph_collab.reward.metrics.clarification import asks_for_clarification
+from langgraph_collab.reward.metrics.pass_rate import run_hidden_tests
+from langgraph_collab.roles.judge import Judgement
 from langgraph_collab.tasks import TaskFormatError, load_tasks
 from langgraph_collab.tasks.kinds import KINDS, task_kind
 
@@ -106,7 +107,7 @@ def test_clarification_heuristic():
 
 
 def test_a_sandbox_failure_masks_rather_than_zeroes(monkeypatch):
-    from langgraph_collab.metrics import MetricError
+    from langgraph_collab.reward.metrics import MetricError
     from langgraph_collab.sandbox import run as sandbox
 
     def broken(*args, **kwargs):
@@ -232,7 +233,7 @@ def test_unknown_names_and_an_offline_hub_give_clear_errors():
 
 @pytest.mark.parametrize("kind", KIND_NAMES)
 def test_mr_scores_every_kind_with_its_metrics(kind):
-    from langgraph_collab import multiturn_aware_reward
+    from langgraph_collab.reward.score import multiturn_aware_reward
     from langgraph_collab.testing import ScriptedChatModel
     from tests.conftest import judge_json, make_assistant, make_user
 

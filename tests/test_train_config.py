@@ -331,7 +331,7 @@ def test_role_models_get_their_options_and_the_judge_its_method(monkeypatch):
     monkeypatch.setenv("TEST_SERVER_KEY", "sk-from-env")
     calls = []
     monkeypatch.setattr(
-        "langgraph_collab.judge.create_judge", lambda model, **kw: calls.append(kw) or model
+        "langgraph_collab.roles.judge.create_judge", lambda model, **kw: calls.append(kw) or model
     )
     config = CollabTrainConfig(
         user="openai:m", judge="openai:m", assistant="openai:m",

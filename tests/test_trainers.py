@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from langgraph_collab.export import dpo_dataset, prompt_dataset, sft_dataset
-from langgraph_collab.records import CandidateRecord, ConversationRecord, TurnRecord
+from langgraph_collab.collection.export import dpo_dataset, prompt_dataset, sft_dataset
+from langgraph_collab.collection.records import CandidateRecord, ConversationRecord, TurnRecord
 from langgraph_collab.state import Task
 from langgraph_collab.testing import ScriptedChatModel
 from langgraph_collab.train.config import CollabTrainConfig

@@ -9,7 +9,6 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, HumanMessage
 
 from langgraph_collab import (
-    Backoff,
     PermanentError,
     Task,
     ascore_candidates,
@@ -18,11 +17,12 @@ from langgraph_collab import (
     create_reward_graph,
     score_candidates,
 )
-from langgraph_collab.conversation import create_conversation_turns, merged
-from langgraph_collab.fidelity import FidelityGuard
-from langgraph_collab.judge import JudgeReply
+from langgraph_collab.errors import Backoff
+from langgraph_collab.reward.conversation import create_conversation_turns, merged
+from langgraph_collab.reward.fidelity import FidelityGuard
+from langgraph_collab.roles.judge import JudgeReply
+from langgraph_collab.roles.structured import StructuredOutput
 from langgraph_collab.state import FidelityCounts
-from langgraph_collab.structured import StructuredOutput
 from langgraph_collab.testing import ScriptedChatModel
 from tests.conftest import judge_json, make_assistant, make_judge, make_user
 

@@ -34,9 +34,9 @@ import threading
 import traceback
 from typing import Any
 
-from langgraph_collab._stop import EXIT_STATUS
+from langgraph_collab.collection._stop import EXIT_STATUS
+from langgraph_collab.collection.run_lock import RunLockedError
 from langgraph_collab.errors import status_of
-from langgraph_collab.run_lock import RunLockedError
 from langgraph_collab.train.config import ConfigError, load_config
 from langgraph_collab.train.pipeline import failed_stage, run_pipeline
 
@@ -108,7 +108,7 @@ def is_bad_input(error: BaseException) -> bool:
 
 def repair_records_command(args: list[str]) -> int:
     """``repair-records PATH...``: keep the first record of each task in each file."""
-    from langgraph_collab.records import repair_records
+    from langgraph_collab.collection.records import repair_records
 
     if not args or any(arg.startswith("-") for arg in args):
         print("usage: python -m langgraph_collab.train repair-records PATH...", file=sys.stderr)

@@ -33,9 +33,9 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
-from langgraph_collab.run_lock import PIPELINE_LOCK, hold_run_lock
-from langgraph_collab.sharding import read_shards, shard_dir
-from langgraph_collab.storage import check_checkpoint_db, prepare_out_dir
+from langgraph_collab.collection.run_lock import PIPELINE_LOCK, hold_run_lock
+from langgraph_collab.collection.sharding import read_shards, shard_dir
+from langgraph_collab.collection.storage import check_checkpoint_db, prepare_out_dir
 from langgraph_collab.tasks.files import looks_local, source_kind
 from langgraph_collab.train.config import STAGES, CollabTrainConfig
 from langgraph_collab.train.report import report_text
@@ -153,8 +153,8 @@ def preflight(config: CollabTrainConfig) -> None:
 
 
 def collect_node(state: PipelineState) -> dict:
-    from langgraph_collab.adaptive import AdaptiveSampling
-    from langgraph_collab.collect import collect
+    from langgraph_collab.collection.collect import collect
+    from langgraph_collab.reward.adaptive import AdaptiveSampling
     from langgraph_collab.tasks import load_tasks
     from langgraph_collab.train.workers import progress_option
 
@@ -192,7 +192,7 @@ def collect_node(state: PipelineState) -> dict:
 
 
 def export_node(state: PipelineState) -> dict:
-    from langgraph_collab.export import export_datasets
+    from langgraph_collab.collection.export import export_datasets
 
     config = _config(state)
     if "export" not in config.stage_list or config.dataset:
@@ -258,10 +258,10 @@ def train_node(state: PipelineState) -> dict:
 
 
 def evaluate_node(state: PipelineState) -> dict:
-    from langgraph_collab.assistant import create_assistant
-    from langgraph_collab.evaluate import evaluate
-    from langgraph_collab.hf import ChatTransformers
-    from langgraph_collab.models import load_trainable_model
+    from langgraph_collab.evaluation.run import evaluate
+    from langgraph_collab.roles.assistant import create_assistant
+    from langgraph_collab.roles.hf import ChatTransformers
+    from langgraph_collab.roles.models import load_trainable_model
     from langgraph_collab.tasks import load_tasks
 
     config = _config(state)
@@ -300,7 +300,7 @@ def evaluate_node(state: PipelineState) -> dict:
 
 def trained_policy(config: CollabTrainConfig) -> tuple[Any, Any]:
     """The trained policy: the base model with the LoRA adapter, or the full model."""
-    from langgraph_collab.models import load_trainable_model
+    from langgraph_collab.roles.models import load_trainable_model
 
     final = config.run_dir / "train" / "final"
     if not final.exists():
@@ -353,7 +353,7 @@ def run_pipeline(config: CollabTrainConfig) -> PipelineState:
     work its outputs show as done). Inputs are checked first (:func:`preflight`), so a
     bad task file or output folder fails in seconds, before any model loads. One process
     runs a run folder (or a shard's) at a time: another gets a
-    :class:`~langgraph_collab.run_lock.RunLockedError` at once, naming the holder.
+    :class:`~langgraph_collab.collection.run_lock.RunLockedError` at once, naming the holder.
     """
     config.validate()
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and config.stage_list != ["train"]:

@@ -20,9 +20,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from langgraph_collab.records import ConversationRecord, read_records
-from langgraph_collab.scoring import MetricStats
-from langgraph_collab.sharding import read_shards
+from langgraph_collab.collection.records import ConversationRecord, read_records
+from langgraph_collab.collection.sharding import read_shards
+from langgraph_collab.reward.scoring import MetricStats
 from langgraph_collab.state import FidelityCounts
 
 

@@ -1,7 +1,7 @@
 """MR as a TRL reward function, for the online methods (GRPO, online DPO).
 
 Each completion is scored as a candidate reply to its prompt by the Multiturn-aware Reward:
-the task is rebuilt from the dataset's columns (as :func:`langgraph_collab.export.prompt_dataset`
+the task is rebuilt from the dataset's columns (as :func:`langgraph_collab.collection.export.prompt_dataset`
 writes them), futures are forward-sampled with the simulated user, and the future assistant
 is a configured model or the policy being trained.
 
@@ -21,10 +21,10 @@ import warnings
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from langgraph_collab._sync import run_sync
+from langgraph_collab._runtime.sync import run_sync
 from langgraph_collab.errors import ScoringError
-from langgraph_collab.models import load_chat_model
-from langgraph_collab.reward import ascore_candidates
+from langgraph_collab.reward.score import ascore_candidates
+from langgraph_collab.roles.models import load_chat_model
 from langgraph_collab.state import Task
 
 if TYPE_CHECKING:
@@ -39,11 +39,11 @@ def _text(message: Any) -> str:
 
 
 def task_from_columns(columns: dict[str, Sequence[Any]], index: int) -> Task:
-    """The :class:`Task` of row ``index``, from :func:`~langgraph_collab.export.prompt_dataset`'s
+    """The :class:`Task` of row ``index``, from :func:`~langgraph_collab.collection.export.prompt_dataset`'s
     columns (``task_id``, ``kind``, ``request``, ``reference``, ``metadata`` JSON, ...)."""
     if "request" not in columns:
         raise ValueError(
-            "The MR reward needs the task columns of langgraph_collab.export.prompt_dataset "
+            "The MR reward needs the task columns of langgraph_collab.collection.export.prompt_dataset "
             f"(task_id, kind, request, reference, metadata, ...); got {sorted(columns)}"
         )
 
@@ -97,7 +97,7 @@ class MRReward:
 
     def bind_policy(self, model: Any, tokenizer: Any, *, max_tokens: int = 128) -> MRReward:
         """Let ``model`` (the policy as it trains) play the future assistant turns."""
-        from langgraph_collab.hf import ChatTransformers
+        from langgraph_collab.roles.hf import ChatTransformers
 
         self.policy = model
         self.assistant = ChatTransformers(model=model, tokenizer=tokenizer, max_tokens=max_tokens)

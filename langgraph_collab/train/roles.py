@@ -5,7 +5,7 @@ Every API role takes the shared options of the ``models`` section (``base_url``,
 and flags alike (``judge_method: function_calling``, ``--judge-max-tokens 512``). Roles:
 ``user``, ``assistant``, ``judge``, ``future_assistant`` (GRPO / online DPO futures) and
 ``policy`` (the trained model as a chat model: ``max_tokens`` only). The options go to
-:func:`~langgraph_collab.models.load_chat_model`, which also sends the reply limit the way
+:func:`~langgraph_collab.roles.models.load_chat_model`, which also sends the reply limit the way
 OpenAI-compatible servers read it.
 
 Example:
@@ -22,13 +22,13 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from langgraph_collab.structured import METHODS
+from langgraph_collab.roles.structured import METHODS
 
 if TYPE_CHECKING:
     from langgraph_collab.train.config import CollabTrainConfig
 
 JUDGE_METHODS = METHODS
-"""The judge's structured-output methods (see :mod:`langgraph_collab.structured`)."""
+"""The judge's structured-output methods (see :mod:`langgraph_collab.roles.structured`)."""
 SHARED = ("base_url", "api_key_env", "api_key", "timeout", "max_tokens", "extra_body",
           "model_kwargs")  # fmt: skip
 """The options every API role takes: fields of the ``models`` section, overridable per role."""
@@ -82,7 +82,7 @@ def api_key(role: str, config: CollabTrainConfig) -> str | None:
 
 
 def model_options(role: str, config: CollabTrainConfig) -> dict[str, Any]:
-    """The keyword options :func:`~langgraph_collab.models.load_chat_model` gets for the role."""
+    """The keyword options :func:`~langgraph_collab.roles.models.load_chat_model` gets for the role."""
     o = settings(role, config)
     options: dict[str, Any] = {"max_tokens": o["max_tokens"]}
     if is_local(spec_of(role, config)):
@@ -105,8 +105,8 @@ def role_models(config: CollabTrainConfig, roles: list[str]) -> dict[str, Any]:
     Example:
         >>> models = role_models(config, ["user", "judge"])  # doctest: +SKIP
     """
-    from langgraph_collab.judge import create_judge
-    from langgraph_collab.models import load_chat_model
+    from langgraph_collab.roles.judge import create_judge
+    from langgraph_collab.roles.models import load_chat_model
 
     built: dict[str, Any] = {}
     out = {}
@@ -130,7 +130,7 @@ def role_models(config: CollabTrainConfig, roles: list[str]) -> dict[str, Any]:
 
 def policy_chat(config: CollabTrainConfig, *, max_tokens: int) -> Any:
     """The base policy as a chat model (``ChatTransformers``)."""
-    from langgraph_collab.hf import ChatTransformers
+    from langgraph_collab.roles.hf import ChatTransformers
     from langgraph_collab.train.trainers import load_policy
 
     model, tokenizer = load_policy(config.policy)

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from langgraph_collab.models import INSTALL_TRAIN
+from langgraph_collab.roles.models import INSTALL_TRAIN
 from langgraph_collab.train.config import ConfigError
 
 if TYPE_CHECKING:

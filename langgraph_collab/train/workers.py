@@ -2,7 +2,7 @@
 
 Worker ``i`` is ``python -m langgraph_collab.train --config <run>/collect/workers.yaml
 --stages collect --workers 1 --num-shards N --shard-index i``: the run's own configuration,
-shard ``i`` of ``N`` (:mod:`~langgraph_collab.sharding`), resumable on its own. Each worker
+shard ``i`` of ``N`` (:mod:`~langgraph_collab.collection.sharding`), resumable on its own. Each worker
 reports its progress as JSON lines on a pipe whose descriptor it finds in
 ``LANGGRAPH_COLLAB_PROGRESS_FD`` (:func:`progress_option`); the parent waits on every pipe
 and every worker's stderr at once (``selectors``: no polling) and feeds one tqdm bar. A worker
@@ -30,8 +30,8 @@ from typing import IO, Any
 
 from tqdm.auto import tqdm
 
-from langgraph_collab.sharding import SUMMARY, shard_dir
-from langgraph_collab.storage import prepare_out_dir
+from langgraph_collab.collection.sharding import SUMMARY, shard_dir
+from langgraph_collab.collection.storage import prepare_out_dir
 from langgraph_collab.train.config import CollabTrainConfig
 
 PROGRESS_FD = "LANGGRAPH_COLLAB_PROGRESS_FD"
@@ -192,10 +192,10 @@ def _watch(workers: list[_Worker], bar: Any) -> None:
 
 
 def _merge(summaries: list[dict[str, Any]], *, wall_s: float, path: str) -> dict[str, Any]:
-    """One collection summary (as :class:`~langgraph_collab.collect.CollectionSummary`
+    """One collection summary (as :class:`~langgraph_collab.collection.collect.CollectionSummary`
     dumps it) from the shards' summaries: counts, usage and peaks summed (an upper bound of
     the calls in flight at once), mean turns weighted by records."""
-    from langgraph_collab.collect import CollectionSummary
+    from langgraph_collab.collection.collect import CollectionSummary
     from langgraph_collab.state import FidelityCounts
     from langgraph_collab.tracing import RoleUsage
 

@@ -1,0 +1,1 @@
+"""Collecting scored conversations durably, and turning them into datasets."""

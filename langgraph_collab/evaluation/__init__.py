@@ -1,0 +1,1 @@
+"""Whole simulated conversations per assistant, and their report."""

@@ -1,0 +1,1 @@
+"""The Multiturn-aware Reward: forward sampling, scoring, metrics, fidelity, stopping, adaptive sampling."""
