@@ -29,7 +29,7 @@ from langgraph.graph import START, StateGraph
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for graphs/
 from graphs.collaborative_agent import build_agent
 from langgraph_collab import CollaborativeMiddleware, load_chat_model
-from langgraph_collab.agents.lookahead import Budget
+from langgraph_collab.agents.budget import Budget
 from langgraph_collab.agents.node import CollaborativeState, create_collaborative_node
 
 

@@ -21,7 +21,7 @@ Example:
     [2, 2]
 """
 
-from langgraph_collab.agents.lookahead import LookaheadOptions
+from langgraph_collab.agents.contracts import LookaheadOptions
 from langgraph_collab.agents.middleware import CollaborativeMiddleware
 from langgraph_collab.agents.node import create_collaborative_node
 from langgraph_collab.collection.collect import acollect, collect

@@ -14,7 +14,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.output_parsers import StrOutputParser
 
 from langgraph_collab import create_judge, load_chat_model, score_candidates
-from langgraph_collab.agents.lookahead import Budget, Gate
+from langgraph_collab.agents.budget import Budget, Gate
 from langgraph_collab.collection.records import ConversationRecord
 from langgraph_collab.collection.rescoring import rescore
 from langgraph_collab.errors import BudgetExhausted

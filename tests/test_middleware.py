@@ -15,7 +15,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
 from langgraph_collab import CollaborativeMiddleware
-from langgraph_collab.agents.lookahead import Budget
+from langgraph_collab.agents.budget import Budget
 from langgraph_collab.roles.assistant import proactive_prompt
 from langgraph_collab.state import TERMINATE
 from langgraph_collab.testing import ScriptedChatModel

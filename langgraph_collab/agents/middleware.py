@@ -67,13 +67,9 @@ from typing_extensions import NotRequired
 
 from langgraph_collab._runtime.sync import run_sync
 from langgraph_collab.agents._forks import Forks, detached, in_fork
-from langgraph_collab.agents.lookahead import (
-    Lookahead,
-    LookaheadOptions,
-    LookaheadTurn,
-    Sampled,
-    gather_kept,
-)
+from langgraph_collab.agents.budget import gather_kept
+from langgraph_collab.agents.contracts import LookaheadOptions, LookaheadTurn, Sampled
+from langgraph_collab.agents.lookahead import Lookahead
 from langgraph_collab.roles.assistant import proactive_prompt
 
 __all__ = ["CollaborativeAgentState", "CollaborativeMiddleware"]

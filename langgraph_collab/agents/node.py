@@ -63,15 +63,9 @@ from langgraph.graph import MessagesState
 
 from langgraph_collab._runtime.sync import run_sync
 from langgraph_collab.agents._forks import AgentLike, Forks, as_graph
-from langgraph_collab.agents.lookahead import (
-    Budget,
-    Lookahead,
-    LookaheadOptions,
-    LookaheadTurn,
-    Sampled,
-    conversation_task,
-    gather_kept,
-)
+from langgraph_collab.agents.budget import Budget, gather_kept
+from langgraph_collab.agents.contracts import LookaheadOptions, LookaheadTurn, Sampled
+from langgraph_collab.agents.lookahead import Lookahead, conversation_task
 from langgraph_collab.errors import BudgetExhausted
 from langgraph_collab.roles.assistant import proactive_prompt
 

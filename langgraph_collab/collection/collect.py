@@ -32,14 +32,12 @@ import asyncio
 import functools
 import time
 import warnings
-from collections import Counter
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-from pydantic import BaseModel
 from tqdm.auto import tqdm
 
 from langgraph_collab._runtime.heap import frozen_heap
@@ -61,6 +59,12 @@ from langgraph_collab.collection.records import (
 )
 from langgraph_collab.collection.sharding import shard_dir, shard_tasks
 from langgraph_collab.collection.storage import check_checkpoint_db, prepare_out_dir
+from langgraph_collab.collection.summary import (
+    GIVE_UP_WARN_SHARE,
+    CollectionSummary,
+    cost_by_role,
+    fidelity_summary,
+)
 from langgraph_collab.errors import (
     ScoringError,
     TransientFailure,
@@ -71,8 +75,7 @@ from langgraph_collab.reward.options import RewardOptions
 from langgraph_collab.reward.scoring import ForwardSample, MultiturnReward
 from langgraph_collab.roles.assistant import AssistantLike
 from langgraph_collab.roles.judge import JudgeLike, Judgement
-from langgraph_collab.roles.role import describe_model
-from langgraph_collab.roles.user import UserLike, create_simulated_user
+from langgraph_collab.roles.user import UserLike
 from langgraph_collab.state import FidelityCounts, Task
 from langgraph_collab.tracing import (
     CallGate,
@@ -82,82 +85,12 @@ from langgraph_collab.tracing import (
 )
 
 
-class CollectionSummary(BaseModel):
-    """What a collection run did: tasks, records written, tasks that failed (with why),
-    turns, calls, tokens and cost per role, and how the simulated user behaved in the
-    records written (kept and rejected turns by reason, live and in the futures; stop
-    reasons; mean turns).
-
-    Example:
-        >>> summary = collect(tasks, user=m, assistant=m, judge=m, out_dir="x")  # doctest: +SKIP
-        >>> summary.fidelity.shares(), summary.stop_reasons  # doctest: +SKIP
-        ({'role_drift': 0.04}, {'user': 3, 'goal_met': 5})
-    """
-
-    tasks: int
-    recorded: int
-    skipped: int
-    failed: int
-    turns: int
-    calls: int
-    peak_calls_in_flight: int
-    usage: dict[str, RoleUsage]
-    runs: int = 1
-    calls_total: int = 0
-    calls_redone: int = 0
-    calls_cut_short: int = 0
-    usage_this_run: dict[str, RoleUsage] = {}
-    cost_usd: dict[str, float]
-    wall_s: float
-    records_path: str
-    errors: dict[str, str] = {}
-    user_model: str | None = None
-    fidelity: FidelityCounts = FidelityCounts()
-    futures: int = 0
-    futures_given_up: int = 0
-    stop_reasons: dict[str, int] = {}
-    mean_turns: float | None = None
-    containment: str | None = None  # the sandbox's, when code tasks were scored
-
-    @property
-    def records_per_s(self) -> float:
-        return self.recorded / self.wall_s if self.wall_s else 0.0
-
-
 def _serde() -> JsonPlusSerializer:
     """The checkpoint serializer, allowed to revive exactly our state types."""
     types = [Task, CandidateRecord, TurnRecord, ConversationRecord, SampleRecord, RoleUsage]
     types += [FidelityCounts]
     types += [MultiturnReward, ForwardSample, Judgement]
     return JsonPlusSerializer(allowed_msgpack_modules=[(t.__module__, t.__name__) for t in types])
-
-
-def _cost(usage: Mapping[str, RoleUsage], prices: Mapping[str, tuple[float, float]]) -> dict:
-    return {
-        role: (u.input_tokens * prices[role][0] + u.output_tokens * prices[role][1]) / 1e6
-        for role, u in usage.items()
-        if role in prices
-    }
-
-
-GIVE_UP_WARN_SHARE = 0.1
-"""A collection run warns when the fidelity guard gave up on more than this share of its
-forward samples: their candidates' MRs rest on fewer futures, and a simulator or guard that
-misjudges honest turns bends the choice."""
-
-
-def _fidelity_summary(records: Sequence[ConversationRecord], user: UserLike) -> dict[str, Any]:
-    stops = Counter(record.stop_reason or "unknown" for record in records)
-    turns = [len(record.turns) for record in records]
-    candidates = [c for record in records for turn in record.turns for c in turn.candidates]
-    return {
-        "user_model": describe_model(create_simulated_user(user).model),
-        "futures": sum(len(c.samples) for c in candidates),
-        "futures_given_up": sum(c.n_gave_up for c in candidates),
-        "fidelity": sum((record.fidelity for record in records), FidelityCounts()),
-        "stop_reasons": dict(stops),
-        "mean_turns": sum(turns) / len(turns) if turns else None,
-    }
 
 
 async def _all_or_abort(coroutines: Sequence[Coroutine[Any, Any, None]]) -> None:
@@ -340,12 +273,12 @@ async def acollect(
         calls_redone=redone,
         calls_cut_short=calls.cut_short,
         usage_this_run=ledger.by_role(),
-        cost_usd=_cost(usage, prices or {}),
+        cost_usd=cost_by_role(usage, prices or {}),
         wall_s=time.perf_counter() - start,
         records_path=str(records_path),
         errors=errors,
         containment=next(filter(None, (r.containment for r in kept)), None),
-        **_fidelity_summary(kept, user),
+        **fidelity_summary(kept, user),
     )
     (out / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
     if todo and len(errors) == len(todo):

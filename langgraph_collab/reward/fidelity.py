@@ -53,8 +53,8 @@ from langgraph_collab.reward.fidelity_rules import (
     goal_leak,
     off_goal,
     role_drift,
-    sounds_like_assistant,
 )
+from langgraph_collab.reward.user_text import sounds_like_assistant
 from langgraph_collab.state import TERMINATE, FidelityCounts, Task
 
 GAVE_UP = "simulated_user: fidelity: "

@@ -28,8 +28,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
-from langgraph_collab.reward.fidelity_rules import content_words
 from langgraph_collab.reward.metrics.base import MetricError
+from langgraph_collab.reward.user_text import content_words
 from langgraph_collab.state import Task
 
 DOCUMENT_THRESHOLD = 0.8
