@@ -65,6 +65,7 @@ test-core: $(CORE_STAMP)
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 bench: install
 	$(PY) benchmarks/mr_latency.py

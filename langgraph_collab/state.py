@@ -9,9 +9,10 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from langchain_core.messages import AnyMessage
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph.graph.message import add_messages
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict
@@ -109,3 +110,23 @@ class ConversationState(TypedDict, total=False):
     failure: str | None
     stop_reason: StopReason | None
     fidelity: Annotated[FidelityCounts, add_fidelity]
+
+
+Message = dict[str, str]
+_ROLES = {HumanMessage: "user", AIMessage: "assistant", SystemMessage: "system"}
+
+
+def to_dicts(messages: Sequence[BaseMessage]) -> list[Message]:
+    """Messages as ``{"role", "content"}`` dicts, TRL's form (tool traffic and empty
+    replies dropped).
+
+    Example:
+        >>> to_dicts([HumanMessage("hi")])
+        [{'role': 'user', 'content': 'hi'}]
+    """
+    out = []
+    for message in messages:
+        role = next((r for cls, r in _ROLES.items() if isinstance(message, cls)), None)
+        if role and message.text:
+            out.append({"role": role, "content": message.text})
+    return out

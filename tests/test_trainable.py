@@ -2,7 +2,7 @@
 
 import pytest
 
-from langgraph_collab.roles.models import load_trainable_model
+from langgraph_collab.roles.trainable import load_trainable_model
 
 pytestmark = pytest.mark.integration
 

@@ -35,13 +35,12 @@ from pydantic import ValidationError
 from langgraph_collab.collection.records import (
     CandidateRecord,
     ConversationRecord,
-    Message,
     TurnRecord,
     check_unique_tasks,
 )
 from langgraph_collab.collection.storage import prepare_out_dir
 from langgraph_collab.reward.scoring import best_index
-from langgraph_collab.state import Task
+from langgraph_collab.state import Message, Task
 from langgraph_collab.tasks.formats import last_boxed
 
 if TYPE_CHECKING:

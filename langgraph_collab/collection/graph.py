@@ -35,7 +35,6 @@ from langgraph_collab.collection.records import (
     CandidateRecord,
     ConversationRecord,
     TurnRecord,
-    to_dicts,
 )
 from langgraph_collab.errors import (
     ScoringError,
@@ -50,7 +49,7 @@ from langgraph_collab.roles.assistant import AssistantLike, create_assistant
 from langgraph_collab.roles.judge import JudgeLike
 from langgraph_collab.roles.user import UserLike, create_simulated_user, is_terminal
 from langgraph_collab.sandbox import containment_info
-from langgraph_collab.state import FidelityCounts, StopReason, Task, add_fidelity
+from langgraph_collab.state import FidelityCounts, StopReason, Task, add_fidelity, to_dicts
 from langgraph_collab.tracing import (
     FeedbackSender,
     RoleUsage,

@@ -7,10 +7,10 @@ and which candidate was chosen. Export turns records into TRL datasets; the Lang
 CollabLLM readers turn their sources into records.
 
 Example:
-    >>> from langgraph_collab.collection.records import to_dicts
-    >>> from langchain_core.messages import HumanMessage
-    >>> to_dicts([HumanMessage("hi")])
-    [{'role': 'user', 'content': 'hi'}]
+    >>> from langgraph_collab import Task
+    >>> record = ConversationRecord(task=Task(request="hi"), messages=[])
+    >>> record.turns
+    []
 """
 
 from __future__ import annotations
@@ -21,25 +21,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
 from langgraph_collab.reward.scoring import MultiturnReward, best_index
-from langgraph_collab.state import FidelityCounts, Task
+from langgraph_collab.state import FidelityCounts, Message, Task, to_dicts
 from langgraph_collab.tracing import RoleUsage
-
-Message = dict[str, str]
-_ROLES = {HumanMessage: "user", AIMessage: "assistant", SystemMessage: "system"}
-
-
-def to_dicts(messages: Sequence[BaseMessage]) -> list[Message]:
-    """Messages as ``{"role", "content"}`` dicts (tool traffic and empty replies dropped)."""
-    out = []
-    for message in messages:
-        role = next((r for cls, r in _ROLES.items() if isinstance(message, cls)), None)
-        if role and message.text:
-            out.append({"role": role, "content": message.text})
-    return out
 
 
 class SampleRecord(BaseModel):

@@ -37,7 +37,6 @@ from langgraph_collab.collection.records import (
     CandidateRecord,
     ConversationRecord,
     TurnRecord,
-    to_dicts,
 )
 from langgraph_collab.options_check import raise_problems, whole
 from langgraph_collab.reward.options import RewardOptions, run_problems, task_problems
@@ -48,7 +47,7 @@ from langgraph_collab.roles.cache import cached
 from langgraph_collab.roles.judge import JudgeLike
 from langgraph_collab.roles.role import Role
 from langgraph_collab.roles.user import UserLike
-from langgraph_collab.state import Task
+from langgraph_collab.state import Task, to_dicts
 from langgraph_collab.tracing import tracing_guard
 
 REPLAY_DESCRIPTION = (

@@ -35,7 +35,6 @@ from langchain_core.runnables import RunnableConfig
 from tqdm.auto import tqdm
 
 from langgraph_collab._runtime.sync import run_sync
-from langgraph_collab.collection.records import to_dicts
 from langgraph_collab.errors import TransientFailure
 from langgraph_collab.evaluation.report import (
     ConversationResult,
@@ -57,7 +56,7 @@ from langgraph_collab.roles.assistant import AssistantLike, create_assistant
 from langgraph_collab.roles.judge import JudgeLike, create_judge, paper_itr
 from langgraph_collab.roles.role import describe_model
 from langgraph_collab.roles.user import UserLike, create_simulated_user
-from langgraph_collab.state import FidelityCounts, Task
+from langgraph_collab.state import FidelityCounts, Task, to_dicts
 from langgraph_collab.tasks.kinds import task_kind
 from langgraph_collab.tracing import tracing_guard
 

@@ -5,7 +5,7 @@ assistants in simulated conversations; GRPO can let the current policy play the 
 assistant turns. Both need the HF model (a PEFT adapter included) as a chat model.
 
 Example:
-    >>> from langgraph_collab.roles.models import load_trainable_model
+    >>> from langgraph_collab.roles.trainable import load_trainable_model
     >>> from langgraph_collab.roles.hf import ChatTransformers
     >>> model, tokenizer = load_trainable_model("local")  # doctest: +SKIP
     >>> chat = ChatTransformers(model=model, tokenizer=tokenizer, max_tokens=32)  # doctest: +SKIP
@@ -22,8 +22,8 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
-from langgraph_collab.collection.records import to_dicts
 from langgraph_collab.roles.local import BlockingChatModel
+from langgraph_collab.state import to_dicts
 
 
 class ChatTransformers(BlockingChatModel):

@@ -261,7 +261,7 @@ def evaluate_node(state: PipelineState) -> dict:
     from langgraph_collab.evaluation.run import evaluate
     from langgraph_collab.roles.assistant import create_assistant
     from langgraph_collab.roles.hf import ChatTransformers
-    from langgraph_collab.roles.models import load_trainable_model
+    from langgraph_collab.roles.trainable import load_trainable_model
     from langgraph_collab.tasks import load_tasks
 
     config = _config(state)
@@ -300,7 +300,7 @@ def evaluate_node(state: PipelineState) -> dict:
 
 def trained_policy(config: CollabTrainConfig) -> tuple[Any, Any]:
     """The trained policy: the base model with the LoRA adapter, or the full model."""
-    from langgraph_collab.roles.models import load_trainable_model
+    from langgraph_collab.roles.trainable import load_trainable_model
 
     final = config.run_dir / "train" / "final"
     if not final.exists():

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from langgraph_collab.roles.models import load_trainable_model
+from langgraph_collab.roles.trainable import load_trainable_model
 from langgraph_collab.train.config import CollabTrainConfig
 from langgraph_collab.train.loss_mask import sft_training_data, token_counts, training_examples
 from langgraph_collab.train.rewards import MRReward
