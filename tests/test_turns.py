@@ -17,12 +17,13 @@ from langgraph_collab import (
     create_reward_graph,
     score_candidates,
 )
+from langgraph_collab._runtime.plain_loop import PlainLoop
 from langgraph_collab.errors import Backoff
-from langgraph_collab.reward.conversation import create_conversation_turns, merged
+from langgraph_collab.reward.conversation import create_conversation_turns
 from langgraph_collab.reward.fidelity import FidelityGuard
 from langgraph_collab.roles.judge import JudgeReply
 from langgraph_collab.roles.structured import StructuredOutput
-from langgraph_collab.state import FidelityCounts
+from langgraph_collab.state import ConversationState, FidelityCounts
 from langgraph_collab.testing import ScriptedChatModel
 from tests.conftest import judge_json, make_assistant, make_judge, make_user
 
@@ -113,7 +114,8 @@ def test_a_bug_raises_from_the_loop_as_from_the_graph():
         turns.run({"messages": [], "task": TASK})
 
 
-def test_merged_applies_the_state_reducers():
+def test_the_plain_loop_applies_the_state_reducers():
+    merged = PlainLoop(ConversationState, nodes={}, routes={}, first=lambda s: "").merged
     state = merged({}, {"messages": [("user", "hi")], "turn": 0})
     state = merged(state, {"messages": [AIMessage("hello")], "turn": 1,
                            "fidelity": FidelityCounts(kept=1)})  # fmt: skip

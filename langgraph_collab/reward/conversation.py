@@ -21,15 +21,14 @@ Example:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
 from langchain_core.messages import AIMessage, HumanMessage
-from langchain_core.runnables import RunnableConfig, ensure_config
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from langgraph_collab._runtime.traced import Step, atraced, traced
+from langgraph_collab._runtime.plain_loop import PlainLoop
+from langgraph_collab._runtime.traced import Step
 from langgraph_collab.reward.fidelity import (
     FidelityGuard,
     UserTurn,
@@ -56,8 +55,8 @@ class Turns:
     """The conversation's nodes and routes, runnable two ways with the same behaviour: as
     the compiled cyclic graph (:meth:`graph`: each turn a super-step, checkpointed and
     streamed like any LangGraph node) or as a plain loop over the same steps (:meth:`run`,
-    :meth:`arun`: one traced run per turn, about half the CPU per turn; forward sampling
-    makes thousands of short conversations).
+    :meth:`arun`, :class:`~langgraph_collab._runtime.plain_loop.PlainLoop`: one traced run
+    per turn, less CPU per turn; forward sampling makes thousands of short conversations).
 
     Build it with :func:`create_conversation_turns`; the options are those of
     :func:`create_conversation_graph`.
@@ -96,6 +95,9 @@ class Turns:
             ASSISTANT: role_node(self.assistant, self._assistant_node, self._aassistant_node),
         }
         self.routes = {USER: self._after_user, ASSISTANT: self._after_assistant}
+        self._loop = PlainLoop(
+            ConversationState, nodes=self.nodes, routes=self.routes, first=self._first
+        )
 
     def _budget_left(self, state: ConversationState) -> bool:
         return state.get("turn", 0) < state.get("max_turns", self.max_turns)
@@ -169,74 +171,15 @@ class Turns:
     def run(self, state: ConversationState, config: RunnableConfig | None = None) -> dict:
         """The conversation from ``state`` as a plain loop: what :meth:`graph` returns,
         with a run per turn (named after its node) under the caller's run."""
-        return self._loop(state, ensure_config(config))
+        return self._loop.run(state, config)
 
     async def arun(self, state: ConversationState, config: RunnableConfig | None = None) -> dict:
         """Async :meth:`run`."""
-        return await self._aloop(state, ensure_config(config))
-
-    def _loop(self, state: ConversationState, config: RunnableConfig) -> ConversationState:
-        state, node = merged(empty(), state), self._first(state)
-        while node != END:
-            state = merged(state, traced(self.nodes[node].func, state, config, name=node))
-            node = self.routes[node](state)
-        return state
-
-    async def _aloop(self, state: ConversationState, config: RunnableConfig) -> ConversationState:
-        state, node = merged(empty(), state), self._first(state)
-        while node != END:
-            update = await atraced(self.nodes[node].afunc, state, config, name=node)
-            state = merged(state, update)
-            node = self.routes[node](state)
-        return state
+        return await self._loop.arun(state, config)
 
 
 USER, ASSISTANT = "simulated_user", "assistant"
 """The conversation graph's node names (and the runs of the turns in a trace)."""
-
-
-def reduced_keys(schema: type) -> dict[str, tuple[Callable[[Any, Any], Any], Callable[[], Any]]]:
-    """The keys of a graph state that a reducer merges (``Annotated[type, reducer]``), each
-    with its reducer and what makes its start value (the type, called without arguments
-    as LangGraph starts such a channel).
-
-    Example:
-        >>> sorted(reduced_keys(ConversationState))
-        ['fidelity', 'messages']
-    """
-    keys = {}
-    for key, hint in get_type_hints(schema, include_extras=True).items():
-        if get_origin(hint) is Annotated:
-            kind, *extras = get_args(hint)
-            keys[key] = (extras[-1], get_origin(kind) or kind)
-    return keys
-
-
-REDUCED = reduced_keys(ConversationState)
-""":class:`ConversationState`'s reduced keys, read from its annotations: the loop follows
-the graph when the state gains one."""
-
-
-def empty() -> ConversationState:
-    """The state before the input: the reduced keys at their start values, as in the graph
-    (fresh ones each time: a run may hand them back untouched)."""
-    return {key: start() for key, (_, start) in REDUCED.items()}  # type: ignore[return-value]
-
-
-def merged(state: ConversationState, update: dict) -> ConversationState:
-    """``state`` with a node's ``update`` applied as the graph applies it: the reduced keys
-    (messages, fidelity counts) through their reducers, every other key replaced.
-
-    Example:
-        >>> merged({"messages": [("user", "Hi")], "turn": 0}, {"turn": 1})["turn"]
-        1
-    """
-    out = {**state, **update}
-    for key, (reduce, start) in REDUCED.items():
-        if key in update:
-            current = state.get(key)
-            out[key] = reduce(start() if current is None else current, update[key])
-    return out
 
 
 def create_conversation_turns(
