@@ -1,1 +1,2 @@
-"""The performance machinery, private: traced steps, the start line of a fan-out, heap freezing, the compiled-graph cache."""
+"""The performance machinery, private: traced steps, the start line of a fan-out, heap
+freezing, the compiled-graph cache."""

@@ -1,1 +1,2 @@
-"""Collaboration inside an existing agent: the collaborative node and middleware, and their lookahead."""
+"""Collaboration inside an existing agent: the collaborative node and middleware, and their
+lookahead."""

@@ -30,6 +30,7 @@ from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.pregel import Pregel
 
 from langgraph_collab._runtime.traced import Step
+from langgraph_collab.agents.contracts import Sampled
 from langgraph_collab.roles.models import load_chat_model
 
 AgentLike = Pregel | BaseChatModel | str | Runnable | Callable[[list[BaseMessage]], Any]
@@ -164,11 +165,11 @@ class Forks:
         self.values[f"c{k}"] = {key: v for key, v in values.items() if key in self.graph.channels}
         self.adopted[f"c{k}"] = as_node
 
-    def restore(self, found: dict) -> None:
+    def restore(self, sampled: Sampled) -> None:
         """Take over the forks that :meth:`candidate` made, maybe before an interrupt."""
-        self.prefix, self.values = found["prefix"], {**self.values, **found["values"]}
+        self.prefix, self.values = sampled["prefix"], {**self.values, **sampled["values"]}
         if self.saver is not None:
-            self.threads = [f"{self.prefix}:{key}" for key in found["threads"]]
+            self.threads = [f"{self.prefix}:{key}" for key in sampled["threads"]]
 
     def _seed(self, source: RunnableConfig, target: RunnableConfig) -> None:
         """Fork ``source``'s latest state into the new thread ``target``, as written by

@@ -130,10 +130,10 @@ class Lookahead:
             raise ValueError("user='human' needs a checkpointer on the graph (interrupt)")
         return forks, with_callback(config, forks.gate)
 
-    def ask_human(self, forks: Forks, found: Sampled) -> list[str]:
+    def ask_human(self, forks: Forks, sampled: Sampled) -> list[str]:
         """Interrupt with the candidates (a :class:`HumanTurnRequest`); the resume value
         (a :class:`HumanTurnResponse`): one user message for each."""
-        texts = [c["text"] for c in found["candidates"]]
+        texts = [c["text"] for c in sampled["candidates"]]
         request = HumanTurnRequest(
             kind="collab_user_turn", instructions=HUMAN_INSTRUCTIONS, candidates=texts
         )
@@ -172,7 +172,7 @@ class Lookahead:
         state: dict,
         config: RunnableConfig,
         forks: Forks,
-        found: Sampled,
+        sampled: Sampled,
         replies: list | None,
     ) -> list[MultiturnReward | None]:
         history, goal = _to_user_turn(state["messages"]), self.goal(state)
@@ -199,7 +199,7 @@ class Lookahead:
                 del self.scoring[name]
             return rewards[0]
 
-        pairs = zip(found["keys"], found["candidates"], strict=True)
+        pairs = zip(sampled["keys"], sampled["candidates"], strict=True)
         jobs = [one(i, k, candidate["text"]) for i, (k, candidate) in enumerate(pairs)]
         rewards = await forks.gate.within(jobs)
         cut = (is_budget_cut(s.error) for r in rewards if r for s in r.samples)
@@ -211,7 +211,7 @@ class Lookahead:
         state: dict,
         config: RunnableConfig,
         forks: Forks,
-        found: Sampled,
+        sampled: Sampled,
         *,
         replies: list[str] | None = None,
         score: bool = True,
@@ -219,10 +219,10 @@ class Lookahead:
         """Score the candidates by MR (unless ``score`` is False: the note says why) and
         choose the best (the first when none is scored): ``(index, record)``, traced as
         a ``collab_choice`` run."""
-        rewards: list[MultiturnReward | None] = [None] * len(found["candidates"])
+        rewards: list[MultiturnReward | None] = [None] * len(sampled["candidates"])
         if score:
             forks.gate.enforce = True
-            rewards = await self._score(state, config, forks, found, replies)
+            rewards = await self._score(state, config, forks, sampled, replies)
         scores = [r.mean if r else None for r in rewards]
         ranked = [i for i, value in enumerate(scores) if value is not None]
         best = max(ranked, key=lambda i: scores[i]) if ranked else 0
@@ -230,7 +230,7 @@ class Lookahead:
         record: LookaheadTurn = {
             "mode": "lookahead",
             "user": HUMAN if self.human else "simulated",
-            "candidates": [c["text"] for c in found["candidates"]],
+            "candidates": [c["text"] for c in sampled["candidates"]],
             "scores": scores,
             "stderr": [r.stderr if r else None for r in rewards],
             "components": [r.components if r else {} for r in rewards],

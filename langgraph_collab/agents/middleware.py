@@ -195,20 +195,20 @@ class CollaborativeMiddleware(AgentMiddleware):
     ) -> dict:
         return run_sync(self._sample(request, handler, host, forks))
 
-    def _adopt(self, request: ModelRequest, forks: Forks, found: Sampled) -> None:
-        forks.restore(found)
+    def _adopt(self, request: ModelRequest, forks: Forks, sampled: Sampled) -> None:
+        forks.restore(sampled)
         state = {k: v for k, v in request.state.items() if k != STATE_KEY and v is not None}
-        for k, candidate in zip(found["keys"], found["candidates"], strict=True):
+        for k, candidate in zip(sampled["keys"], sampled["candidates"], strict=True):
             messages = [*request.state["messages"], *candidate["messages"]]
             forks.adopt(k, {**state, "messages": messages}, as_node="model")
 
     async def _decide(
-        self, request: ModelRequest, config: RunnableConfig, forks: Forks, found: Sampled, replies
+        self, request: ModelRequest, config: RunnableConfig, forks: Forks, sampled: Sampled, replies
     ) -> ExtendedModelResponse:
         best, record = await self.engine.decide(
-            request.state, config, forks, found, replies=replies
+            request.state, config, forks, sampled, replies=replies
         )
-        chosen = ModelResponse(result=found["candidates"][best]["messages"])
+        chosen = ModelResponse(result=sampled["candidates"][best]["messages"])
         return ExtendedModelResponse(
             model_response=chosen, command=Command(update={STATE_KEY: record})
         )
@@ -223,14 +223,14 @@ class CollaborativeMiddleware(AgentMiddleware):
         forks, config = self.engine.open(self._graph(request), config, sync=True)
         try:  # the durable task and interrupt() run in the model node's own thread
             if self.engine.human:  # kept by LangGraph across the interrupt
-                found = self._durable_sync(request, handler, config, forks).result()
+                sampled = self._durable_sync(request, handler, config, forks).result()
             else:
-                found = self._sample_sync(request, handler, config, forks)
-            if "step" in found:
-                return ModelResponse(result=found["step"])
-            self._adopt(request, forks, found)
-            replies = self.engine.ask_human(forks, found) if self.engine.human else None
-            return run_sync(self._decide(request, config, forks, found, replies))
+                sampled = self._sample_sync(request, handler, config, forks)
+            if "step" in sampled:
+                return ModelResponse(result=sampled["step"])
+            self._adopt(request, forks, sampled)
+            replies = self.engine.ask_human(forks, sampled) if self.engine.human else None
+            return run_sync(self._decide(request, config, forks, sampled, replies))
         finally:
             run_sync(forks.close(self.engine.keep_forks))
 
@@ -244,12 +244,12 @@ class CollaborativeMiddleware(AgentMiddleware):
         forks, config = self.engine.open(self._graph(request), config, sync=False)
         try:
             sample = self._durable if self.engine.human else self._sample
-            found = await sample(request, handler, config, forks)
-            if "step" in found:
-                return ModelResponse(result=found["step"])
-            self._adopt(request, forks, found)
-            replies = self.engine.ask_human(forks, found) if self.engine.human else None
-            return await self._decide(request, config, forks, found, replies)
+            sampled = await sample(request, handler, config, forks)
+            if "step" in sampled:
+                return ModelResponse(result=sampled["step"])
+            self._adopt(request, forks, sampled)
+            replies = self.engine.ask_human(forks, sampled) if self.engine.human else None
+            return await self._decide(request, config, forks, sampled, replies)
         finally:
             await forks.close(self.engine.keep_forks)
 

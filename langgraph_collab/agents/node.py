@@ -162,14 +162,14 @@ def create_collaborative_node(
         return bool(messages) and isinstance(messages[-1], HumanMessage)
 
     async def decide(
-        state: dict, config: RunnableConfig, forks: Forks, found: Sampled, replies: list | None
+        state: dict, config: RunnableConfig, forks: Forks, sampled: Sampled, replies: list | None
     ) -> dict:
-        forks.restore(found)
+        forks.restore(sampled)
         scored = ends_with_user(state)
         best, record = await engine.decide(
-            state, config, forks, found, replies=replies, score=scored
+            state, config, forks, sampled, replies=replies, score=scored
         )
-        return {"messages": found["candidates"][best]["messages"], state_key: record}
+        return {"messages": sampled["candidates"][best]["messages"], state_key: record}
 
     def run_blocking(state: dict, config: RunnableConfig) -> dict:
         if engine is None:
@@ -179,12 +179,12 @@ def create_collaborative_node(
         n = engine.candidates if ends_with_user(state) else 1
         try:  # the durable task and interrupt() run in the node's own thread
             if not engine.human:
-                found = run_sync(sample(state, config, forks, n))
-                return run_sync(decide(state, config, forks, found, None))
-            found = durable_sample_sync(state, config, forks, n).result()
-            forks.restore(found)
-            replies = engine.ask_human(forks, found) if ends_with_user(state) else None
-            return run_sync(decide(state, config, forks, found, replies))
+                sampled = run_sync(sample(state, config, forks, n))
+                return run_sync(decide(state, config, forks, sampled, None))
+            sampled = durable_sample_sync(state, config, forks, n).result()
+            forks.restore(sampled)
+            replies = engine.ask_human(forks, sampled) if ends_with_user(state) else None
+            return run_sync(decide(state, config, forks, sampled, replies))
         finally:
             run_sync(forks.close(engine.keep_forks))
 
@@ -195,11 +195,11 @@ def create_collaborative_node(
         forks, config = engine.open(graph, config, sync=False)
         n = engine.candidates if ends_with_user(state) else 1
         try:
-            found = await (durable_sample if engine.human else sample)(state, config, forks, n)
-            forks.restore(found)
+            sampled = await (durable_sample if engine.human else sample)(state, config, forks, n)
+            forks.restore(sampled)
             human = engine.human and ends_with_user(state)
-            replies = engine.ask_human(forks, found) if human else None
-            return await decide(state, config, forks, found, replies)
+            replies = engine.ask_human(forks, sampled) if human else None
+            return await decide(state, config, forks, sampled, replies)
         finally:
             await forks.close(engine.keep_forks)
 

@@ -5,7 +5,8 @@ Before anything touches the folder, every option is checked
 (:func:`collect_problems`; the MR options become one
 :class:`~langgraph_collab.reward.options.RewardOptions`); then the run holds the folder's
 writer lock (:mod:`~langgraph_collab.collection.run_lock`; a shard's own folder) and turns SIGINT /
-SIGTERM into one line saying what is recorded and how to resume (:mod:`~langgraph_collab.collection._stop`).
+SIGTERM into one line saying what is recorded and how to resume
+(:mod:`~langgraph_collab.collection._stop`).
 
 Example:
     >>> @one_writer

@@ -165,8 +165,9 @@ async def acollect(
 
     One writer per folder: the run holds ``out_dir``'s (or its shard folder's) writer lock
     (:func:`~langgraph_collab.collection.run_lock.hold_run_lock`); another run there raises
-    :class:`~langgraph_collab.collection.run_lock.RunLockedError` at once, naming the holder. Options
-    are checked before anything else (:func:`~langgraph_collab.collection._one_writer.collect_problems`:
+    :class:`~langgraph_collab.collection.run_lock.RunLockedError` at once, naming the holder.
+    Options are checked before anything else
+    (:func:`~langgraph_collab.collection._one_writer.collect_problems`:
     an :class:`~langgraph_collab.options_check.OptionError` names each bad one). SIGINT /
     SIGTERM print one line (what is recorded, how to resume), then raise
     ``KeyboardInterrupt`` / ``SystemExit(143)``. ``summary.json``'s ``usage`` and

@@ -9,7 +9,8 @@ only when a dataset is built, so ``import langgraph_collab`` stays light.
 
 Example:
     >>> from langgraph_collab import Task
-    >>> from langgraph_collab.collection.records import CandidateRecord, ConversationRecord, TurnRecord
+    >>> from langgraph_collab.collection.records import (
+    ...     CandidateRecord, ConversationRecord, TurnRecord)
     >>> prompt = [{"role": "user", "content": "help me with a dice question"}]
     >>> turn = TurnRecord(turn=0, prompt=prompt, chosen=0, candidates=[
     ...     CandidateRecord(content="Sure, which dice?", mr=0.8),

@@ -4,7 +4,8 @@ Per task, the simulated user opens; at every assistant turn N candidate replies 
 (a share of them with the proactive prompt, as in the paper), each is scored by MR, the
 conversation continues with the best, and the next user message comes from the winner's
 best forward sample. It stops on ``[[TERMINATE CHAT]]``, when the goal is met (grounded
-stop) or at the message budget. :func:`~langgraph_collab.collection.collect.collect` runs it durably,
+stop) or at the message budget. :func:`~langgraph_collab.collection.collect.collect` runs it
+durably,
 one checkpointed thread per task.
 
 Example:

@@ -187,8 +187,8 @@ class DuplicateRecordError(ValueError):
 def _fix(path: Path) -> str:
     return (
         "keep the first record of each task: `python -m langgraph_collab.train "
-        f"repair-records {path}` (or langgraph_collab.collection.records.repair_records), which moves "
-        "the original aside"
+        f"repair-records {path}` (or langgraph_collab.collection.records.repair_records), "
+        "which moves the original aside"
     )
 
 

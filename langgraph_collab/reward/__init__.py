@@ -1,1 +1,2 @@
-"""The Multiturn-aware Reward: forward sampling, scoring, metrics, fidelity, stopping, adaptive sampling."""
+"""The Multiturn-aware Reward: forward sampling, scoring, metrics, fidelity, stopping, adaptive
+sampling."""

@@ -1,1 +1,2 @@
-"""The roles of a simulated conversation and the models that play them: the simulated user, the assistant, the judge."""
+"""The roles of a simulated conversation and the models that play them: the simulated user, the
+assistant, the judge."""

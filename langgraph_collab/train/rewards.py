@@ -1,7 +1,8 @@
 """MR as a TRL reward function, for the online methods (GRPO, online DPO).
 
 Each completion is scored as a candidate reply to its prompt by the Multiturn-aware Reward:
-the task is rebuilt from the dataset's columns (as :func:`langgraph_collab.collection.export.prompt_dataset`
+the task is rebuilt from the dataset's columns (as
+:func:`langgraph_collab.collection.export.prompt_dataset`
 writes them), futures are forward-sampled with the simulated user, and the future assistant
 is a configured model or the policy being trained.
 
@@ -39,11 +40,13 @@ def _text(message: Any) -> str:
 
 
 def task_from_columns(columns: dict[str, Sequence[Any]], index: int) -> Task:
-    """The :class:`Task` of row ``index``, from :func:`~langgraph_collab.collection.export.prompt_dataset`'s
+    """The :class:`Task` of row ``index``, from
+    :func:`~langgraph_collab.collection.export.prompt_dataset`'s
     columns (``task_id``, ``kind``, ``request``, ``reference``, ``metadata`` JSON, ...)."""
     if "request" not in columns:
         raise ValueError(
-            "The MR reward needs the task columns of langgraph_collab.collection.export.prompt_dataset "
+            "The MR reward needs the task columns of "
+            "langgraph_collab.collection.export.prompt_dataset "
             f"(task_id, kind, request, reference, metadata, ...); got {sorted(columns)}"
         )
 

@@ -82,7 +82,8 @@ def api_key(role: str, config: CollabTrainConfig) -> str | None:
 
 
 def model_options(role: str, config: CollabTrainConfig) -> dict[str, Any]:
-    """The keyword options :func:`~langgraph_collab.roles.models.load_chat_model` gets for the role."""
+    """The keyword options :func:`~langgraph_collab.roles.models.load_chat_model` gets for the
+    role."""
     o = settings(role, config)
     options: dict[str, Any] = {"max_tokens": o["max_tokens"]}
     if is_local(spec_of(role, config)):

@@ -2,7 +2,8 @@
 
 Worker ``i`` is ``python -m langgraph_collab.train --config <run>/collect/workers.yaml
 --stages collect --workers 1 --num-shards N --shard-index i``: the run's own configuration,
-shard ``i`` of ``N`` (:mod:`~langgraph_collab.collection.sharding`), resumable on its own. Each worker
+shard ``i`` of ``N`` (:mod:`~langgraph_collab.collection.sharding`), resumable on its own. Each
+worker
 reports its progress as JSON lines on a pipe whose descriptor it finds in
 ``LANGGRAPH_COLLAB_PROGRESS_FD`` (:func:`progress_option`); the parent waits on every pipe
 and every worker's stderr at once (``selectors``: no polling) and feeds one tqdm bar. A worker
