@@ -46,7 +46,12 @@ class MalformedReply(ValueError):
 
 class PermanentError(RuntimeError):
     """A failure that retrying cannot fix, raised at once: ``where`` (a role or a metric),
-    the ``model`` when known, and the original error as ``__cause__``."""
+    the ``model`` when known, and the original error as ``__cause__``.
+
+    Example:
+        >>> str(PermanentError("judge", ValueError("bad key"), model="gpt-4o-mini"))
+        'judge (gpt-4o-mini): ValueError: bad key [permanent: not retried]'
+    """
 
     def __init__(self, where: str, error: BaseException, *, model: str | None = None) -> None:
         self.where, self.model, self.error = where, model, error
@@ -55,7 +60,12 @@ class PermanentError(RuntimeError):
 
 
 class TransientFailure(RuntimeError):
-    """A transient error that outlived its retries: masks the sample it happened in."""
+    """A transient error that outlived its retries: masks the sample it happened in.
+
+    Example:
+        >>> str(TransientFailure("simulated_user", TimeoutError("slow"), attempts=3))
+        'simulated_user: TimeoutError: slow (after 3 attempts)'
+    """
 
     def __init__(
         self, where: str, error: BaseException, *, attempts: int, model: str | None = None
@@ -83,7 +93,13 @@ def is_budget_cut(error: str | None) -> bool:
 
 class ScoringError(RuntimeError):
     """Every sample of a scoring call failed, or the same failure kept repeating: ``errors``
-    holds each distinct error with how often it happened."""
+    holds each distinct error with how often it happened.
+
+    Example:
+        >>> error = ScoringError("every sample failed", ["judge: timeout", "judge: timeout"])
+        >>> error.errors, str(error)
+        ({'judge: timeout': 2}, 'every sample failed: judge: timeout (x2)')
+    """
 
     def __init__(self, what: str, errors: Iterable[str]) -> None:
         counts: dict[str, int] = {}

@@ -27,7 +27,18 @@ Problem = str | None
 
 
 class OptionError(ValueError, TypeError):
-    """Options with a wrong type or value; the message names each one and what to do."""
+    """Options with a wrong type or value; the message names each one and what to do.
+
+    Both a ``ValueError`` and a ``TypeError``, so code that catches either keeps working.
+
+    Example:
+        >>> from langgraph_collab.reward.options import RewardOptions
+        >>> try:
+        ...     RewardOptions(samples=0)
+        ... except OptionError as error:
+        ...     print(error)
+        samples=0: must be at least 1
+    """
 
 
 def did_you_mean(value: str, allowed: Sequence[str]) -> str:

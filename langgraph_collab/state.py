@@ -36,6 +36,11 @@ class Task(BaseModel):
         opening: A fixed first user message (e.g. a story and a question about it); when
             None, the simulated user writes its own.
         metadata: Anything else a metric needs (unit tests, passages, ...).
+
+    Example:
+        >>> task = Task(kind="math", request="What is P(sum = 7) for two dice?", reference="1/6")
+        >>> task.id, task.kind, task.reference
+        ('task', 'math', '1/6')
     """
 
     model_config = ConfigDict(frozen=True)

@@ -1,10 +1,11 @@
 """Long runs keep the process's start-up objects out of the garbage collector's full passes.
 
-A full collection walks every object the process tracks: after importing this library
-alone that is ~120k objects (~70 ms on a small VM), with torch and transformers ~340k
-(~200 ms). A long collection run allocates enough long-lived objects (messages, run
-managers, checkpoints in flight) to trigger one every few records, and almost all of
-that walk is over modules, classes and loaded models that will never be garbage.
+A full collection walks every object the process tracks, the imported libraries' too
+(this library's, and torch's and transformers' when loaded). A long collection run
+allocates enough long-lived objects (messages, run managers, checkpoints in flight) to
+trigger full collections often, and almost all of each walk is over modules, classes and
+loaded models that will never be garbage. ``benchmarks/mr_latency.py --freeze`` measures
+the effect on MR latency.
 
 ``gc`` can only thaw every frozen object at once (``gc.unfreeze``), so a block freezes
 only when nothing is frozen yet, and thaws only what it froze: never a freeze the process

@@ -59,6 +59,11 @@ class AdaptiveSampling:
             spread observed: 0.5 is the largest a 0/1 task metric can have; 0 turns the
             prior off (then agreeing rewards make point bounds).
         prior_weight: How many futures' worth of spread the prior counts for.
+
+    Example:
+        >>> from langgraph_collab import RewardOptions
+        >>> RewardOptions(samples=6, adaptive=AdaptiveSampling(z=1.5)).adaptive.first
+        2
     """
 
     first: int = 2

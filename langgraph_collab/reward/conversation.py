@@ -47,7 +47,13 @@ DEFAULT_MAX_TURNS = 7
 
 
 def recursion_limit(max_turns: int) -> int:
-    """A ``recursion_limit`` safety net above what a ``max_turns`` budget can need."""
+    """A ``recursion_limit`` safety net above what a ``max_turns`` budget can need: the
+    budget in state ends the conversation, this only stops a graph that ignored it.
+
+    Example:
+        >>> recursion_limit(2)
+        9
+    """
     return 2 * max_turns + 5
 
 
@@ -56,7 +62,8 @@ class Turns:
     the compiled cyclic graph (:meth:`graph`: each turn a super-step, checkpointed and
     streamed like any LangGraph node) or as a plain loop over the same steps (:meth:`run`,
     :meth:`arun`, :class:`~langgraph_collab._runtime.plain_loop.PlainLoop`: one traced run
-    per turn, less CPU per turn; forward sampling makes thousands of short conversations).
+    per turn, less CPU per turn (``benchmarks/framework_cost.py`` measures it); forward
+    sampling makes thousands of short conversations).
 
     Build it with :func:`create_conversation_turns`; the options are those of
     :func:`create_conversation_graph`.
@@ -229,6 +236,15 @@ def create_conversation_graph(
 
     Input state: ``messages`` (possibly empty) and ``task``; optionally ``max_turns``.
     Output adds ``stop_reason``: ``user``, ``goal_met``, ``budget`` or ``failure``.
+
+    Example:
+        >>> from langgraph_collab import Task
+        >>> chat = create_conversation_graph(
+        ...     user=lambda s: "Bye [[TERMINATE CHAT]]" if s["messages"] else "What is 2+2?",
+        ...     assistant=lambda messages: "4", max_turns=3)
+        >>> out = chat.invoke({"messages": [], "task": Task(request="What is 2+2?")})
+        >>> [m.content for m in out["messages"]], out["stop_reason"]
+        (['What is 2+2?', '4', 'Bye [[TERMINATE CHAT]]'], 'user')
     """
     turns = create_conversation_turns(
         user=user, assistant=assistant, max_turns=max_turns, fidelity=fidelity,

@@ -62,7 +62,12 @@ GAVE_UP = "simulated_user: fidelity: "
 
 
 class FidelityReply(BaseModel):
-    """The structured verdict asked of an LLM fidelity judge."""
+    """The structured verdict asked of an LLM fidelity judge (:func:`llm_check`).
+
+    Example:
+        >>> FidelityReply.model_validate_json('{"faithful": false, "reason": "role_drift"}')
+        FidelityReply(faithful=False, reason='role_drift')
+    """
 
     faithful: bool = Field(description="True if a real user with this goal could write it.")
     reason: Literal["ok", "role_drift", "goal_leak", "off_goal", "garbled"] = Field(
@@ -116,6 +121,14 @@ class FidelityGuard:
 
     ``checks`` run in order, by name; :meth:`check` returns the names of those that fail.
     ``retries`` regenerations follow a failing turn before the future is given up.
+
+    Example:
+        >>> from langgraph_collab import Task
+        >>> guard = FidelityGuard(checks={"short": lambda text, context: len(text) < 5 or None})
+        >>> guard.check("Hi", task=Task(request="Say hi"))
+        ['short']
+        >>> guard.rules_only
+        False
     """
 
     checks: Mapping[str, Check] = field(default_factory=lambda: dict(RULE_CHECKS))
@@ -193,7 +206,7 @@ def _fixed_opening(state: dict) -> bool:
 
 class UserTurn(NamedTuple):
     """A simulated-user turn that passed the guard (``message``), or None with the
-    ``failure`` that ends the conversation; ``counts`` either way."""
+    ``failure`` that ends the conversation; ``counts`` either way (see :func:`auser_turn`)."""
 
     message: HumanMessage | None
     counts: FidelityCounts
@@ -246,7 +259,22 @@ def user_turn(
 async def auser_turn(
     role: Any, guard: FidelityGuard | None, state: dict, config: RunnableConfig
 ) -> UserTurn:
-    """Async :func:`user_turn`."""
+    """Async :func:`user_turn`.
+
+    Example:
+        >>> import asyncio
+        >>> from langgraph_collab import Task, create_simulated_user
+        >>> state = {"messages": [], "task": Task(kind="math", request="Add 17 and 25.",
+        ...                                       reference="42")}
+        >>> asking = create_simulated_user(lambda state: "Can you help me add two numbers?")
+        >>> turn = asyncio.run(auser_turn(asking, create_fidelity_guard(), state, {}))
+        >>> turn.message.content, turn.counts.kept, turn.failure
+        ('Can you help me add two numbers?', 1, None)
+        >>> telling = create_simulated_user(lambda state: "Sure! The answer is 42.")
+        >>> turn = asyncio.run(auser_turn(telling, create_fidelity_guard(retries=1), state, {}))
+        >>> turn.message, turn.failure
+        (None, 'simulated_user: fidelity: every one of 2 tries failed (role_drift x2)')
+    """
     rejected: dict[str, int] = {}
     for _ in range(1 + (guard.retries if guard else 0)):
         reply = await role.arespond(state, config)
@@ -258,12 +286,24 @@ async def auser_turn(
 
 def gave_up(error: str | None) -> bool:
     """Whether a recorded failure is the guard giving up on the simulated user: a masked
-    sample, counted in the fidelity report, not a failure of the infrastructure."""
+    sample, counted in the fidelity report, not a failure of the infrastructure.
+
+    Example:
+        >>> gave_up("simulated_user: fidelity: every one of 3 tries failed (garbled x3)")
+        True
+        >>> gave_up("judge: TimeoutError: slow (after 3 attempts)"), gave_up(None)
+        (False, False)
+    """
     return bool(error) and error.startswith(GAVE_UP)
 
 
 def resolve_guard(fidelity: FidelityGuard | bool | None) -> FidelityGuard | None:
-    """``True``: the default guard; ``False``/None: none; a guard: itself."""
+    """``True``: the default guard; ``False``/None: none; a guard: itself.
+
+    Example:
+        >>> resolve_guard(True).retries, resolve_guard(False)
+        (2, None)
+    """
     if fidelity is True:
         return create_fidelity_guard()
     if fidelity is False or fidelity is None:

@@ -81,7 +81,16 @@ from langgraph_collab.state import Task
 
 class RewardState(TypedDict, total=False):
     """Input: ``messages`` (the conversation up to the user's turn), ``candidates``
-    (replies to score) and ``task``. Output: ``rewards``, one per candidate, in order."""
+    (replies to score) and ``task``. Output: ``rewards``, one per candidate, in order.
+    ``samples`` collects the forward samples the fan-out sends back (its reducer adds them).
+
+    Example:
+        >>> from langgraph_collab import Task
+        >>> state: RewardState = {"messages": [("user", "2+2?")], "task": Task(request="2+2?"),
+        ...                       "candidates": ["4", "In base 10?"]}
+        >>> sorted(state)
+        ['candidates', 'messages', 'task']
+    """
 
     messages: list[AnyMessage]
     candidates: list[AnyMessage]
@@ -95,7 +104,15 @@ DEADLINE = "collab_mr_deadline"
 
 
 class SampleInput(TypedDict):
-    """What ``Send`` hands one forward sample."""
+    """What ``Send`` hands one forward sample: the task, the conversation up to and with
+    its candidate reply (``history``), and which candidate and sample it is.
+
+    Example:
+        >>> from langgraph_collab import Task
+        >>> SampleInput(task=Task(request="2+2?"), history=[], candidate_index=1,
+        ...             sample_index=0)["candidate_index"]
+        1
+    """
 
     task: Task
     history: list[AnyMessage]
@@ -343,7 +360,15 @@ def _seconds_left(config: RunnableConfig) -> float | None:
 
 
 def check_candidates(candidates: Any) -> None:
-    """One reply where a list of replies belongs would be scored letter by letter: refuse."""
+    """One reply where a list of replies belongs would be scored letter by letter: refuse.
+
+    Example:
+        >>> check_candidates(["Ask first?", "Answer now."])
+        >>> check_candidates("Answer now.")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        TypeError: `candidates` must be a list of replies, not one str: ...
+    """
     if isinstance(candidates, str | BaseMessage):
         raise TypeError(
             f"`candidates` must be a list of replies, not one {type(candidates).__name__}: "

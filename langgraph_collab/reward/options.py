@@ -80,6 +80,15 @@ class RewardOptions:
     Made once, checked once: a wrong value raises
     :class:`~langgraph_collab.options_check.OptionError` naming each bad field. Equal
     options are equal values (the reward graph's cache is keyed by them).
+
+    Example:
+        >>> from langgraph_collab import Task
+        >>> options = RewardOptions(samples=2, window=1, weights={"interactivity": 0.5})
+        >>> options == RewardOptions(samples=2, window=1, weights={"interactivity": 0.5})
+        True
+        >>> task = Task(kind="document", request="Tighten my intro.")
+        >>> list(options.metrics_for(task)), options.lambda_for(task)
+        (['bleu', 'interactivity'], 0.0001)
     """
 
     samples: int = 3
@@ -208,7 +217,14 @@ def _problems(options: RewardOptions) -> list[Problem]:
 
 
 def run_problems(*, max_concurrency: Any = None, timeout: Any = None) -> list[Problem]:
-    """The problems of an MR call's run options (``max_concurrency``, ``timeout``)."""
+    """The problems of an MR call's run options (``max_concurrency``, ``timeout``); None
+    for each option that is fine (:func:`~langgraph_collab.options_check.raise_problems`
+    skips those).
+
+    Example:
+        >>> run_problems(max_concurrency=0, timeout=30)
+        ['max_concurrency=0: must be at least 1, or None', None]
+    """
     return [
         whole("max_concurrency", max_concurrency, minimum=1, optional=True),
         number("timeout", timeout, minimum=0.0, optional=True, why=" seconds"),
@@ -222,6 +238,12 @@ def task_problems(tasks: Any, *, metrics: Any = None, weights: Any = None) -> li
     problem with a did-you-mean, unless ``metrics`` is given. A kind of your own (close to
     none) gets the documented default, the chat kind's metrics (interactivity and the
     token penalty), with a ``RuntimeWarning`` once per kind; ``metrics=`` chooses others.
+
+    Example:
+        >>> task_problems([Task(kind="maths", request="2+2?")])  # doctest: +ELLIPSIS
+        ["task 'task': unknown task kind 'maths'; did you mean 'math'? ..."]
+        >>> task_problems([Task(kind="math", request="2+2?")])
+        []
     """
     if isinstance(tasks, Task | str | bytes) or not isinstance(tasks, Iterable):
         return [f"tasks={tasks!r:.80}: must be a list of langgraph_collab.Task (see load_tasks)"]

@@ -152,7 +152,22 @@ async def ascore_candidates(
     config: RunnableConfig | None = None,
     **overrides: Any,
 ) -> list[MultiturnReward]:
-    """Async :func:`score_candidates`."""
+    """Async :func:`score_candidates`; with ``timeout``, futures still running at the
+    deadline are abandoned (masked), not awaited.
+
+    Example:
+        >>> import asyncio
+        >>> from langgraph_collab import Task
+        >>> rewards = asyncio.run(ascore_candidates(
+        ...     [("user", "What is 2+2?")], ["4", "Do you mean in base 10?"],
+        ...     task=Task(request="What is 2+2?"),
+        ...     user=lambda state: "Thanks! [[TERMINATE CHAT]]",
+        ...     assistant=lambda messages: "4",
+        ...     judge=lambda state: {"artifact": "4", "grade": "A"},
+        ...     options=RewardOptions(samples=2, window=1), timeout=60))
+        >>> [r.n_valid for r in rewards]
+        [2, 2]
+    """
     options = RewardOptions.of(options, **overrides)
     graph = reward_graph(user=user, assistant=assistant, judge=judge, options=options)
     inputs = _inputs(conversation, candidates, task)
@@ -178,7 +193,19 @@ def multiturn_aware_reward(
 async def amultiturn_aware_reward(
     conversation: Sequence[Any], candidate: str | BaseMessage, **kwargs: Any
 ) -> MultiturnReward:
-    """Async :func:`multiturn_aware_reward`."""
+    """Async :func:`multiturn_aware_reward`.
+
+    Example:
+        >>> import asyncio
+        >>> from langgraph_collab import Task
+        >>> mr = asyncio.run(amultiturn_aware_reward(
+        ...     [("user", "Hi")], "Hello! What do you need?", task=Task(request="Say hi."),
+        ...     user=lambda state: "Nothing, bye [[TERMINATE CHAT]]",
+        ...     assistant=lambda messages: "Bye!",
+        ...     judge=lambda state: {"artifact": "", "grade": "B"}, samples=1, window=1))
+        >>> mr.n_valid, mr.components["interactivity"]
+        (1, 0.5)
+    """
     return (await ascore_candidates(conversation, [candidate], **kwargs))[0]
 
 

@@ -25,7 +25,14 @@ from langgraph_collab.tracing import RoleUsage
 
 
 class MetricStats(BaseModel):
-    """Mean, standard error of the mean (sample std / sqrt(n); 0 when n < 2) and n."""
+    """Mean, standard error of the mean (sample std / sqrt(n); 0 when n < 2) and n.
+
+    Example:
+        >>> MetricStats.of([1.0, 0.0, 0.5])
+        MetricStats(mean=0.5, stderr=0.28867513459481287, n=3)
+        >>> MetricStats.of([]).mean is None
+        True
+    """
 
     mean: float | None = None
     stderr: float = 0.0
@@ -42,7 +49,13 @@ class MetricStats(BaseModel):
 
 
 class ForwardSample(BaseModel):
-    """One simulated future of one candidate, and its score (``reward`` None if failed)."""
+    """One simulated future of one candidate, and its score (``reward`` None if failed).
+
+    Example:
+        >>> sample = ForwardSample(candidate_index=0, sample_index=1, error="judge: timeout")
+        >>> sample.reward is None, sample.future
+        (True, [])
+    """
 
     candidate_index: int
     sample_index: int
@@ -60,7 +73,17 @@ class MultiturnReward(BaseModel):
     the mean of each component, every sample with its conversation, usage per role, the
     simulated user's kept and rejected turns (``fidelity``) and why each future ended.
     ``n_failed`` counts the masked futures, ``n_gave_up`` those among them the fidelity guard
-    gave up on (the simulated user kept failing its checks)."""
+    gave up on (the simulated user kept failing its checks).
+
+    Example:
+        >>> from langchain_core.messages import AIMessage
+        >>> mr = aggregate(AIMessage("Which dice?"), [
+        ...     ForwardSample(candidate_index=0, sample_index=0, reward=0.8,
+        ...                   components={"accuracy": 1.0}),
+        ...     ForwardSample(candidate_index=0, sample_index=1, error="judge: timeout")])
+        >>> mr.mean, mr.n_valid, mr.n_failed, mr.components
+        (0.8, 1, 1, {'accuracy': 1.0})
+    """
 
     candidate: AnyMessage
     mean: float | None
@@ -80,7 +103,12 @@ class MultiturnReward(BaseModel):
 
 def reward_weights(metric_names: Sequence[str], weights: Mapping[str, float]) -> dict[str, float]:
     """Every component's weight: 1 for each metric and ``token_penalty``, 0 for the raw
-    ``tokens`` count, overridden by ``weights``, which may only name those components."""
+    ``tokens`` count, overridden by ``weights``, which may only name those components.
+
+    Example:
+        >>> reward_weights(["bleu"], {"token_penalty": 0.5})
+        {'bleu': 1.0, 'token_penalty': 0.5, 'tokens': 0.0}
+    """
     full = {name: 1.0 for name in metric_names} | {"token_penalty": 1.0, "tokens": 0.0}
     unknown = set(weights) - set(full)
     if unknown:
@@ -103,6 +131,18 @@ def weighted_components(
     A metric that raises :class:`MetricError` (or returns a non-finite value) raises
     ``MetricError``: the sample is masked. Any other error in a metric is a bug, raised at
     once as :class:`~langgraph_collab.errors.PermanentError` naming the metric.
+
+    Example:
+        >>> from langchain_core.messages import AIMessage, HumanMessage
+        >>> from langgraph_collab.roles.judge import Judgement
+        >>> from langgraph_collab.state import Task
+        >>> window = [AIMessage("one two three four")]
+        >>> sample = MetricInput(task=Task(request="Say four words."),
+        ...                      conversation=[HumanMessage("Hi"), *window], window=window,
+        ...                      judgement=Judgement(grade="A"))
+        >>> weighted_components(sample, {"done": lambda s: 1.0}, weights={},
+        ...                     token_lambda=0.01, counter=lambda text: len(text.split()))
+        ({'done': 1.0, 'tokens': 4.0, 'token_penalty': -0.04}, 0.96)
     """
     full = reward_weights(list(metrics), weights)
     components = {name: measure(name, metric, sample) for name, metric in metrics.items()}
@@ -113,7 +153,14 @@ def weighted_components(
 
 def measure(name: str, metric: Metric, sample: MetricInput) -> float:
     """``metric(sample)`` as a finite float: ``MetricError`` for a value it cannot give,
-    :class:`~langgraph_collab.errors.PermanentError` naming the metric for its bugs."""
+    :class:`~langgraph_collab.errors.PermanentError` naming the metric for its bugs.
+
+    Example:
+        >>> measure("nan", lambda sample: float("nan"), None)
+        Traceback (most recent call last):
+        ...
+        langgraph_collab.reward.metrics.base.MetricError: metric 'nan' returned nan
+    """
     try:
         value = float(metric(sample))
     except MetricError:
@@ -143,7 +190,20 @@ def score_sample(
 ) -> ForwardSample:
     """A scored :class:`ForwardSample` for a conversation whose candidate reply sits at
     index ``start``; a failed role or judge (``error``) or a :class:`MetricError` gives
-    ``reward=None`` and ``error`` (the sample is masked)."""
+    ``reward=None`` and ``error`` (the sample is masked).
+
+    Example:
+        >>> from langchain_core.messages import AIMessage, HumanMessage
+        >>> from langgraph_collab.roles.judge import Judgement
+        >>> conversation = [HumanMessage("2+2?"), AIMessage("4"), HumanMessage("thanks")]
+        >>> sample = score_sample(
+        ...     Task(request="2+2?"), conversation, start=1, candidate_index=0,
+        ...     sample_index=0, judgement=Judgement(grade="A"), error=None,
+        ...     metrics={"interactivity": lambda s: s.judgement.interactivity},
+        ...     weights={}, token_lambda=0.0)
+        >>> sample.reward, [m.content for m in sample.future]
+        (1.0, ['thanks'])
+    """
     sample = ForwardSample(
         candidate_index=candidate_index,
         sample_index=sample_index,
@@ -168,7 +228,15 @@ def score_sample(
 
 
 def aggregate(candidate: BaseMessage, samples: Sequence[ForwardSample]) -> MultiturnReward:
-    """Mean, standard error and per-component means over the valid samples."""
+    """Mean, standard error and per-component means over the valid samples.
+
+    Example:
+        >>> from langchain_core.messages import AIMessage
+        >>> samples = [ForwardSample(candidate_index=0, sample_index=s, reward=r)
+        ...            for s, r in enumerate([0.5, 1.0])]
+        >>> aggregate(AIMessage("Sure!"), samples).mean
+        0.75
+    """
     valid = [s for s in samples if s.reward is not None]
     stats = MetricStats.of([s.reward for s in valid])
     names = valid[0].components if valid else {}
@@ -216,7 +284,13 @@ def best_index(scores: Sequence[float | None]) -> int:
 
 
 def as_candidate(candidate: str | BaseMessage) -> AIMessage:
-    """A candidate reply as a fresh ``AIMessage``."""
+    """A candidate reply as a fresh ``AIMessage``: without the message's id, so the
+    conversation's ``add_messages`` reducer appends it instead of replacing a message.
+
+    Example:
+        >>> as_candidate(AIMessage("Hi", id="run-1")).id is None
+        True
+    """
     if isinstance(candidate, str):
         return AIMessage(candidate)
     if isinstance(candidate, AIMessage):

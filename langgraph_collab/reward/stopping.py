@@ -50,7 +50,15 @@ def _latest(messages: Sequence[BaseMessage]) -> str:
 def math_goal_met(task: Task, messages: Sequence[BaseMessage]) -> bool:
     """The latest reply's final answer equals the reference: the same decision as the
     ``accuracy`` metric (:func:`~langgraph_collab.reward.metrics.answers.final_answer`, then
-    :func:`~langgraph_collab.reward.metrics.answers.compare`), never any number it mentions."""
+    :func:`~langgraph_collab.reward.metrics.answers.compare`), never any number it mentions.
+
+    Example:
+        >>> task = Task(kind="math", request="What is 6 x 7?", reference="42")
+        >>> math_goal_met(task, [AIMessage("So the answer is 42.")])
+        True
+        >>> math_goal_met(task, [AIMessage("Is it 6 x 7 = 42 you need, or 7 x 6?")])
+        False
+    """
     from langgraph_collab.reward.metrics.answers import compare, final_answer
 
     answer = final_answer(_latest(messages))
@@ -58,7 +66,17 @@ def math_goal_met(task: Task, messages: Sequence[BaseMessage]) -> bool:
 
 
 def code_goal_met(task: Task, messages: Sequence[BaseMessage]) -> bool:
-    """The code in the latest reply passes every hidden test."""
+    """The code in the latest reply passes every hidden test.
+
+    Example:
+        >>> tests = ("import unittest\\nclass T(unittest.TestCase):\\n"
+        ...          "    def test(self):\\n        self.assertEqual(inc(1), 2)\\n")
+        >>> task = Task(kind="code", request="Write inc(x).", metadata={"test": tests})
+        >>> code_goal_met(task, [AIMessage("```python\\ndef inc(x):\\n    return x + 1\\n```")])
+        True
+        >>> code_goal_met(task, [AIMessage("Should inc work on floats too?")])
+        False
+    """
     from langgraph_collab.reward.metrics.pass_rate import extract_code, run_hidden_tests
 
     tests, reply = task.metadata.get("test"), _latest(messages)
@@ -71,7 +89,16 @@ def code_goal_met(task: Task, messages: Sequence[BaseMessage]) -> bool:
 
 
 def document_goal_met(task: Task, messages: Sequence[BaseMessage]) -> bool:
-    """The latest reply is close to the target document (BLEU >= DOCUMENT_THRESHOLD)."""
+    """The latest reply is close to the target document (BLEU >= DOCUMENT_THRESHOLD).
+
+    Example:
+        >>> target = "The committee met on Monday and approved the new budget for the year."
+        >>> task = Task(kind="document", request="Fix my sentence.", reference=target)
+        >>> document_goal_met(task, [AIMessage(target)])
+        True
+        >>> document_goal_met(task, [AIMessage("Which sentence do you mean?")])
+        False
+    """
     import sacrebleu
 
     reply = _latest(messages)
@@ -82,7 +109,19 @@ def document_goal_met(task: Task, messages: Sequence[BaseMessage]) -> bool:
 
 def ambiguity_goal_met(task: Task, messages: Sequence[BaseMessage]) -> bool:
     """The latest reply gives the intended answer; for an ambiguous question, after the
-    assistant asked which reading was meant and the user answered."""
+    assistant asked which reading was meant and the user answered.
+
+    Example:
+        >>> task = Task(kind="ambiguity", request="Who went to the market?",
+        ...             reference="Anna went to the market", metadata={"ambiguous": True})
+        >>> answer = AIMessage("Anna went to the market.")
+        >>> ambiguity_goal_met(task, [HumanMessage("Who went?"), answer])
+        False
+        >>> ambiguity_goal_met(task, [HumanMessage("Who went?"),
+        ...     AIMessage("Do you mean this morning or yesterday?"),
+        ...     HumanMessage("This morning."), answer])
+        True
+    """
     from langgraph_collab.reward.metrics.clarification import asks_for_clarification
 
     key = content_words(task.reference or "")
@@ -112,6 +151,11 @@ def goal_met(
     task: Task, messages: Sequence[BaseMessage], checks: Mapping[str, GoalCheck] = GOAL_CHECKS
 ) -> bool:
     """Whether the conversation ``messages`` has met ``task``'s goal (False for kinds
-    without a rule)."""
+    without a rule).
+
+    Example:
+        >>> goal_met(Task(kind="chat", request="Chat with me."), [AIMessage("Hello!")])
+        False
+    """
     check = checks.get(task.kind)
     return bool(check and check(task, messages))
