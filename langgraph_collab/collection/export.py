@@ -94,6 +94,16 @@ def sft_dataset(
     ``kind`` and ``score`` (the record's mean chosen MR, None when unscored). Skipped: failed
     records, records with fewer than 2 messages left or no assistant reply, and, when
     ``min_score`` is set, records whose score is None or below it.
+
+    Example:
+        >>> rows = [{"prompt": [{"role": "user", "content": "Hi"}], "completion": reply,
+        ...          "conv_id": "c1", "score": mr, "single_turn_prompt": "Say hi."}
+        ...         for reply, mr in [("Hello! What do you need?", 0.9), ("Bye.", 0.1)]]
+        >>> records = records_from_collabllm(rows)
+        >>> sft_dataset(records)[0]["messages"][-1]
+        {'role': 'assistant', 'content': 'Hello! What do you need?'}
+        >>> len(sft_dataset(records, min_score=0.95))
+        0
     """
     rows = []
     for record in records:
@@ -117,6 +127,17 @@ def dpo_dataset(records: Iterable[ConversationRecord], *, min_gap: float = 0.05)
     Columns: ``prompt`` (the history up to and including the user's message), ``chosen`` and
     ``rejected`` (one assistant message each), ``chosen_score``, ``rejected_score``,
     ``task_id`` and ``turn``.
+
+    Example:
+        >>> rows = [{"prompt": [{"role": "user", "content": "Hi"}], "completion": reply,
+        ...          "conv_id": "c1", "score": mr, "single_turn_prompt": "Say hi."}
+        ...         for reply, mr in [("Hello! What do you need?", 0.9), ("Bye.", 0.1)]]
+        >>> records = records_from_collabllm(rows)
+        >>> pair = dpo_dataset(records)[0]
+        >>> pair["chosen"][0]["content"], pair["rejected"][0]["content"], pair["chosen_score"]
+        ('Hello! What do you need?', 'Bye.', 0.9)
+        >>> len(dpo_dataset(records, min_gap=0.9))
+        0
     """
     rows = []
     for record in records:
@@ -151,6 +172,11 @@ def prompt_dataset(
     Both sets of rows carry the task as string columns a reward function reads (TRL passes
     every extra column as a keyword argument): ``task_id``, ``kind``, ``request``,
     ``reference`` and ``opening`` ("" when None), ``metadata`` (JSON) and ``description``.
+
+    Example:
+        >>> row = prompt_dataset(tasks=[Task(kind="math", request="2+2?", reference="4")])[0]
+        >>> row["prompt"], row["kind"], row["reference"]
+        ([{'role': 'user', 'content': '2+2?'}], 'math', '4')
     """
     if records is None and tasks is None:
         raise ValueError("prompt_dataset needs records, tasks=, or both")
@@ -174,7 +200,21 @@ def export_datasets(
     """Build the ``"sft"``, ``"dpo"`` and ``"prompts"`` datasets, save each under ``out_dir``
     both with ``save_to_disk`` (``out_dir/NAME``) and as ``out_dir/NAME.jsonl``, and return
     them by name. Empty datasets are saved too, with their columns. A task recorded twice
-    raises :class:`~langgraph_collab.collection.records.DuplicateRecordError` (keep the first)."""
+    raises :class:`~langgraph_collab.collection.records.DuplicateRecordError` (keep the first).
+
+    Example:
+        >>> import tempfile
+        >>> rows = [{"prompt": [{"role": "user", "content": "Hi"}], "completion": reply,
+        ...          "conv_id": "c1", "score": mr, "single_turn_prompt": "Say hi."}
+        ...         for reply, mr in [("Hello! What do you need?", 0.9), ("Bye.", 0.1)]]
+        >>> records = records_from_collabllm(rows)
+        >>> out = tempfile.mkdtemp()
+        >>> {name: len(data) for name, data in export_datasets(records, out).items()}
+        {'sft': 1, 'dpo': 1, 'prompts': 1}
+        >>> import os
+        >>> sorted(os.listdir(out))
+        ['dpo', 'dpo.jsonl', 'prompts', 'prompts.jsonl', 'sft', 'sft.jsonl']
+    """
     records = list(records)
     check_unique_tasks(records)
     out = prepare_out_dir(out_dir)
@@ -202,6 +242,15 @@ def collabllm_rows(records: Iterable[ConversationRecord]) -> list[dict[str, Any]
     ``completion`` and ``score`` are the chosen reply and its MR; ``sessions`` and
     ``rewards`` hold, per candidate, its forward samples' future messages and a dict
     metric -> per-sample values (None for a failed sample).
+
+    Example:
+        >>> rows = [{"prompt": [{"role": "user", "content": "Hi"}], "completion": reply,
+        ...          "conv_id": "c1", "score": mr, "single_turn_prompt": "Say hi."}
+        ...         for reply, mr in [("Hello! What do you need?", 0.9), ("Bye.", 0.1)]]
+        >>> records = records_from_collabllm(rows)
+        >>> row = collabllm_rows(records)[0]
+        >>> row["completion"], row["score"], row["conv_id"]
+        ('Hello! What do you need?', 0.9, 'c1')
     """
     rows = []
     for record in records:
@@ -277,6 +326,18 @@ def records_from_collabllm(
     Raises:
         ValueError: a row misses a required field or has a malformed one (names the row
             index and the field).
+
+    Example:
+        >>> rows = [{"prompt": [{"role": "user", "content": "Hi"}], "completion": reply,
+        ...          "conv_id": "c1", "score": mr, "single_turn_prompt": "Say hi."}
+        ...         for reply, mr in [("Hello! What do you need?", 0.9), ("Bye.", 0.1)]]
+        >>> records = records_from_collabllm(rows)
+        >>> [(c.content, c.mr) for c in records[0].turns[0].candidates], records[0].turns[0].chosen
+        ([('Hello! What do you need?', 0.9), ('Bye.', 0.1)], 0)
+        >>> records_from_collabllm([{"prompt": []}])
+        Traceback (most recent call last):
+        ...
+        ValueError: row 0: missing field 'completion' (CollabLLM flat format)
     """
     conversations: dict[str, dict[int, list[tuple[list[Message], CandidateRecord]]]] = {}
     tasks: dict[str, Task] = {}

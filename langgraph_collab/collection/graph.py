@@ -5,8 +5,7 @@ Per task, the simulated user opens; at every assistant turn N candidate replies 
 conversation continues with the best, and the next user message comes from the winner's
 best forward sample. It stops on ``[[TERMINATE CHAT]]``, when the goal is met (grounded
 stop) or at the message budget. :func:`~langgraph_collab.collection.collect.collect` runs it
-durably,
-one checkpointed thread per task.
+durably, one checkpointed thread per task.
 
 Example:
     >>> from langgraph_collab.collection.graph import create_collection_graph
@@ -62,7 +61,14 @@ DEFAULT_MAX_MESSAGES = 14
 
 
 def add_usage(left: dict[str, RoleUsage], right: dict[str, RoleUsage]) -> dict[str, RoleUsage]:
-    """Reducer: usage per role, summed."""
+    """Reducer: usage per role, summed (each node adds what it spent to the thread's total).
+
+    Example:
+        >>> total = add_usage({"judge": RoleUsage(calls=2)},
+        ...                   {"judge": RoleUsage(calls=1), "assistant": RoleUsage(calls=3)})
+        >>> sorted((role, usage.calls) for role, usage in total.items())
+        [('assistant', 3), ('judge', 3)]
+    """
     roles = {*left, *right}
     return {role: left.get(role, RoleUsage()) + right.get(role, RoleUsage()) for role in roles}
 
@@ -70,7 +76,14 @@ def add_usage(left: dict[str, RoleUsage], right: dict[str, RoleUsage]) -> dict[s
 class CollectionState(TypedDict, total=False):
     """One task's collection thread: the chosen path, the turn records, the candidates
     awaiting their scores, the stop flag and the model usage so far (checkpointed with
-    the rest, so it survives a kill)."""
+    the rest, so it survives a kill).
+
+    Example:
+        >>> graph = create_collection_graph(user=lambda state: "Hi", assistant=lambda m: "4",
+        ...                                 judge=lambda state: {"artifact": "4", "grade": "A"})
+        >>> graph.builder.state_schema is CollectionState
+        True
+    """
 
     task: Task
     messages: Annotated[list[AnyMessage], add_messages]
@@ -85,7 +98,18 @@ class CollectionState(TypedDict, total=False):
 
 
 def next_user_message(reward: MultiturnReward) -> HumanMessage | None:
-    """The user's reply in the winner's best valid forward sample, if it has one."""
+    """The user's reply in the winner's best valid forward sample, if it has one: the
+    conversation goes on as the best future the MR saw.
+
+    Example:
+        >>> from langchain_core.messages import AIMessage
+        >>> from langgraph_collab.reward.scoring import ForwardSample, aggregate
+        >>> futures = [ForwardSample(candidate_index=0, sample_index=s, reward=r,
+        ...                          future=[HumanMessage(text)])
+        ...            for s, (r, text) in enumerate([(0.2, "No."), (0.9, "Two dice.")])]
+        >>> next_user_message(aggregate(AIMessage("Which dice?"), futures)).content
+        'Two dice.'
+    """
     valid = sorted((s for s in reward.samples if s.reward is not None), key=lambda s: -s.reward)
     for sample in valid:
         if sample.future and isinstance(sample.future[0], HumanMessage):
@@ -124,8 +148,20 @@ def create_collection_graph(
     uncompiled graph is its ``builder``.
 
     Example:
-        >>> graph = create_collection_graph(user=m, assistant=m, judge=m,
-        ...                                 checkpointer=saver)  # doctest: +SKIP
+        >>> import asyncio
+        >>> from langgraph.checkpoint.memory import InMemorySaver
+        >>> from langgraph_collab import Task
+        >>> graph = create_collection_graph(
+        ...     user=lambda s: "Thanks [[TERMINATE CHAT]]" if s["messages"] else "What is 2+2?",
+        ...     assistant=lambda messages: "4",
+        ...     judge=lambda state: {"artifact": "4", "grade": "A"},
+        ...     candidates=2, samples=1, window=1, checkpointer=InMemorySaver())
+        >>> task = Task(kind="math", request="What is 2+2?", reference="4")
+        >>> out = asyncio.run(graph.ainvoke({"task": task}, {"configurable": {"thread_id": "1"}}))
+        >>> [m["content"] for m in out["record"].messages]
+        ['What is 2+2?', '4', 'Thanks [[TERMINATE CHAT]]']
+        >>> len(out["record"].turns[0].candidates), sorted(graph.builder.nodes)
+        (2, ['choose', 'propose', 'record', 'simulated_user'])
     """
     if candidates < 1:
         raise ValueError(f"candidates must be >= 1, got {candidates}")

@@ -29,7 +29,12 @@ from langgraph_collab.tracing import RoleUsage
 
 
 class SampleRecord(BaseModel):
-    """One forward sample of a candidate: its future turns and score."""
+    """One forward sample of a candidate: its future turns and score.
+
+    Example:
+        >>> SampleRecord(future=[{"role": "user", "content": "Thanks!"}], reward=0.9).reward
+        0.9
+    """
 
     future: list[Message] = Field(default_factory=list)
     components: dict[str, float] = Field(default_factory=dict)
@@ -40,7 +45,18 @@ class SampleRecord(BaseModel):
 
 
 class CandidateRecord(BaseModel):
-    """One candidate reply and its Multiturn-aware Reward."""
+    """One candidate reply and its Multiturn-aware Reward (:meth:`from_reward` keeps a
+    :class:`~langgraph_collab.reward.scoring.MultiturnReward` in JSON-friendly form).
+
+    Example:
+        >>> from langchain_core.messages import AIMessage, HumanMessage
+        >>> from langgraph_collab.reward.scoring import ForwardSample, aggregate
+        >>> reward = aggregate(AIMessage("Which dice?"), [ForwardSample(
+        ...     candidate_index=0, sample_index=0, reward=0.7, future=[HumanMessage("Two.")])])
+        >>> record = CandidateRecord.from_reward(reward, proactive=True)
+        >>> record.content, record.mr, record.samples[0].future
+        ('Which dice?', 0.7, [{'role': 'user', 'content': 'Two.'}])
+    """
 
     content: str
     proactive: bool = False
@@ -82,7 +98,16 @@ class CandidateRecord(BaseModel):
 
 class TurnRecord(BaseModel):
     """One assistant turn: the prompt (history up to the user's message), the scored
-    candidates, and the index of the chosen one (the highest MR)."""
+    candidates, and the index of the chosen one (the highest MR).
+
+    Example:
+        >>> turn = TurnRecord(turn=0, prompt=[{"role": "user", "content": "Hi"}], chosen=1,
+        ...                   candidates=[CandidateRecord(content="Bye.", mr=0.1),
+        ...                               CandidateRecord(content="How can I help?", mr=0.9),
+        ...                               CandidateRecord(content="Hm.", mr=None)])
+        >>> [c.content for c in turn.best_and_worst()]
+        ['How can I help?', 'Bye.']
+    """
 
     turn: int
     prompt: list[Message]
@@ -105,7 +130,18 @@ class TurnRecord(BaseModel):
 class ConversationRecord(BaseModel):
     """One collected conversation: its chosen path and turns, usage, why it ended
     (``stop_reason``), and the simulated user's kept and rejected turns (``fidelity``, the
-    live turns and every forward sample's)."""
+    live turns and every forward sample's).
+
+    Example:
+        >>> record = ConversationRecord(
+        ...     task=Task(id="t1", request="Say hi."),
+        ...     messages=[{"role": "user", "content": "Hi"},
+        ...               {"role": "assistant", "content": "How can I help?"}],
+        ...     turns=[TurnRecord(turn=0, prompt=[{"role": "user", "content": "Hi"}], chosen=0,
+        ...                       candidates=[CandidateRecord(content="How can I help?", mr=0.9)])])
+        >>> record.mean_mr, record.source
+        (0.9, 'collect')
+    """
 
     task: Task
     messages: list[Message]
@@ -160,7 +196,15 @@ def _repair(path: Path) -> None:
 
 def append_record(path: str | Path, record: ConversationRecord) -> None:
     """Append ``record`` as one JSONL line with a single write, then fsync: a kill leaves
-    either the whole line or none of it."""
+    either the whole line or none of it.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "records.jsonl"
+        >>> append_record(path, ConversationRecord(task=Task(id="t1", request="hi"), messages=[]))
+        >>> len(path.read_text().splitlines())
+        1
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     line = (record.model_dump_json() + "\n").encode()
@@ -175,13 +219,30 @@ def append_record(path: str | Path, record: ConversationRecord) -> None:
 
 
 def write_records(records: Sequence[ConversationRecord], path: str | Path) -> None:
-    """Append each record with :func:`append_record`."""
+    """Append each record with :func:`append_record`.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "records.jsonl"
+        >>> write_records([ConversationRecord(task=Task(id=i, request="hi"), messages=[])
+        ...                for i in ("t1", "t2")], path)
+        >>> [record.task.id for record in read_records(path)]
+        ['t1', 't2']
+    """
     for record in records:
         append_record(path, record)
 
 
 class DuplicateRecordError(ValueError):
-    """A task recorded more than once; the message names the task, the lines and the fix."""
+    """A task recorded more than once; the message names the task, the lines and the fix.
+
+    Example:
+        >>> twice = [ConversationRecord(task=Task(id="t1", request="hi"), messages=[])] * 2
+        >>> check_unique_tasks(twice)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        langgraph_collab.collection.records.DuplicateRecordError: task 't1' is in the records...
+    """
 
 
 def _fix(path: Path) -> str:
@@ -238,6 +299,18 @@ def read_records(path: str | Path) -> list[ConversationRecord]:
         ValueError: a line is not UTF-8 or not a record (the message names the file, the
             line and the fix); :class:`DuplicateRecordError` for a task recorded twice
             (:func:`repair_records` keeps the first).
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "records.jsonl"
+        >>> write_records([ConversationRecord(task=Task(id="t1", request="hi"), messages=[])], path)
+        >>> read_records(path)[0].task.id
+        't1'
+        >>> _ = path.write_text(path.read_text() + "not json\\n")
+        >>> read_records(path)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: ...records.jsonl: line 2: not a conversation record: ...
     """
     return [record for _, record in _parse(Path(path), duplicates=False)]
 
@@ -248,8 +321,14 @@ def repair_records(path: str | Path) -> list[str]:
     dropped task ids, one per dropped line (empty: nothing to repair, file untouched).
 
     Example:
-        >>> repair_records("runs/x/records.jsonl")  # doctest: +SKIP
-        ['math-3']
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "records.jsonl"
+        >>> write_records([ConversationRecord(task=Task(id=i, request="hi"), messages=[])
+        ...                for i in ("t1", "t2", "t1")], path)
+        >>> repair_records(path), [r.task.id for r in read_records(path)]
+        (['t1'], ['t1', 't2'])
+        >>> path.with_name("records.jsonl.bak").exists()
+        True
     """
     path = Path(path)
     _repair(path)
@@ -296,7 +375,16 @@ def check_unique_tasks(records: Sequence[ConversationRecord]) -> None:
 def recorded_task_ids(path: str | Path) -> set[str]:
     """Task ids already recorded in ``path``, after dropping a torn last line: call it
     before appending again to a file a killed run may have been writing. A task recorded
-    twice is no obstacle here (it is recorded): reading the file for export refuses it."""
+    twice is no obstacle here (it is recorded): reading the file for export refuses it.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "records.jsonl"
+        >>> write_records([ConversationRecord(task=Task(id="t1", request="hi"), messages=[])], path)
+        >>> _ = path.open("a").write('{"task": {"id": "t2"')  # a write a kill cut short
+        >>> recorded_task_ids(path)
+        {'t1'}
+    """
     path = Path(path)
     if not path.exists():
         return set()

@@ -75,7 +75,14 @@ def _field(run: Any, name: str) -> Any:
 
 def run_messages(run: Any) -> list[BaseMessage]:
     """The conversation a traced run holds: a graph's ``messages`` output (its full
-    state), else a chat model run's prompt plus its reply."""
+    state), else a chat model run's prompt plus its reply.
+
+    Example:
+        >>> run = {"outputs": {"messages": [{"role": "user", "content": "Hi"},
+        ...                                 {"role": "assistant", "content": "Hello!"}]}}
+        >>> [type(m).__name__ for m in run_messages(run)]
+        ['HumanMessage', 'AIMessage']
+    """
     outputs, inputs = _field(run, "outputs") or {}, _field(run, "inputs") or {}
     if isinstance(outputs.get("messages"), list):
         return [_message(m) for m in outputs["messages"]]
@@ -91,6 +98,14 @@ def records_from_runs(runs: Iterable[Any]) -> list[ConversationRecord]:
     """One record per run holding a conversation with a user turn and an assistant reply.
 
     Runs are LangSmith ``Run`` objects or the dicts :class:`RunRecorder` keeps.
+
+    Example:
+        >>> run = {"id": "r1", "name": "agent", "outputs": {"messages": [
+        ...     {"role": "user", "content": "Book me a flight"},
+        ...     {"role": "assistant", "content": "Which city?"}]}}
+        >>> record = records_from_runs([run])[0]
+        >>> record.task.request, record.source, len(record.messages)
+        ('Book me a flight', 'recorder', 2)
     """
     records = []
     for run in runs:
@@ -121,7 +136,16 @@ def runs_from_langsmith(
     project: str, *, client: Any = None, limit: int | None = None, **filters: Any
 ) -> list[Any]:
     """Root runs of a LangSmith project (``filters`` go to ``Client.list_runs``: ``filter``,
-    ``start_time``, ``run_type``...)."""
+    ``start_time``, ``run_type``...); ``client`` defaults to a reader ``langsmith.Client``.
+
+    Example:
+        >>> class Client:  # stands in for langsmith.Client
+        ...     def list_runs(self, **query):
+        ...         return iter([{"id": "r1", "query": query}])
+        >>> runs_from_langsmith("my-agent", client=Client(), limit=1)[0]["query"]
+        {'project_name': 'my-agent', 'is_root': True, 'limit': 1}
+        >>> runs = runs_from_langsmith("my-agent-project", limit=200)  # doctest: +SKIP
+    """
     from langsmith import Client
 
     client = client or Client(auto_batch_tracing=False)  # a reader: no upload threads
@@ -133,8 +157,15 @@ class RunRecorder(BaseCallbackHandler):
     a JSONL file, in the shape :func:`records_from_runs` reads: tracing off, same export.
 
     Example:
-        >>> recorder = RunRecorder(path="runs/traces.jsonl")  # doctest: +SKIP
-        >>> graph.invoke(inputs, {"callbacks": [recorder]})  # doctest: +SKIP
+        >>> from langchain_core.messages import AIMessage, HumanMessage
+        >>> from langchain_core.runnables import RunnableLambda
+        >>> agent = RunnableLambda(
+        ...     lambda state: {"messages": [*state["messages"], AIMessage("Which city?")]})
+        >>> recorder = RunRecorder()  # RunRecorder(path): also appended to a JSONL file
+        >>> _ = agent.invoke({"messages": [HumanMessage("Book me a flight")]},
+        ...                  {"callbacks": [recorder]})
+        >>> records_from_runs(recorder.runs)[0].messages[-1]
+        {'role': 'assistant', 'content': 'Which city?'}
     """
 
     def __init__(self, path: str | Path | None = None) -> None:
@@ -182,7 +213,16 @@ def _json_default(value: Any) -> Any:
 
 
 def read_recorded_runs(path: str | Path) -> list[dict[str, Any]]:
-    """Runs a :class:`RunRecorder` appended to ``path``."""
+    """Runs a :class:`RunRecorder` appended to ``path``.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> from langchain_core.runnables import RunnableLambda
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "runs.jsonl"
+        >>> _ = RunnableLambda(lambda x: x).invoke({"q": 1}, {"callbacks": [RunRecorder(path)]})
+        >>> [run["outputs"] for run in read_recorded_runs(path)]
+        [{'q': 1}]
+    """
     lines = Path(path).read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines if line.strip()]
 
@@ -209,7 +249,21 @@ async def arescore(
     is not judged again, in this run or a later one on the same file. Futures repeat when
     the user and assistant are greedy (temperature 0) or scripted; a sampling user makes
     new ones, which miss. The judge must be a chat model with temperature 0; ``cache``
-    never touches the user or the assistant."""
+    never touches the user or the assistant.
+
+    Example:
+        >>> import asyncio
+        >>> run = {"id": "r1", "outputs": {"messages": [
+        ...     {"role": "user", "content": "Book me a flight"},
+        ...     {"role": "assistant", "content": "Which city?"}]}}
+        >>> scored = asyncio.run(arescore(
+        ...     records_from_runs([run]), candidates=1, samples=1, window=1,
+        ...     user=lambda state: "From Paris. [[TERMINATE CHAT]]",
+        ...     assistant=lambda messages: "Where from?",
+        ...     judge=lambda state: {"artifact": "", "grade": "A"}))
+        >>> [c.content for c in scored[0].turns[0].candidates]  # the real reply first
+        ['Which city?', 'Where from?']
+    """
     options = RewardOptions.of(options, **overrides)
     tasks = [record.task for record in records]
     raise_problems(

@@ -36,7 +36,19 @@ PIPELINE_LOCK = ".pipeline.lock"
 
 
 class RunLockedError(RuntimeError):
-    """Another live process writes the run folder; the message names it and the holder."""
+    """Another live process writes the run folder; the message names it and the holder.
+
+    Example:
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> with hold_run_lock(folder, what="collect math"):
+        ...     try:
+        ...         with hold_run_lock(folder):
+        ...             pass
+        ...     except RunLockedError as error:
+        ...         print("collect math" in str(error))
+        True
+    """
 
 
 def _holder(lock: Path) -> str:
@@ -59,6 +71,15 @@ def hold_run_lock(
 
     Raises:
         RunLockedError: another process (or another call in this one) holds it.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> with hold_run_lock(folder):
+        ...     (folder / COLLECT_LOCK).exists()
+        True
+        >>> with hold_run_lock(folder):  # released at the end of the first block
+        ...     pass
     """
     folder = Path(folder).expanduser()
     folder.mkdir(parents=True, exist_ok=True)

@@ -37,7 +37,18 @@ _SHARD = re.compile(r"shard-(\d{5})-of-(\d{5})")
 
 class ShardError(ValueError):
     """Shards that cannot be merged: a task recorded twice, shards missing or unfinished,
-    or shard folders of different shard counts; the message names them and what to do."""
+    or shard folders of different shard counts; the message names them and what to do.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> out = pathlib.Path(tempfile.mkdtemp())
+        >>> for n in (2, 3):
+        ...     (out / shard_name(num_shards=n, index=0)).mkdir()
+        >>> shard_problems(out)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        langgraph_collab.collection.sharding.ShardError: ... holds shards of 2 and 3 shards: ...
+    """
 
 
 def check_shard(*, num_shards: int, index: int) -> None:
@@ -77,7 +88,12 @@ def shard_tasks(tasks: Sequence[T], *, num_shards: int, index: int) -> list[T]:
 
 
 def shard_name(*, num_shards: int, index: int) -> str:
-    """``shard-00001-of-00004``: the folder of shard ``index`` (0-based) of ``num_shards``."""
+    """``shard-00001-of-00004``: the folder of shard ``index`` (0-based) of ``num_shards``.
+
+    Example:
+        >>> shard_name(num_shards=4, index=1)
+        'shard-00001-of-00004'
+    """
     check_shard(num_shards=num_shards, index=index)
     return f"shard-{index:05d}-of-{num_shards:05d}"
 
@@ -110,6 +126,15 @@ def shard_problems(out_dir: str | Path) -> list[str]:
 
     Raises:
         ShardError: the folders come from different shard counts (``--num-shards`` changed).
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> out = pathlib.Path(tempfile.mkdtemp())
+        >>> done = out / shard_name(num_shards=2, index=0)
+        >>> done.mkdir()
+        >>> _ = (done / SUMMARY).write_text("{}")
+        >>> shard_problems(out)
+        ['shard 1 of 2: missing (run it: --num-shards 2 --shard-index 1)']
     """
     folders = {m: p for p in Path(out_dir).glob("shard-*-of-*") if (m := _SHARD.fullmatch(p.name))}
     counts = sorted({int(m.group(2)) for m in folders})
@@ -133,7 +158,18 @@ def shard_problems(out_dir: str | Path) -> list[str]:
 
 
 def records_files(out_dir: str | Path) -> list[Path]:
-    """The records files of a collection folder: its own, then each shard folder's."""
+    """The records files of a collection folder: its own, then each shard folder's.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> out = pathlib.Path(tempfile.mkdtemp())
+        >>> for index in (1, 0):
+        ...     folder = out / shard_name(num_shards=2, index=index)
+        ...     folder.mkdir()
+        ...     _ = (folder / RECORDS).write_text("")
+        >>> [path.parent.name for path in records_files(out)]
+        ['shard-00000-of-00002', 'shard-00001-of-00002']
+    """
     out = Path(out_dir)
     files = [out / RECORDS, *sorted(out.glob(f"shard-*-of-*/{RECORDS}"))]
     return [path for path in files if path.is_file()]

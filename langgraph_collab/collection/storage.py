@@ -26,11 +26,30 @@ CHECKPOINT_TABLES = frozenset({"checkpoints", "writes"})
 
 
 class OutputDirError(ValueError):
-    """An output folder that cannot be created or written to."""
+    """An output folder that cannot be created or written to.
+
+    Example:
+        >>> import tempfile
+        >>> file = tempfile.NamedTemporaryFile()
+        >>> try:
+        ...     prepare_out_dir(file.name)
+        ... except OutputDirError as error:
+        ...     print(str(error).endswith("(move the file away)"))
+        True
+    """
 
 
 class CheckpointFileError(ValueError):
-    """A checkpoint database that is not SQLite, is corrupt, or is not LangGraph's."""
+    """A checkpoint database that is not SQLite, is corrupt, or is not LangGraph's.
+
+    Example:
+        >>> import tempfile
+        >>> try:
+        ...     check_checkpoint_db(tempfile.mkdtemp())
+        ... except CheckpointFileError as error:
+        ...     print("is a folder" in str(error))
+        True
+    """
 
 
 def prepare_out_dir(path: str | Path) -> Path:

@@ -206,7 +206,13 @@ def _fixed_opening(state: dict) -> bool:
 
 class UserTurn(NamedTuple):
     """A simulated-user turn that passed the guard (``message``), or None with the
-    ``failure`` that ends the conversation; ``counts`` either way (see :func:`auser_turn`)."""
+    ``failure`` that ends the conversation; ``counts`` either way (see :func:`auser_turn`).
+
+    Example:
+        >>> turn = UserTurn(None, FidelityCounts(rejected={"garbled": 3}), GAVE_UP + "...")
+        >>> turn.message is None, gave_up(turn.failure)
+        (True, True)
+    """
 
     message: HumanMessage | None
     counts: FidelityCounts
