@@ -28,13 +28,28 @@ AssistantLike = BaseChatModel | str | Pregel | Runnable | Callable[[list[BaseMes
 
 
 def proactive_prompt() -> str:
-    """The "Proactive Base" system prompt: ask when needed, suggest next steps."""
+    """The "Proactive Base" system prompt: ask when needed, suggest next steps.
+
+    Example:
+        >>> isinstance(proactive_prompt(), str) and len(proactive_prompt()) > 0
+        True
+    """
     return load_prompt("proactive_assistant")
 
 
 def parse_assistant_reply(reply: Any, state: dict | None = None) -> AIMessage:
     """A fresh ``AIMessage`` holding the reply's text and usage (no id, so that
-    ``add_messages`` never merges it with another sample's reply)."""
+    ``add_messages`` never merges it with another sample's reply).
+
+    Example:
+        >>> reply = parse_assistant_reply(AIMessage("  Which dice?  ", id="run-1"))
+        >>> reply.content, reply.id
+        ('Which dice?', None)
+        >>> parse_assistant_reply("")
+        Traceback (most recent call last):
+        ...
+        langgraph_collab.errors.MalformedReply: the assistant returned an empty reply
+    """
     text = text_of(reply).strip()
     if not text:
         raise MalformedReply("the assistant returned an empty reply")

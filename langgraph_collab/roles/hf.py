@@ -31,6 +31,12 @@ class ChatTransformers(BlockingChatModel):
 
     Calls are serialised by a lock (one model, one forward at a time); async calls run in
     a worker thread. ``temperature=0`` decodes greedily.
+
+    Example:
+        >>> from langgraph_collab.roles.models import load_trainable_model
+        >>> model, tokenizer = load_trainable_model("local")  # doctest: +SKIP
+        >>> chat = ChatTransformers(model=model, tokenizer=tokenizer)  # doctest: +SKIP
+        >>> chat.invoke("Hi!").content  # doctest: +SKIP
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)

@@ -1,11 +1,11 @@
 """Judges: extract the final artifact, grade interactivity and (for math) accuracy.
 
-The default judge does all three in one structured call per forward sample (15 model
-calls per MR at S=3, w=2, against the reference code's 18, or 21 with extraction);
-``combined=False`` runs one call per question instead. Structured output goes by the first
-method the server honours (json_schema, function calling, json mode, then tolerantly parsed
-text; :mod:`langgraph_collab.roles.structured`), or by ``method=``. Any callable
-``state -> Judgement | dict`` can replace a judge.
+The default judge does all three in one structured call per forward sample, where the
+reference code asks each question in a call of its own (``benchmarks/mr_latency.py`` counts
+the calls per MR both ways); ``combined=False`` runs one call per question instead.
+Structured output goes by the first method the server honours (json_schema, function
+calling, json mode, then tolerantly parsed text; :mod:`langgraph_collab.roles.structured`),
+or by ``method=``. Any callable ``state -> Judgement | dict`` can replace a judge.
 
 Interactivity scales: the judge grades A/B/C. The reward uses the reference code's scale
 (A=1, B=0.5, C=0); the paper's Table 1 reports ITR as 2*(S-2.5) with A=3, B=2, C=1
@@ -46,7 +46,12 @@ JudgeLike = BaseChatModel | str | Runnable | Callable[[dict], Any] | Role
 
 
 def paper_itr(grade: str) -> float:
-    """The paper's interactivity score for a grade: 2 * (S - 2.5) with A=3, B=2, C=1."""
+    """The paper's interactivity score for a grade: 2 * (S - 2.5) with A=3, B=2, C=1.
+
+    Example:
+        >>> [paper_itr(grade) for grade in "ABC"]
+        [1.0, -1.0, -3.0]
+    """
     return 2 * (PAPER_POINTS[grade] - 2.5)
 
 
@@ -84,7 +89,14 @@ class Judgement(BaseModel):
 
 
 class JudgeReply(BaseModel):
-    """The structured reply asked of an LLM judge."""
+    """The structured reply asked of an LLM judge (the combined judge: one call answers
+    extraction, interactivity and accuracy).
+
+    Example:
+        >>> JudgeReply(thought="It asked first.", final_artifact="1/6", interactivity="A",
+        ...            correct=True).interactivity
+        'A'
+    """
 
     thought: str = Field(description="One or two sentences on how the chat went.")
     final_artifact: str = Field(description="The final result the chat produced, copied.")
@@ -93,15 +105,36 @@ class JudgeReply(BaseModel):
 
 
 class ExtractReply(BaseModel):
+    """The extraction judge's reply (``combined=False``): the chat's final artifact.
+
+    Example:
+        >>> ExtractReply(final_artifact="def inc(x): return x + 1").final_artifact[:7]
+        'def inc'
+    """
+
     final_artifact: str
 
 
 class InteractivityReply(BaseModel):
+    """The interactivity judge's reply (``combined=False``): a grade and why.
+
+    Example:
+        >>> InteractivityReply(thought="No question asked.", interactivity="C").interactivity
+        'C'
+    """
+
     thought: str
     interactivity: Grade
 
 
 class AccuracyReply(BaseModel):
+    """The accuracy judge's reply (``combined=False``, math with a reference).
+
+    Example:
+        >>> AccuracyReply(thought="1/6 is right.", correct=True).correct
+        True
+    """
+
     thought: str
     correct: bool
 
@@ -194,7 +227,19 @@ def _separate(model: BaseChatModel, method: Method) -> Runnable:
 
 
 def parse_judgement(reply: Any, state: dict | None = None) -> Judgement:
-    """A :class:`Judgement` from what a custom judge returned (a Judgement or a dict)."""
+    """A :class:`Judgement` from what a custom judge returned (a Judgement or a dict).
+
+    Invalid values are a :class:`MalformedReply` (retried like a bad model reply); any other
+    type is a bug in the callable, a ``TypeError`` (never retried).
+
+    Example:
+        >>> parse_judgement({"artifact": "4", "grade": "B"}).interactivity
+        0.5
+        >>> parse_judgement({"grade": "D"})  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        langgraph_collab.errors.MalformedReply: the judge's values are invalid: ...
+    """
     if isinstance(reply, Judgement):
         return reply
     if isinstance(reply, dict):

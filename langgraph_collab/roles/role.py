@@ -56,7 +56,15 @@ def _inner(runnable: Any) -> Any:
 
 def describe_model(runnable: Any) -> str | None:
     """A readable name of the model a role calls (``gpt-4o-mini``, a GGUF file name, a
-    function's name), for error messages."""
+    function's name), for error messages.
+
+    Example:
+        >>> from langgraph_collab.testing import ScriptedChatModel
+        >>> def my_user(state):
+        ...     return "Hi"
+        >>> describe_model(my_user), describe_model(ScriptedChatModel(script=["Hi"]).bind(stop=[]))
+        ('my_user', 'ScriptedChatModel')
+    """
     inner = _inner(runnable)
     for attr in ("model_name", "model", "model_path"):
         value = getattr(inner, attr, None)
@@ -175,7 +183,16 @@ class Role(Runnable[dict, Any]):
 
 
 def text_of(reply: Any) -> str:
-    """The text of a model reply: a message, a string, or a ``{"messages": [...]}`` state."""
+    """The text of a model reply: a message, a string, or a ``{"messages": [...]}`` state.
+
+    Example:
+        >>> text_of({"messages": [HumanMessage("Hi"), AIMessage("Hello!")]}), text_of("Hey")
+        ('Hello!', 'Hey')
+        >>> text_of(None)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        TypeError: expected a message or a string, got NoneType None: ...
+    """
     if isinstance(reply, dict) and "messages" in reply:
         ai = [m for m in reply["messages"] if isinstance(m, AIMessage)]
         if not ai:
@@ -194,7 +211,14 @@ def text_of(reply: Any) -> str:
 
 
 def transcript(messages: list[BaseMessage]) -> str:
-    """The conversation as plain text, one ``User:``/``Assistant:`` paragraph per turn."""
+    """The conversation as plain text, one ``User:``/``Assistant:`` paragraph per turn.
+
+    Example:
+        >>> print(transcript([HumanMessage("2+2?"), AIMessage("4")]))
+        User: 2+2?
+        <BLANKLINE>
+        Assistant: 4
+    """
     lines = []
     for message in messages:
         if isinstance(message, HumanMessage):
@@ -212,7 +236,19 @@ def role_node(
     """A graph node named after ``role`` running ``run`` / ``arun`` (which call the role
     with :meth:`Role.respond` and build the state update). A transient failure that
     outlived the role's retries, or a spent lookahead budget, ends the run with ``failure``
-    and ``stop_reason="failure"`` in state; permanent errors and interrupts raise."""
+    and ``stop_reason="failure"`` in state; permanent errors and interrupts raise.
+
+    Example:
+        >>> from langchain_core.runnables import RunnableLambda
+        >>> def unanswered(state):
+        ...     raise TimeoutError("the server did not answer")
+        >>> role = Role(name="simulated_user", model=RunnableLambda(unanswered), retries=0)
+        >>> node = role_node(role, lambda state, config: {"messages": [role.respond(state)]},
+        ...                  None)
+        >>> node.invoke({"messages": []}, {})  # doctest: +NORMALIZE_WHITESPACE
+        {'done': True, 'failure': 'simulated_user (unanswered): TimeoutError: the server did
+         not answer (after 1 attempts)', 'stop_reason': 'failure'}
+    """
 
     def failed(error: TransientFailure | BudgetExhausted) -> dict:
         reason = cut_by_budget(error) if isinstance(error, BudgetExhausted) else str(error)

@@ -72,7 +72,12 @@ _OVERFLOW = re.compile(
 
 class UnsupportedMethod(ValueError):
     """The server rejects the structured-output method asked for explicitly: permanent
-    (retrying the same request cannot help); ``method="auto"`` moves on instead."""
+    (retrying the same request cannot help); ``method="auto"`` moves on instead.
+
+    Example:
+        >>> isinstance(UnsupportedMethod("json_schema refused"), ValueError)
+        True
+    """
 
 
 def is_context_overflow(error: BaseException) -> bool:

@@ -37,7 +37,14 @@ UserLike = BaseChatModel | str | Runnable | Callable[[dict], Any] | Role
 def user_context(task: Task) -> str:
     """What the simulated user knows beyond the request: the task (or kind) description,
     the target document for kinds that reveal it (never shown to the assistant), and
-    ``metadata["user_context"]``."""
+    ``metadata["user_context"]``.
+
+    Example:
+        >>> task = Task(kind="chat", request="Plan a trip.", description="You are a student.",
+        ...             metadata={"user_context": "You have 300 euros."})
+        >>> user_context(task)
+        '\\nYou are a student.\\n\\nYou have 300 euros.\\n'
+    """
     kind = task_kind(task.kind)
     description = task.description or kind.description
     parts = [description] if description else []
@@ -53,7 +60,14 @@ def user_context(task: Task) -> str:
 
 def user_view(state: dict, prompt: str) -> list[BaseMessage]:
     """The conversation as the simulated user sees it: its goal as a system prompt and the
-    roles swapped (the assistant's turns arrive as the other party's messages)."""
+    roles swapped (the assistant's turns arrive as the other party's messages).
+
+    Example:
+        >>> state = {"task": Task(request="Plan a trip."),
+        ...          "messages": [HumanMessage("Help me plan a trip"), AIMessage("Where to?")]}
+        >>> [type(m).__name__ for m in user_view(state, "Your goal: {goal}{context}{terminate}")]
+        ['SystemMessage', 'HumanMessage', 'AIMessage', 'HumanMessage']
+    """
     task: Task = state["task"]
     system = render(prompt, goal=task.request, context=user_context(task), terminate=TERMINATE)
     view: list[BaseMessage] = [SystemMessage(system), HumanMessage(OPENING)]
@@ -66,7 +80,17 @@ def user_view(state: dict, prompt: str) -> list[BaseMessage]:
 
 
 def parse_user_reply(reply: Any, state: dict | None = None) -> HumanMessage:
-    """A fresh ``HumanMessage`` from a user reply; empty or off-role text is malformed."""
+    """A fresh ``HumanMessage`` from a user reply; empty or off-role text is malformed
+    (a :class:`~langgraph_collab.errors.MalformedReply`, so the role asks again).
+
+    Example:
+        >>> parse_user_reply("User: which dice do you mean?").content
+        'which dice do you mean?'
+        >>> parse_user_reply("Assistant: Sure, here it is.")
+        Traceback (most recent call last):
+        ...
+        langgraph_collab.errors.MalformedReply: the simulated user answered as the assistant
+    """
     text = _SPEAKER_PREFIX.sub("", text_of(reply).strip(), count=1).strip()
     if not text:
         raise MalformedReply("the simulated user returned an empty message")
@@ -77,7 +101,16 @@ def parse_user_reply(reply: Any, state: dict | None = None) -> HumanMessage:
 
 class SimulatedUser(Role):
     """The simulated user's role: writes ``Task.opening`` itself when the task fixes the
-    first message, and asks its model (or callable) for everything else."""
+    first message, and asks its model (or callable) for everything else.
+
+    Example:
+        >>> user = create_simulated_user(lambda state: "Thanks! [[TERMINATE CHAT]]")
+        >>> task = Task(request="Explain this story.", opening="Here is my story: ...")
+        >>> user.invoke({"messages": [], "task": task}).content
+        'Here is my story: ...'
+        >>> user.invoke({"messages": [HumanMessage("Here is my story: ...")], "task": task}).content
+        'Thanks! [[TERMINATE CHAT]]'
+    """
 
     @staticmethod
     def _opening(state: dict) -> HumanMessage | None:
@@ -123,6 +156,8 @@ def create_simulated_user(
         >>> def scripted(state):
         ...     return "Thanks! [[TERMINATE CHAT]]" if state["messages"] else "Hi, help me?"
         >>> user = create_simulated_user(scripted)
+        >>> user.invoke({"messages": [], "task": Task(request="Help with dice.")}).content
+        'Hi, help me?'
     """
     if isinstance(model, Role):
         return model
@@ -148,5 +183,10 @@ def create_simulated_user(
 
 
 def is_terminal(message: BaseMessage) -> bool:
-    """Whether a user message ends the chat."""
+    """Whether a user message ends the chat (it holds ``[[TERMINATE CHAT]]``).
+
+    Example:
+        >>> is_terminal(HumanMessage("Thanks! [[TERMINATE CHAT]]")), is_terminal(HumanMessage("Hi"))
+        (True, False)
+    """
     return TERMINATE in message.text
