@@ -113,6 +113,24 @@ class CollaborativeMiddleware(AgentMiddleware):
 
     The futures are played by the agent the middleware is part of; :meth:`bind` names it,
     else an agent like it is built from the model request.
+
+    Example:
+        >>> from langchain.agents import create_agent
+        >>> from langgraph.checkpoint.memory import InMemorySaver
+        >>> from langgraph_collab.testing import ScriptedChatModel
+        >>> model = ScriptedChatModel(script=["Booked: Paris to Rome.", "Flying from where?"])
+        >>> def judge(state):  # a reply that asks first earns an A
+        ...     asked = "?" in state["messages"][-2].content
+        ...     return {"artifact": "", "grade": "A" if asked else "C"}
+        >>> collab = CollaborativeMiddleware(
+        ...     user=lambda state: "From Paris. [[TERMINATE CHAT]]", judge=judge,
+        ...     candidates=2, samples=1, window=1)
+        >>> agent = collab.bind(
+        ...     create_agent(model, [], middleware=[collab], checkpointer=InMemorySaver()))
+        >>> out = agent.invoke({"messages": [("user", "Book me a flight")]},
+        ...                    {"configurable": {"thread_id": "1"}})
+        >>> out["messages"][-1].content, out["collab"]["candidates"]
+        ('Flying from where?', ['Booked: Paris to Rome.', 'Flying from where?'])
     """
 
     state_schema = CollaborativeAgentState

@@ -110,6 +110,24 @@ def create_collaborative_node(
             paper's Proactive Base prompt unless given).
         state_key: The state key of the turn's :class:`LookaheadTurn`.
         name: The node's run name.
+
+    Example:
+        >>> from langgraph.graph import START, StateGraph
+        >>> from langgraph.checkpoint.memory import InMemorySaver
+        >>> from langgraph_collab.testing import ScriptedChatModel
+        >>> model = ScriptedChatModel(script=["Booked: Paris to Rome.", "Flying from where?"])
+        >>> def judge(state):  # a reply that asks first earns an A
+        ...     asked = "?" in state["messages"][-2].content
+        ...     return {"artifact": "", "grade": "A" if asked else "C"}
+        >>> node = create_collaborative_node(
+        ...     model, user=lambda state: "From Paris. [[TERMINATE CHAT]]", judge=judge,
+        ...     candidates=2, samples=1, window=1)
+        >>> graph = (StateGraph(CollaborativeState).add_node("agent", node)
+        ...          .add_edge(START, "agent").compile(checkpointer=InMemorySaver()))
+        >>> out = graph.invoke({"messages": [("user", "Book me a flight")]},
+        ...                    {"configurable": {"thread_id": "1"}})
+        >>> out["messages"][-1].content, out["collab"]["chosen"]
+        ('Flying from where?', 1)
     """
     if mode not in ("proactive", "lookahead"):
         raise ValueError(f"mode must be 'proactive' or 'lookahead', not {mode!r}")

@@ -110,7 +110,18 @@ async def aevaluate(
     fidelity: FidelityGuard | bool = True,
     grounded_stop: bool = True,
 ) -> EvaluationReport:
-    """Async :func:`evaluate`."""
+    """Async :func:`evaluate`.
+
+    Example:
+        >>> import asyncio
+        >>> from langgraph_collab import Task
+        >>> report = asyncio.run(aevaluate(
+        ...     [Task(id="t1", request="Say hi.")], assistants={"base": lambda m: "Hi!"},
+        ...     user=lambda s: "Bye [[TERMINATE CHAT]]" if s["messages"] else "Hello",
+        ...     judge=lambda state: {"artifact": "Hi!", "grade": "B"}, progress=False))
+        >>> report.n_failed, report.stat("base", "chat", "interactivity").mean
+        (0, 0.5)
+    """
     if not assistants:
         raise ValueError("Give at least one assistant to evaluate, e.g. {'base': model}")
     raise_problems(
@@ -235,6 +246,21 @@ def evaluate(
 
     Works from sync code and inside a running event loop (Jupyter); async code can
     await :func:`aevaluate`.
+
+    Example:
+        >>> from langgraph_collab import Task
+        >>> def judge(state):  # the artifact: the assistant's last reply
+        ...     said = [m.content for m in state["messages"] if m.type == "ai"]
+        ...     return {"artifact": said[-1], "grade": "A"}
+        >>> report = evaluate(
+        ...     [Task(id="t1", kind="math", request="What is 2+2?", reference="4")],
+        ...     assistants={"answers": lambda m: "It is 4.", "asks": lambda m: "In base 10?"},
+        ...     user=lambda s: "Yes. [[TERMINATE CHAT]]" if s["messages"] else "2+2?",
+        ...     judge=judge, max_turns=2, progress=False)
+        >>> [report.stat(model, "math", "accuracy").mean for model in ("answers", "asks")]
+        [1.0, 0.0]
+        >>> report.fidelity["answers"].stop_reasons  # the right answer ends the chat
+        {'goal_met': 1}
     """
     return run_sync(
         aevaluate(

@@ -127,6 +127,19 @@ def load_tasks(
         TaskFormatError: an unreadable file, a malformed row (naming the file, the line or
             row and the field), no tasks, or a duplicate id.
         ValueError: a bad ``split``, ``limit`` or ``kind``.
+
+    Example:
+        >>> [task.id for task in load_tasks("math", split="test", limit=2)]
+        ['math-005', 'math-010']
+        >>> import json, pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "mine.jsonl"
+        >>> _ = path.write_text(json.dumps({"id": "q1", "request": "2+2?", "reference": "4"}))
+        >>> load_tasks(path, kind="math")[0].kind
+        'math'
+        >>> load_tasks("maths")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: No task set 'maths': ...; did you mean 'math'? ...
     """
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ValueError(
