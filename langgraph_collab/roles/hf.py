@@ -33,7 +33,7 @@ class ChatTransformers(BlockingChatModel):
     a worker thread. ``temperature=0`` decodes greedily.
 
     Example:
-        >>> from langgraph_collab.roles.models import load_trainable_model
+        >>> from langgraph_collab.roles.trainable import load_trainable_model
         >>> model, tokenizer = load_trainable_model("local")  # doctest: +SKIP
         >>> chat = ChatTransformers(model=model, tokenizer=tokenizer)  # doctest: +SKIP
         >>> chat.invoke("Hi!").content  # doctest: +SKIP
