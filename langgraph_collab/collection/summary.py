@@ -68,6 +68,15 @@ class CollectionSummary(BaseModel):
 
 
 def cost_by_role(usage: Mapping[str, RoleUsage], prices: Mapping[str, tuple[float, float]]) -> dict:
+    """USD per role from its tokens and ``prices`` (USD per million input / output tokens);
+    roles without a price are left out.
+
+    Example:
+        >>> usage = {"judge": RoleUsage(input_tokens=1_000_000, output_tokens=500_000),
+        ...          "assistant": RoleUsage(calls=1)}
+        >>> cost_by_role(usage, {"judge": (0.15, 0.60)})
+        {'judge': 0.45}
+    """
     return {
         role: (u.input_tokens * prices[role][0] + u.output_tokens * prices[role][1]) / 1e6
         for role, u in usage.items()
@@ -82,6 +91,17 @@ misjudges honest turns bends the choice."""
 
 
 def fidelity_summary(records: Sequence[ConversationRecord], user: UserLike) -> dict[str, Any]:
+    """How the simulated user behaved over ``records``, for ``summary.json``: its model, the
+    futures and those the fidelity guard gave up on, its kept and rejected turns, why the
+    conversations ended and their mean number of turns.
+
+    Example:
+        >>> from langgraph_collab.state import Task
+        >>> record = ConversationRecord(task=Task(request="hi"), messages=[], stop_reason="user")
+        >>> summary = fidelity_summary([record], lambda state: "Hi")
+        >>> summary["stop_reasons"], summary["futures"], summary["user_model"]
+        ({'user': 1}, 0, '<lambda>')
+    """
     stops = Counter(record.stop_reason or "unknown" for record in records)
     turns = [len(record.turns) for record in records]
     candidates = [c for record in records for turn in record.turns for c in turn.candidates]

@@ -105,17 +105,32 @@ _NUMBER = re.compile(
 
 
 def words(text: str) -> list[str]:
-    """Lower-case word tokens."""
+    """Lower-case word tokens (an apostrophe's ending kept with its word).
+
+    Example:
+        >>> words("It's 3 o'clock, OK?")
+        ["it's", '3', "o'clock", 'ok']
+    """
     return _WORD.findall(text.lower())
 
 
 def content_words(text: str) -> set[str]:
-    """Words that carry meaning (no stop words, no one-letter tokens)."""
+    """Words that carry meaning (no stop words, no one-letter tokens).
+
+    Example:
+        >>> sorted(content_words("I want the list sorted"))
+        ['list', 'sorted']
+    """
     return {w for w in words(text) if w not in _STOP and len(w) > 1}
 
 
 def stem(word: str) -> str:
-    """A crude stem: a common ending off, then five letters ("sorting", "sorted" -> "sort")."""
+    """A crude stem: a common ending off, then five letters ("sorting", "sorted" -> "sort").
+
+    Example:
+        >>> stem("sorting"), stem("sorted"), stem("algorithms")
+        ('sort', 'sort', 'algor')
+    """
     return re.sub(r"(?<=\w{3})(ing|ed|es|e|s)$", "", word)[:5]
 
 
@@ -153,7 +168,12 @@ def numbers(text: str) -> set[Fraction]:
 
 def numeric(reference: str) -> Fraction | None:
     """The value of a reference that is one number (``"800"``, ``"\\frac{1}{6}"``,
-    ``"About 1,200"``), else None."""
+    ``"About 1,200"``), else None.
+
+    Example:
+        >>> numeric("About 1,200"), numeric("x^2 + 1")
+        (Fraction(1200, 1), None)
+    """
     values = numbers(reference)
     rest = _NUMBER.sub(" ", reference)
     if len(values) != 1 or re.search(r"\\(?!frac)|[\^_a-z]\w*[({]", rest):
@@ -164,7 +184,13 @@ def numeric(reference: str) -> Fraction | None:
 class Parts:
     """A turn split into the user's own words (``prose``) and what they paste (``material``:
     fenced blocks, tracebacks, data or code lines, a draft after a short preface), and
-    whether the prose claims the material as theirs (``owned``)."""
+    whether the prose claims the material as theirs (``owned``).
+
+    Example:
+        >>> parts = Parts("Here's my draft:\\n\\nThe cat sat on the mat by the window.")
+        >>> parts.prose, parts.draft, parts.owned, parts.has_code
+        ("Here's my draft:", 'The cat sat on the mat by the window.', True, False)
+    """
 
     def __init__(self, text: str) -> None:
         self.fenced = _FENCE.findall(text)
@@ -217,4 +243,10 @@ def sounds_like_assistant(text: str) -> bool:
 
 
 def sentences(text: str) -> list[str]:
+    """The sentences of ``text``: split after ``.``, ``!`` or ``?`` and at line breaks.
+
+    Example:
+        >>> sentences("Hi there. How are you?\\nFine!")
+        ['Hi there.', 'How are you?', 'Fine!']
+    """
     return [s for s in re.split(r"(?<=[.!?])\s+|\n+", text) if s.strip()]

@@ -50,7 +50,12 @@ INSTALL_TRAIN = (
 
 
 def local_path(spec: str) -> Path | None:
-    """The GGUF path a ``local`` spec names (None for the embedded model)."""
+    """The GGUF path a ``local`` spec names (None for the embedded model).
+
+    Example:
+        >>> local_path("local"), local_path("local:/models/qwen.gguf").name
+        (None, 'qwen.gguf')
+    """
     _, _, rest = spec.partition(":")
     return Path(rest).expanduser() if rest else None
 
