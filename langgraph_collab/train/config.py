@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from langgraph_collab.train.checks import COMPARE, METHODS, STAGES, problems, split_list
-from langgraph_collab.train.cli import ConfigError, parse_flags, read_yaml, sections, split_keys
+from langgraph_collab.train.cli import ConfigError, check_keys, parse_flags, read_yaml, sections, split
 
 __all__ = ["METHODS", "STAGES", "CollabTrainConfig", "ConfigError", "config_from_yaml",
            "load_config", "trl_section"]  # fmt: skip
@@ -235,11 +235,12 @@ def config_from_yaml(path: str | Path, **overrides: Any) -> CollabTrainConfig:
         'dpo'
     """
     data, source = read_yaml(path)
-    values, roles, trl = split_keys(data, source, CollabTrainConfig, method=overrides.get("method"))
+    values = check_keys(data, source, CollabTrainConfig, method=overrides.get("method"))
+    values = split(values, CollabTrainConfig)
     for role, options in overrides.pop("roles", {}).items():
-        roles[role] = {**roles.get(role, {}), **options}
-    trl |= overrides.pop("trl", {})
-    return CollabTrainConfig(**{**values, **overrides, "roles": roles, "trl": trl}).validate()
+        values["roles"][role] = {**values["roles"].get(role, {}), **options}
+    values["trl"] |= overrides.pop("trl", {})
+    return CollabTrainConfig(**(values | overrides)).validate()
 
 
 def load_config(
