@@ -36,7 +36,9 @@ OPTIONS: dict[str, tuple[str, ...]] = {
     "future_assistant": SHARED,
     "policy": ("max_tokens",),
 }
-ROLE_KEYS = {f"{role}_{option}": (role, option) for role, opts in OPTIONS.items() for option in opts}
+ROLE_KEYS = {
+    f"{role}_{option}": (role, option) for role, opts in OPTIONS.items() for option in opts
+}
 """``{"judge_max_tokens": ("judge", "max_tokens"), ...}``: every flat per-role key."""
 
 
@@ -96,10 +98,16 @@ def problems(c: Any) -> list[str]:
     need(c.min_gap >= 0, "min_gap", "must be >= 0 (0 keeps every pair with different texts)")
     need(0.0 <= c.lora_dropout < 1.0, "lora_dropout", "must be in [0, 1)")
     need(bool(split_list(c.lora_target_modules)), "lora_target_modules", "name at least one module")
-    out.append(whole("max_messages", c.max_messages, minimum=2, why=" (a user message and a reply)"))
+    out.append(
+        whole("max_messages", c.max_messages, minimum=2, why=" (a user message and a reply)")
+    )
     need(c.num_generations >= 2, "num_generations", "GRPO needs >= 2 completions per prompt")
     kl = c.method in ("dpo", "online_dpo")
-    need(c.beta > 0 if kl else c.beta >= 0, "beta", f"{c.method} needs beta > 0" if kl else "must be >= 0")
+    need(
+        c.beta > 0 if kl else c.beta >= 0,
+        "beta",
+        f"{c.method} needs beta > 0" if kl else "must be >= 0",
+    )
     if c.method == "online_dpo":
         fits = c.max_completion_length < c.max_length
         need(fits, "max_completion_length", "must be below max_length for online DPO")
@@ -129,8 +137,9 @@ def shard_problems(c: Any) -> list[str]:
     if c.workers < 1:
         out.append(f"workers={c.workers!r}: must be at least 1 (1: collect in this process)")
     if c.num_shards > 1 and c.stage_list != ["collect"]:
-        out.append(f"num_shards={c.num_shards}: a shard runs the collect stage only: add --stages "
-                   "collect, then merge the shards with --stages export,train,evaluate,report")  # fmt: skip
+        out.append(f"num_shards={c.num_shards}: a shard runs the collect stage only: add "
+                   "--stages collect, then merge the shards with --stages "
+                   "export,train,evaluate,report")  # fmt: skip
     if c.num_shards > 1 and c.workers > 1:
         out.append(f"workers={c.workers}: --workers runs its own shards; give --workers or "
                    "--num-shards / --shard-index, not both")  # fmt: skip
@@ -166,6 +175,7 @@ def role_problems(c: Any) -> list[str]:
         spec = spec_of(role, c)
         api_only = sorted(set(options) & set(OPTIONS[role]) - {"max_tokens", "method"})
         if role != "policy" and (is_local(spec) or spec == "policy") and api_only:
-            out.append(f"{role}_{api_only[0]}: {role} is {spec!r}, not an API model; its options "
-                       f"are {role}_max_tokens{' and judge_method' if role == 'judge' else ''}")  # fmt: skip
+            also = " and judge_method" if role == "judge" else ""
+            out.append(f"{role}_{api_only[0]}: {role} is {spec!r}, not an API model; its "
+                       f"options are {role}_max_tokens{also}")  # fmt: skip
     return out

@@ -37,8 +37,9 @@ from langgraph_collab.options_check import did_you_mean
 from langgraph_collab.train.checks import JUDGE_METHODS, METHODS, ROLE_KEYS
 
 LIST_OPTIONS = ("stages", "compare", "lora_target_modules")  # comma-separated; YAML lists too
-EXAMPLES = {int: "a whole number such as 20", float: "a number such as 0.5", bool: "true or false",
-            str: "a text (quote it if it looks like a number)", dict: "a mapping such as {top_k: 20}"}  # fmt: skip
+EXAMPLES = {int: "a whole number such as 20", float: "a number such as 0.5",
+            bool: "true or false", str: "a text (quote it if it looks like a number)",
+            dict: "a mapping such as {top_k: 20}"}  # fmt: skip
 RUN_DEFAULTS = {"use_cpu": "on without an accelerator", "report_to": "none",
                 "save_strategy": "steps", "dataloader_num_workers": "0",
                 "include_num_input_tokens_seen": "non_padding for sft and dpo",
@@ -85,8 +86,10 @@ def read_yaml(path: str | Path) -> tuple[dict[str, Any], str]:
     if path.is_dir():
         raise ConfigError(f"--config {path} is a folder: give a YAML file")
     if not path.is_file():
-        raise ConfigError(f"config file not found: {path} (working folder {Path.cwd()}): check "
-                          "the path, or write one with CollabTrainConfig().to_yaml(path)")  # fmt: skip
+        raise ConfigError(
+            f"config file not found: {path} (working folder {Path.cwd()}): "
+            "check the path, or write one with CollabTrainConfig().to_yaml(path)"
+        )
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
@@ -221,8 +224,9 @@ def check_trl_options(
         config_class = trl_classes(method)[0]
     except (ImportError, RuntimeError) as error:
         name = next(iter(values))
-        raise ConfigError(f"{source}: unknown key {name!r}{suggest(name, ours)}: not a pipeline "
-                          f"option, and TRL's options cannot be checked ({error})") from error  # fmt: skip
+        raise ConfigError(f"{source}: unknown key {name!r}{suggest(name, ours)}: not a "
+                          f"pipeline option, and TRL's options cannot be checked ({error})"
+                          ) from error  # fmt: skip
     fields, of = trl_fields(config_class), config_class.__name__
     for name in values:
         if name not in fields:
@@ -281,7 +285,9 @@ def build_parser(config_class: type, *, method: str | None = None, help: bool = 
         for key, (role, option) in ROLE_KEYS.items()
     ], namespace={"_argument_group_name": "pipeline: roles"})  # fmt: skip
     trl = [trl_classes(method)[0]] if method is not None else []
-    title = f"TRL: {trl[0].__name__} (--method {method}; --method X --help lists X's)" if trl else ""
+    title = (
+        f"TRL: {trl[0].__name__} (--method {method}; --method X --help lists X's)" if trl else ""
+    )
     trl = [type(c.__name__, (c,), {"_argument_group_name": title}) for c in trl]
     parser = Parser(
         [*trl, *sections(config_class), roles], prog="python -m langgraph_collab.train",
@@ -297,11 +303,20 @@ def build_parser(config_class: type, *, method: str | None = None, help: bool = 
     parser.add_argument("-h", "--help", action="store_true", help="Show this help and exit.")
     parser.add_argument("--config", metavar="PATH", help="YAML file of option: value pairs.")
     parser.add_argument("--debug", action="store_true", help="On a failure, show the traceback.")
-    parser.add_argument("--show-training-example", type=int, metavar="N", help="Print the first "
-                        "N training examples of --method sft or dpo as TRL tokenizes them, one JSON "
-                        'line each: {"trained": the decoded tokens that carry loss, "ignored": the '
-                        "decoded rest}; then exit without training. Reads the dataset the train "
-                        "stage would (--dataset, else the run's export).")  # fmt: skip
+    parser.add_argument(
+        "--show-training-example",
+        type=int,
+        metavar="N",
+        help="Print the first "
+        "N training examples of --method sft or dpo as TRL tokenizes them, one "
+        'JSON line each: {"trained": the decoded tokens that carry loss, '
+        '"ignored": the decoded rest}; then exit without training. Reads the '
+        "dataset the train stage would (--dataset, else the run's export).",
+    )
+    for name in [n for n, k in kinds.items() if k in (bool, bool | None)]:  # HF: True ones only
+        dashed = name.replace("_", "-")
+        parser.add_argument(f"--no_{name}", f"--no-{dashed}", dest=name, action="store_false",
+                            help=argparse.SUPPRESS)  # fmt: skip
     parser.names = [*kinds, *ROLE_KEYS, *(trl_fields(trl[0]) if trl else ()), *CLI_ONLY]
     if help:
         parser.set_defaults(**{k: f"{v} [ours]" for k, v in RUN_DEFAULTS.items()})
@@ -344,7 +359,9 @@ def parse_flags(argv: list[str], config_class: type) -> tuple[str | None, dict[s
             parser = build_parser(config_class, method=method, help=bool(values.get("help")))
         except ImportError as error:
             if not values.get("help"):
-                raise ConfigError(f"unknown option {extra[0]} (TRL options need: {error})") from None
+                raise ConfigError(
+                    f"unknown option {extra[0]} (TRL options need: {error})"
+                ) from None
             parser = build_parser(config_class, help=True)
             parser.epilog = f"TRL options: not listed ({error})"
         if values.get("help"):

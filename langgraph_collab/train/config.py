@@ -24,7 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from langgraph_collab.train.checks import COMPARE, METHODS, STAGES, problems, split_list
-from langgraph_collab.train.cli import ConfigError, check_keys, parse_flags, read_yaml, sections, split
+from langgraph_collab.train.cli import (
+    ConfigError,
+    check_keys,
+    parse_flags,
+    read_yaml,
+    sections,
+    split,
+)
 
 __all__ = ["METHODS", "STAGES", "CollabTrainConfig", "ConfigError", "config_from_yaml",
            "load_config", "trl_section"]  # fmt: skip
