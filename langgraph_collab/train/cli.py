@@ -71,7 +71,7 @@ def trl_classes(method: str) -> tuple[type, type]:
     return OnlineDPOConfig, OnlineDPOTrainer
 
 
-def trl_fields(config_class: type) -> dict[str, Any]:
+def field_types(config_class: type) -> dict[str, Any]:
     """``{field name: resolved annotation}`` of a dataclass, in declaration order."""
     hints = typing.get_type_hints(config_class)
     return {f.name: hints[f.name] for f in dataclasses.fields(config_class) if f.init}
@@ -149,9 +149,7 @@ def check_value(name: str, value: Any, annotation: Any, *, source: str, label: s
                           "default")  # fmt: skip
     if name in LIST_OPTIONS and isinstance(value, list) and all(isinstance(v, str) for v in value):
         return ",".join(value)
-    allowed = [c for m in members for c in (typing.get_args(m) if typing.get_origin(m) is
-               typing.Literal else [e.value for e in m] if isinstance(m, type) and
-               issubclass(m, enum.Enum) else [])]  # fmt: skip  # str | Enum: the enum's values
+    allowed = [c for m in members for c in _choices(m)]  # str | Enum: the enum's values
     adapter = TypeAdapter(annotation, config=ConfigDict(arbitrary_types_allowed=True))
     one_item = any(typing.get_origin(m) is list for m in members) and not isinstance(value, list)
     for candidate in [value, [value]] if one_item else [value]:
@@ -161,9 +159,9 @@ def check_value(name: str, value: Any, annotation: Any, *, source: str, label: s
             fitted = adapter.validate_python(candidate)
         except ValidationError:
             continue
-        fitted = [plain(v) for v in fitted] if isinstance(fitted, list) else plain(fitted)
-        if not allowed or all(v in allowed for v in _items(fitted)):
-            return fitted
+        items = [_plain(v) for v in fitted] if isinstance(fitted, list) else [_plain(fitted)]
+        if not allowed or all(v in allowed for v in items):
+            return items if isinstance(fitted, list) else items[0]
     none = " or none" if optional else ""
     if allowed:
         expected, hint = f"one of {allowed}", did_you_mean(str(value), [str(a) for a in allowed])
@@ -175,11 +173,14 @@ def check_value(name: str, value: Any, annotation: Any, *, source: str, label: s
                       f"{value!r}{hint}")  # fmt: skip
 
 
-def _items(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
+def _choices(kind: Any) -> list[Any]:
+    """The values an enum or ``Literal`` field takes (none for another type)."""
+    if typing.get_origin(kind) is typing.Literal:
+        return list(typing.get_args(kind))
+    return [e.value for e in kind] if isinstance(kind, type) and issubclass(kind, enum.Enum) else []
 
 
-def plain(value: Any) -> Any:
+def _plain(value: Any) -> Any:
     return value.value if isinstance(value, enum.Enum) else value
 
 
@@ -195,9 +196,9 @@ def check_keys(
         >>> check_keys({"max-steps": "3", "judge_method": "text"}, "run.yaml", CollabTrainConfig)
         {'max_steps': 3, 'judge_method': 'text'}
     """
-    kinds = trl_fields(config_class)
+    kinds = field_types(config_class)
     kinds |= {k: str if o == "method" else kinds[o] for k, (_, o) in ROLE_KEYS.items()}
-    nested = {"roles", "trl", *(s._argument_group_name[10:] for s in sections(config_class))}
+    nested = {"roles", "trl", *sections(config_class)}
     ours, others = {}, {}
     for key, value in values.items():
         name = str(key).replace("-", "_")
@@ -227,7 +228,7 @@ def check_trl_options(
         raise ConfigError(f"{source}: unknown key {name!r}{suggest(name, ours)}: not a "
                           f"pipeline option, and TRL's options cannot be checked ({error})"
                           ) from error  # fmt: skip
-    fields, of = trl_fields(config_class), config_class.__name__
+    fields, of = field_types(config_class), config_class.__name__
     for name in values:
         if name not in fields:
             raise ConfigError(f"{source}: unknown key {name!r}"
@@ -248,10 +249,11 @@ def suggest(name: str, names: list[str], config_class: type | None = None) -> st
     return f"; did you mean {close[0]!r}?{about}" if close else ""
 
 
-def sections(config_class: type) -> list[type]:
-    """The section dataclasses ``config_class`` is made of, in order: one ``--help`` group
-    each (``_argument_group_name``, as ``HfArgumentParser`` reads it)."""
-    return [c for c in reversed(config_class.__mro__) if "_argument_group_name" in vars(c)]
+def sections(config_class: type) -> dict[str, type]:
+    """``{name: dataclass}`` of the sections ``config_class`` is made of, in order: one
+    ``--help`` group each (``_argument_group_name``, as ``HfArgumentParser`` reads it)."""
+    found = [c for c in reversed(config_class.__mro__) if "_argument_group_name" in vars(c)]
+    return {c._argument_group_name.removeprefix("pipeline: "): c for c in found}
 
 
 def _json_object(text: str) -> dict:
@@ -272,10 +274,12 @@ def build_parser(config_class: type, *, method: str | None = None, help: bool = 
     from transformers import HfArgumentParser
 
     class Parser(HfArgumentParser):
+        names: list[str]  # every option's name, for a did-you-mean
+
         def error(self, message: str) -> NoReturn:
             raise ConfigError(f"{message} (see --help)")
 
-    kinds = trl_fields(config_class)
+    kinds = field_types(config_class)
     about = {f.name: f.metadata.get("help", "") for f in dataclasses.fields(config_class)}
     about["method"] = "Structured-output method of the judge (default: auto)."
     roles = dataclasses.make_dataclass("Roles", [
@@ -290,7 +294,7 @@ def build_parser(config_class: type, *, method: str | None = None, help: bool = 
     )
     trl = [type(c.__name__, (c,), {"_argument_group_name": title}) for c in trl]
     parser = Parser(
-        [*trl, *sections(config_class), roles], prog="python -m langgraph_collab.train",
+        [*trl, *sections(config_class).values(), roles], prog="python -m langgraph_collab.train",
         usage="%(prog)s [-h] [--config PATH] [--OPTION VALUE ...]", allow_abbrev=False,
         add_help=False, conflict_handler="resolve",
         description="Collect MR-scored conversations, export TRL datasets, train with TRL and "
@@ -317,7 +321,7 @@ def build_parser(config_class: type, *, method: str | None = None, help: bool = 
         dashed = name.replace("_", "-")
         parser.add_argument(f"--no_{name}", f"--no-{dashed}", dest=name, action="store_false",
                             help=argparse.SUPPRESS)  # fmt: skip
-    parser.names = [*kinds, *ROLE_KEYS, *(trl_fields(trl[0]) if trl else ()), *CLI_ONLY]
+    parser.names = [*kinds, *ROLE_KEYS, *(field_types(trl[0]) if trl else ()), *CLI_ONLY]
     if help:
         parser.set_defaults(**{k: f"{v} [ours]" for k, v in RUN_DEFAULTS.items()})
     return parser
@@ -327,7 +331,7 @@ def parse_flags(argv: list[str], config_class: type) -> tuple[str | None, dict[s
     """``(--config path, field values)`` of the flags given in ``argv``: pipeline fields by
     name, per-role options as ``roles``, TRL options as ``trl``. ``--help`` prints and exits
     (status 0). TRL is imported only when a flag is not a pipeline option, or for ``--help``."""
-    kinds = trl_fields(config_class)
+    kinds = field_types(config_class)
     optional = {k for k, v in kinds.items() if type(None) in typing.get_args(v)} | set(ROLE_KEYS)
     rest, nones, skip = [], [], False
     for i, arg in enumerate(argv):  # `--option none`: None, where the option takes it
@@ -383,7 +387,7 @@ def parse_flags(argv: list[str], config_class: type) -> tuple[str | None, dict[s
 def split(values: Mapping[str, Any], config_class: type) -> dict[str, Any]:
     """Flat option values as the config's fields: pipeline options by name, per-role ones
     under ``roles`` (``{"judge": {"method": ...}}``), TRL's under ``trl``."""
-    kinds, roles, trl = trl_fields(config_class), {}, {}
+    kinds, roles, trl = field_types(config_class), {}, {}
     fields = {k: v for k, v in values.items() if k in kinds}
     for key, value in values.items():
         if key in ROLE_KEYS:

@@ -215,12 +215,12 @@ class CollabTrainConfig(Evaluation, Trl, Training, Export, Collection, Tasks, Mo
         import yaml
 
         lines = ["# langgraph-collab training configuration"]
-        for section in sections(CollabTrainConfig):
+        for name, section in sections(CollabTrainConfig).items():
             values = {f.name: getattr(self, f.name) for f in dataclasses.fields(section)}
             if section is Models:
                 values |= {f"{r}_{k}": v for r, opts in self.roles.items() for k, v in opts.items()}
             values |= self.trl if section is Trl else {}
-            lines.append(f"\n# {section._argument_group_name.removeprefix('pipeline: ')}")
+            lines.append(f"\n# {name}")
             lines += [yaml.safe_dump({k: v}, width=1000).rstrip("\n") for k, v in values.items()]
         text = "\n".join(lines) + "\n"
         if path is not None:

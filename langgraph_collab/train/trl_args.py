@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from langgraph_collab.train.cli import ConfigError, check_trl_options, trl_classes, trl_fields
+from langgraph_collab.train.cli import ConfigError, check_trl_options, field_types, trl_classes
 from langgraph_collab.train.config import CollabTrainConfig, trl_section
 from langgraph_collab.train.langsmith_logs import without_langsmith
 
@@ -68,7 +68,7 @@ def trainer_args(
     field, then ``defaults`` (what the data needs, such as SFT's assistant-only loss), then
     every user value of ``config.trl`` (an unknown name is a :class:`ConfigError`)."""
     config_class = trl_config_class(config.method)
-    fields = trl_fields(config_class)
+    fields = field_types(config_class)
     ours = {RENAMED.get(k, k) if RENAMED.get(k) in fields else k: v
             for k, v in our_defaults(config, output_dir=output_dir).items()}  # fmt: skip
     ours = {k: v for k, v in ours.items() if k in fields}  # ours apply where TRL has them
