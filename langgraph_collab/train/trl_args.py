@@ -9,6 +9,8 @@ method's config has the field; the options the data needs come next; a value the
 
 Example:
     >>> from langgraph_collab.train.config import CollabTrainConfig
+    >>> trl_config_class("dpo").__name__
+    'DPOConfig'
     >>> config = CollabTrainConfig(method="dpo", trl={"lr_scheduler_type": "cosine"})
     >>> trainer_args(config, output_dir="runs/x").lr_scheduler_type.value  # doctest: +SKIP
     'cosine'
