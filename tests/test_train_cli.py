@@ -56,6 +56,19 @@ def test_none_in_either_spelling(argv):
     assert load_config(argv).eval_limit is None
 
 
+@pytest.mark.parametrize(
+    ("argv", "value"),
+    [
+        (["--bf16"], True),
+        (["--bf16", "false"], False),
+        (["--no-bf16"], False),
+        (["--bf16", "none"], None),
+    ],
+)
+def test_an_optional_boolean(argv, value):
+    assert load_config(argv).bf16 is value
+
+
 def test_a_role_option_given_none_is_kept_as_none():
     config = load_config(["--judge", "openai:j", "--timeout", "30", "--judge-timeout", "none"])
     assert config.timeout == 30.0 and config.roles == {"judge": {"timeout": None}}

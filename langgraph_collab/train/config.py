@@ -37,8 +37,9 @@ __all__ = ["METHODS", "STAGES", "CollabTrainConfig", "ConfigError", "config_from
            "load_config", "trl_section"]  # fmt: skip
 
 
-def _option(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
+def _option(default: Any, help: str, **argparse: Any) -> Any:
+    """A field with its ``--help`` text (and argparse options: the parser passes them on)."""
+    return field(default=default, metadata={"help": help, **argparse})
 
 
 @dataclass
@@ -116,8 +117,8 @@ class Training:
     future_assistant: str = _option("policy", "GRPO / online DPO future turns: 'policy' or a spec.")
 
 
-def _ours(default: Any, help: str) -> Any:
-    return _option(default, f"{help} (default: %(default)s) [ours]")
+def _ours(default: Any, help: str, **argparse: Any) -> Any:
+    return _option(default, f"{help} (default: %(default)s) [ours]", **argparse)
 
 
 @dataclass
@@ -139,7 +140,8 @@ class Trl:
     logging_steps: int = _ours(1, "Log every this many steps.")
     save_steps: int = _ours(4, "Checkpoint every this many steps (the resume points).")
     save_total_limit: int | None = _ours(2, "Checkpoints kept (none: all).")
-    bf16: bool | None = _ours(None, "bf16 mixed precision (none: on with a bf16 GPU).")
+    bf16: bool | None = _ours(None, "bf16 mixed precision (none: on with a bf16 GPU).",
+                              nargs="?", const=True)  # `--bf16` alone: true  # fmt: skip
     gradient_checkpointing: bool = _ours(False, "Recompute activations to save memory.")
 
 
