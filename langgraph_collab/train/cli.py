@@ -327,25 +327,31 @@ def build_parser(config_class: type, *, method: str | None = None, help: bool = 
     return parser
 
 
+def _nones(argv: list[str], optional: set[str]) -> tuple[list[str], list[str]]:
+    """``argv`` less each ``--option none`` (or ``=none``, ``null``) of an option that takes
+    None, and those options' names: TRL's parser reads none as a text or an error."""
+    rest, nones, skip = [], [], False
+    for i, arg in enumerate(argv):
+        option, eq, value = arg.partition("=")
+        name = option[2:].replace("-", "_") if option.startswith("--") else ""
+        value = value if eq else "".join(argv[i + 1 : i + 2])
+        if skip:
+            skip = False
+        elif name in optional and value.lower() in ("none", "null"):
+            nones.append(name)
+            skip = not eq
+        else:
+            rest.append(arg)
+    return rest, nones
+
+
 def parse_flags(argv: list[str], config_class: type) -> tuple[str | None, dict[str, Any]]:
     """``(--config path, field values)`` of the flags given in ``argv``: pipeline fields by
     name, per-role options as ``roles``, TRL options as ``trl``. ``--help`` prints and exits
     (status 0). TRL is imported only when a flag is not a pipeline option, or for ``--help``."""
     kinds = field_types(config_class)
     optional = {k for k, v in kinds.items() if type(None) in typing.get_args(v)} | set(ROLE_KEYS)
-    rest, nones, skip = [], [], False
-    for i, arg in enumerate(argv):  # `--option none`: None, where the option takes it
-        option, eq, value = arg.partition("=")
-        name = option[2:].replace("-", "_") if option.startswith("--") else ""
-        if skip:
-            skip = False
-        elif name in optional and (value if eq else "".join(argv[i + 1 : i + 2])).lower() in (
-            "none", "null"
-        ):  # fmt: skip
-            nones.append(name)
-            skip = not eq
-        else:
-            rest.append(arg)
+    rest, nones = _nones(argv, optional)
 
     def given(parser: Any) -> tuple[dict[str, Any], list[str]]:  # names start out unset
         unset = object()
