@@ -246,7 +246,7 @@ FLAG_CASES = [
     (["--lerning-rate", "1e-4"], "unknown option --lerning-rate (did you mean '--learning-rate'?)"),
     (["--max_step=3"], "unknown option --max_step=3 (did you mean '--max_steps'?)"),
     (["collect"], "unexpected argument 'collect': options take the form --name value"),
-    (["--max-steps"], "argument --max-steps: expected one argument (see --help)"),
+    (["--max-steps"], "--max-steps: expected one argument (see --help)"),
     (["--samples", "two"], "argument --samples: invalid int value: 'two'"),
     (["--learning-rate", "nan"], "learning_rate=nan: must be a finite number"),
     (["--stages", "colect"], "did you mean 'collect'?"),

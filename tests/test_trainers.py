@@ -130,10 +130,11 @@ def test_policy_future_assistant_must_be_bound():
 
 
 def test_our_trl_defaults_name_fields_of_the_installed_trl():
+    from langgraph_collab.train.cli import field_types
     from langgraph_collab.train.config import METHODS, trl_section
-    from langgraph_collab.train.trl_args import RENAMED, trl_config_class, trl_fields
+    from langgraph_collab.train.trl_args import RENAMED, trl_config_class
 
-    names = set().union(*(trl_fields(trl_config_class(m)) for m in METHODS))
+    names = set().union(*(field_types(trl_config_class(m)) for m in METHODS))
     missing = [n for n in trl_section() if n not in names and RENAMED.get(n) not in names]
     assert not missing, f"renamed or removed by this TRL: {missing}"
 

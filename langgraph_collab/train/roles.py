@@ -22,37 +22,10 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from langgraph_collab.roles.structured import METHODS
+from langgraph_collab.train.checks import SHARED, is_local, spec_of
 
 if TYPE_CHECKING:
     from langgraph_collab.train.config import CollabTrainConfig
-
-JUDGE_METHODS = METHODS
-"""The judge's structured-output methods (see :mod:`langgraph_collab.roles.structured`)."""
-SHARED = ("base_url", "api_key_env", "api_key", "timeout", "max_tokens", "extra_body",
-          "model_kwargs")  # fmt: skip
-"""The options every API role takes: fields of the ``models`` section, overridable per role."""
-OPTIONS: dict[str, tuple[str, ...]] = {
-    "user": SHARED,
-    "assistant": SHARED,
-    "judge": (*SHARED, "method"),
-    "future_assistant": SHARED,
-    "policy": ("max_tokens",),
-}
-METHOD_HELP = f"Structured-output method of the judge: one of {', '.join(JUDGE_METHODS)}."
-
-
-def role_keys() -> dict[str, tuple[str, str]]:
-    """``{"judge_max_tokens": ("judge", "max_tokens"), ...}``: every flat per-role key."""
-    return {f"{role}_{option}": (role, option) for role, opts in OPTIONS.items() for option in opts}
-
-
-def is_local(spec: str) -> bool:
-    return spec == "local" or spec.startswith("local:")
-
-
-def spec_of(role: str, config: CollabTrainConfig) -> str:
-    return config.policy if role == "policy" else getattr(config, role)
 
 
 def settings(role: str, config: CollabTrainConfig) -> dict[str, Any]:
@@ -82,8 +55,8 @@ def api_key(role: str, config: CollabTrainConfig) -> str | None:
 
 
 def model_options(role: str, config: CollabTrainConfig) -> dict[str, Any]:
-    """The keyword options :func:`~langgraph_collab.roles.models.load_chat_model` gets for the
-    role."""
+    """The keyword options :func:`~langgraph_collab.roles.models.load_chat_model` gets for
+    the role."""
     o = settings(role, config)
     options: dict[str, Any] = {"max_tokens": o["max_tokens"]}
     if is_local(spec_of(role, config)):
@@ -132,7 +105,21 @@ def role_models(config: CollabTrainConfig, roles: list[str]) -> dict[str, Any]:
 def policy_chat(config: CollabTrainConfig, *, max_tokens: int) -> Any:
     """The base policy as a chat model (``ChatTransformers``)."""
     from langgraph_collab.roles.hf import ChatTransformers
-    from langgraph_collab.train.trainers import load_policy
 
     model, tokenizer = load_policy(config.policy)
     return ChatTransformers(model=model, tokenizer=tokenizer, max_tokens=max_tokens)
+
+
+def load_policy(spec: str) -> tuple[Any, Any]:
+    """The policy's ``(model, tokenizer)``: float32 on CPU, a pad token set."""
+    import torch
+
+    from langgraph_collab.roles.trainable import load_trainable_model
+    from langgraph_collab.train.trl_args import has_accelerator
+
+    model, tokenizer = load_trainable_model(spec)
+    if not has_accelerator() and model.dtype in (torch.float16, torch.bfloat16):
+        model = model.float()
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer

@@ -28,12 +28,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from langgraph_collab.roles.trainable import load_trainable_model
 from langgraph_collab.train.config import CollabTrainConfig
 from langgraph_collab.train.loss_mask import sft_training_data, token_counts, training_examples
 from langgraph_collab.train.rewards import MRReward
-from langgraph_collab.train.roles import settings
-from langgraph_collab.train.trl_args import has_accelerator, trainer_args, trl_trainer_class
+from langgraph_collab.train.roles import load_policy, settings
+from langgraph_collab.train.trl_args import trainer_args, trl_trainer_class
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -127,18 +126,6 @@ def lora_config(config: CollabTrainConfig) -> Any:
     c = config
     return LoraConfig(r=c.lora_r, lora_alpha=c.lora_alpha, lora_dropout=c.lora_dropout,
                       target_modules=c.target_modules, task_type="CAUSAL_LM")  # fmt: skip
-
-
-def load_policy(spec: str) -> tuple[Any, Any]:
-    """The policy's ``(model, tokenizer)``: float32 on CPU, a pad token set."""
-    import torch
-
-    model, tokenizer = load_trainable_model(spec)
-    if not has_accelerator() and model.dtype in (torch.float16, torch.bfloat16):
-        model = model.float()
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return model, tokenizer
 
 
 def last_checkpoint(output_dir: str | Path) -> str | None:
