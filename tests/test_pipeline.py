@@ -84,10 +84,8 @@ def test_a_kill_in_the_trainer_node_resumes_there_from_the_last_checkpoint(polic
     assert done, "no checkpoint was written before the kill"
 
     with SqliteSaver.from_conn_string(str(tmp_path / "t" / "pipeline.sqlite")) as saver:
-        snapshot = (
-            create_pipeline_graph()
-            .compile(checkpointer=saver)
-            .get_state({"configurable": {"thread_id": "pipeline"}})
+        snapshot = create_pipeline_graph(checkpointer=saver).get_state(
+            {"configurable": {"thread_id": "pipeline"}}
         )
     assert snapshot.next == ("train",) and "exported" in snapshot.values
 

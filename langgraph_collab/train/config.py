@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from langgraph_collab.reward.adaptive import AdaptiveSampling
+from langgraph_collab.reward.options import RewardOptions
 from langgraph_collab.train.checks import COMPARE, METHODS, STAGES, problems, split_list
 from langgraph_collab.train.cli import (
     ConfigError,
@@ -90,10 +92,10 @@ class Collection:
     shard_index: int = _option(0, "Collect only this shard (0 to num_shards - 1).")
     workers: int = _option(1, "Collect in this many shard processes, one progress bar.")
     checkpoint_samples: bool = _option(False, "Checkpoint forward samples: a kill redoes fewer "
-                                       "calls; ~9x the checkpoint database.")  # fmt: skip
+                                       "calls, for a larger checkpoint database.")  # fmt: skip
     adaptive_z: float | None = _option(None, "Adaptive sampling: stop a candidate's forward "
-                                       "samples once the best is clear, bounds z wide (1.0: "
-                                       "~1/3 fewer calls); none: always S.")  # fmt: skip
+                                       "samples once the best is clear, bounds z wide (wider: "
+                                       "fewer calls saved); none: always S.")  # fmt: skip
 
 
 @dataclass
@@ -179,6 +181,21 @@ class CollabTrainConfig(Evaluation, Trl, Training, Export, Collection, Tasks, Mo
     @property
     def compare_list(self) -> list[str]:
         return split_list(self.compare)
+
+    @property
+    def reward_options(self) -> RewardOptions:
+        """The MR settings of collection and of the online methods' reward, as the one
+        :class:`~langgraph_collab.reward.options.RewardOptions` every MR entry point takes
+        (collection's default: a conversation, and its futures, end once the goal is met).
+
+        Example:
+            >>> CollabTrainConfig(samples=3, window=2, adaptive_z=1.0).reward_options.adaptive
+            AdaptiveSampling(first=2, z=1.0, tolerance=0.0, min_spread=0.5, prior_weight=2.0)
+        """
+        adaptive = None if self.adaptive_z is None else AdaptiveSampling(z=self.adaptive_z)
+        return RewardOptions(
+            samples=self.samples, window=self.window, adaptive=adaptive, grounded_stop=True
+        )
 
     @property
     def target_modules(self) -> str | list[str]:

@@ -31,6 +31,8 @@ from typing import Any
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Checkpointer
 from typing_extensions import TypedDict
 
 from langgraph_collab.collection.run_lock import PIPELINE_LOCK, hold_run_lock
@@ -154,7 +156,6 @@ def preflight(config: CollabTrainConfig) -> None:
 
 def collect_node(state: PipelineState) -> dict:
     from langgraph_collab.collection.collect import collect
-    from langgraph_collab.reward.adaptive import AdaptiveSampling
     from langgraph_collab.tasks import load_tasks
     from langgraph_collab.train.workers import progress_option
 
@@ -177,15 +178,13 @@ def collect_node(state: PipelineState) -> dict:
         out_dir=config.run_dir / "collect",
         candidates=config.candidates,
         proactive_share=config.proactive_share,
-        samples=config.samples,
-        window=config.window,
+        options=config.reward_options,
         max_messages=config.max_messages,
         max_concurrent_tasks=config.max_concurrent_tasks,
         max_model_calls=config.max_model_calls,
         num_shards=config.num_shards,
         shard_index=config.shard_index,
         checkpoint_samples=config.checkpoint_samples,
-        adaptive=None if config.adaptive_z is None else AdaptiveSampling(z=config.adaptive_z),
         progress=progress_option(),
     )
     return {"collected": summary.model_dump(mode="json")}
@@ -242,8 +241,7 @@ def train_node(state: PipelineState) -> dict:
                 user=models["user"],
                 judge=models["judge"],
                 future_assistant=models.get("future_assistant", "policy"),
-                samples=config.samples,
-                window=config.window,
+                options=config.reward_options.with_overrides(grounded_stop=False, adaptive=None),
                 max_concurrency=config.max_model_calls,
             )
         ]
@@ -322,9 +320,15 @@ def report_node(state: PipelineState) -> dict:
     return {"report": text}
 
 
-def create_pipeline_graph() -> StateGraph:
-    """The (uncompiled) pipeline graph: ``collect -> export -> train -> evaluate -> report``;
-    each node does nothing when its stage is not in ``config.stages``."""
+def create_pipeline_graph(*, checkpointer: Checkpointer = None) -> CompiledStateGraph:
+    """The pipeline graph, compiled with ``checkpointer``: ``collect -> export -> train ->
+    evaluate -> report``; each node does nothing when its stage is not in
+    ``config.stages``. Its builder is ``graph.builder``.
+
+    Example:
+        >>> list(create_pipeline_graph().builder.nodes)
+        ['collect', 'export', 'train', 'evaluate', 'report']
+    """
     builder = StateGraph(PipelineState)
     nodes = [collect_node, export_node, train_node, evaluate_node, report_node]
     previous = START
@@ -333,7 +337,7 @@ def create_pipeline_graph() -> StateGraph:
         builder.add_edge(previous, name)
         previous = name
     builder.add_edge(previous, END)
-    return builder
+    return builder.compile(checkpointer=checkpointer, name="pipeline")
 
 
 def _in_stage(name: str, node: Callable[[PipelineState], dict]) -> Callable:
@@ -376,7 +380,7 @@ def _run_locked(config: CollabTrainConfig, directory: Path) -> PipelineState:
     settings = config.to_dict()
     thread = {"configurable": {"thread_id": "pipeline"}}
     with SqliteSaver.from_conn_string(str(directory / "pipeline.sqlite")) as saver:
-        graph = create_pipeline_graph().compile(checkpointer=saver, name="pipeline")
+        graph = create_pipeline_graph(checkpointer=saver)
         snapshot = graph.get_state(thread)
         resume = bool(snapshot.next) and snapshot.values.get("config") == settings
         return graph.invoke(None if resume else {"config": settings}, thread)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from langgraph_collab._runtime.sync import run_sync
 from langgraph_collab.errors import ScoringError
+from langgraph_collab.reward.options import RewardOptions
 from langgraph_collab.reward.score import ascore_candidates
 from langgraph_collab.roles.models import load_chat_model
 from langgraph_collab.state import Task
@@ -87,9 +88,8 @@ class MRReward:
     def __init__(self, *, user: Any, judge: Any, assistant: Any, name: str, **settings: Any):
         self.__name__ = name
         self.user, self.judge, self.assistant = user, judge, assistant
-        self.samples, self.window = settings["samples"], settings["window"]
+        self.options: RewardOptions = settings["options"]
         self.neutral, self.max_concurrency = settings["neutral"], settings["max_concurrency"]
-        self.options: dict[str, Any] = settings["options"]
         self.policy: Any = None
         self.calls = self.failures = 0
 
@@ -111,8 +111,7 @@ class MRReward:
         try:
             rewards = await ascore_candidates(
                 conversation, texts, task=task, user=self.user, assistant=self.assistant,
-                judge=self.judge, samples=self.samples, window=self.window,
-                max_concurrency=self.max_concurrency, **self.options,
+                judge=self.judge, options=self.options, max_concurrency=self.max_concurrency,
             )  # fmt: skip
         except ScoringError as error:  # every future failed: masked below, counted, warned
             warnings.warn(f"MR failed for task {task.id!r}: {error}", RuntimeWarning, stacklevel=2)
@@ -163,12 +162,11 @@ def mr_reward_function(
     user: str | BaseChatModel,
     judge: str | BaseChatModel,
     future_assistant: str | BaseChatModel | None = "policy",
-    samples: int = 3,
-    window: int = 2,
+    options: RewardOptions | None = None,
     neutral: float = 0.0,
     max_concurrency: int | None = None,
     name: str = "multiturn_aware_reward",
-    **options: Any,
+    **overrides: Any,
 ) -> MRReward:
     """A TRL reward function (``reward(prompts, completions, **columns) -> list[float]``)
     scoring each completion by its MR, the task rebuilt from the dataset's columns.
@@ -176,7 +174,8 @@ def mr_reward_function(
     ``user``, ``judge`` and ``future_assistant`` are chat models or specs
     (:func:`~langgraph_collab.load_chat_model`); ``future_assistant="policy"`` (or None) lets the
     policy being trained play the future turns once bound with ``bind_policy``. ``options``
-    go to the reward graph (``metrics``, ``weights``, ``token_lambda``...).
+    are the MR settings (:class:`~langgraph_collab.reward.options.RewardOptions`; keywords
+    naming its fields override it: ``samples=2``).
 
     Example:
         >>> reward = mr_reward_function(user=model, judge=model, future_assistant=model,
@@ -191,6 +190,6 @@ def mr_reward_function(
     )
     return MRReward(
         user=user, judge=judge, assistant=None if assistant == "policy" else assistant,
-        name=name, samples=samples, window=window, neutral=neutral,
-        max_concurrency=max_concurrency, options=options,
+        name=name, neutral=neutral, max_concurrency=max_concurrency,
+        options=RewardOptions.of(options, **overrides),
     )  # fmt: skip
