@@ -22,10 +22,10 @@ def run_worker(
     """Run the worker; with ``kill_after_calls``, SIGKILL it once it has made that many
     model calls. True if it finished by itself."""
     proc = subprocess.Popen(
-        [sys.executable, str(WORKER), str(out), str(n_tasks), str(latency)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+        [sys.executable, str(WORKER), "count", str(out), str(n_tasks), "--stop-after", "3",
+         "--latency", str(latency)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
     calls = 0
     for line in proc.stdout:  # one line per model call, until the worker exits
         calls += line.startswith("call")
