@@ -1,10 +1,15 @@
-"""Shared fixtures: scripted fake chat models (fresh messages per call) and the embedded model."""
+"""Shared fixtures and helpers: scripted fake chat models (fresh messages per call), a
+scripted collection run, a fake OpenAI server's scripted replies, the tool-calling agent of
+the node and middleware tests, and the embedded model."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
 import os
+import threading
+import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +17,11 @@ import pytest
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import Field, PrivateAttr
 
 from langgraph_collab import Task
 from langgraph_collab.testing import ScriptedChatModel
+from tests.fake_openai import Reply, role_of
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -53,6 +60,104 @@ def judge_json(*, artifact: str = "4", grade: str = "A", correct: bool | None = 
 
 def make_judge(latency: float = 0.0, **verdict: object) -> ScriptedChatModel:
     return ScriptedChatModel(script=[judge_json(**verdict)], latency=latency)
+
+
+def collect_scripted(out_dir: str | Path, tasks: int | Sequence[Task] = 1, **options: Any):
+    """:func:`~langgraph_collab.collection.collect.collect` into ``out_dir`` on ``tasks`` (a
+    list, or how many math tasks) with the scripted roles (a user who ends the chat after
+    one message, the replying assistant, an A-grade judge), 2 candidates, one future of one
+    turn each and no progress bar; ``options`` override any of it (a role included).
+
+    Example:
+        summary = collect_scripted(tmp_path, 2, user=make_user(stop_after=2), samples=2)
+    """
+    from langgraph_collab.collection.collect import collect
+    from langgraph_collab.tasks import load_tasks
+
+    if isinstance(tasks, int):
+        tasks = load_tasks("math", limit=tasks)
+    roles = {"user": make_user(stop_after=1), "assistant": make_assistant(), "judge": make_judge()}
+    settings = {"candidates": 2, "samples": 1, "window": 1, "progress": False}
+    return collect(tasks, out_dir=out_dir, **{**roles, **settings, **options})
+
+
+def scripted_reply(body: dict[str, Any], *, end_after: int = 0) -> Reply:
+    """A fake OpenAI server's answer to one request of the scripted roles: the judge's
+    A-grade verdict, the assistant's "It is 4.", and a simulated user who asks "Why is
+    that?" until ``end_after`` replies are in its (role-swapped) view past its opening, then
+    ends the chat.
+
+    Example:
+        FakeOpenAI(lambda body: scripted_reply(body, end_after=2))
+    """
+    role = role_of(body)
+    if role == "judge":
+        return Reply(judge_json())
+    if role == "simulated_user":
+        replies = sum(m.get("role") == "user" for m in body["messages"][2:])  # swapped view
+        return Reply("Thanks! [[TERMINATE CHAT]]" if replies >= end_after else "Why is that?")
+    return Reply("It is 4.")
+
+
+# ------------------------------------------------------------------------------ a tool agent
+# The node's and the middleware's tests: a real ``create_agent`` agent with a real tool.
+
+ANSWERS = ["The report is ready.", "Which report do you mean, Q1 or Q2?", "Done, see above."]
+
+
+class ToolCallingModel(BaseChatModel):
+    """Calls ``lookup`` on every user message, then answers: one of ``answers`` in turn on
+    the first user turn (the candidates), a fixed reply in later turns (the futures),
+    recording the message types it saw there."""
+
+    answers: list[str] = Field(default_factory=lambda: list(ANSWERS))
+    future_views: list[list[str]] = Field(default_factory=list)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _n: int = PrivateAttr(default=0)
+
+    @property
+    def _llm_type(self) -> str:
+        return "tool-calling-fake"
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> ToolCallingModel:
+        return self
+
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
+        last = messages[-1]
+        users = sum(isinstance(m, HumanMessage) for m in messages)
+        if isinstance(last, HumanMessage):
+            call = {"name": "lookup", "args": {"query": last.text}, "id": uuid.uuid4().hex}
+            reply = AIMessage("", tool_calls=[call])
+        elif users == 1:
+            with self._lock:
+                reply, self._n = AIMessage(self.answers[self._n % len(self.answers)]), self._n + 1
+        else:
+            with self._lock:
+                self.future_views.append([m.type for m in messages])
+            reply = AIMessage(f"Here is what I found: {last.text}")
+        return ChatResult(generations=[ChatGeneration(message=reply)])
+
+
+def grading_judge() -> ScriptedChatModel:
+    """A = the assistant asked which report, B = it said the report is ready, else C."""
+
+    def script(messages: list[BaseMessage]) -> str:
+        text = messages[-1].text
+        grade = "A" if "Which report" in text else "B" if "report is ready" in text else "C"
+        reply = {"thought": "", "final_artifact": "", "interactivity": grade, "correct": None}
+        return json.dumps(reply)
+
+    return ScriptedChatModel(script=script)
+
+
+def assert_best_chosen(collab: dict, live: list[BaseMessage]) -> None:
+    """Every candidate was scored, the best one (the question, ``ANSWERS[1]``) was chosen
+    and is the live thread's last message."""
+    scores = collab["scores"]
+    assert all(score is not None for score in scores)
+    assert collab["chosen"] == max(range(len(scores)), key=lambda i: scores[i])
+    assert collab["candidates"][collab["chosen"]] == ANSWERS[1]
+    assert live[-1].content == ANSWERS[1]
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
 from langgraph_collab import Task, aevaluate, evaluate
 from langgraph_collab.evaluation.report import EvaluationReport
 from langgraph_collab.evaluation.run import baseline_assistants
-from langgraph_collab.reward.scoring import MetricStats
 from langgraph_collab.reward.metrics.tokens import count_tokens
+from langgraph_collab.reward.scoring import MetricStats
 from langgraph_collab.tasks import load_tasks
 from langgraph_collab.testing import ScriptedChatModel
 from tests.conftest import judge_json, make_assistant, make_judge, make_user

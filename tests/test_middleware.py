@@ -19,8 +19,7 @@ from langgraph_collab.agents.lookahead import Budget
 from langgraph_collab.roles.assistant import proactive_prompt
 from langgraph_collab.state import TERMINATE
 from langgraph_collab.testing import ScriptedChatModel
-from tests.conftest import make_user
-from tests.test_node import ANSWERS, ToolCallingModel, grading_judge
+from tests.conftest import ANSWERS, ToolCallingModel, assert_best_chosen, grading_judge, make_user
 
 needs_async_config = pytest.mark.skipif(
     sys.version_info < (3, 11), reason="LangGraph hands async middleware its config on 3.11+"
@@ -37,14 +36,6 @@ def collaborative(lookup, *, checkpointer=None, bound=True, **options):
     model = ToolCallingModel()
     agent = create_agent(model, [lookup], middleware=[collab], checkpointer=checkpointer)
     return (collab.bind(agent) if bound else agent), model
-
-
-def assert_best_chosen(collab: dict, live: list[BaseMessage]) -> None:
-    scores = collab["scores"]
-    assert all(score is not None for score in scores)
-    assert collab["chosen"] == max(range(len(scores)), key=lambda i: scores[i])
-    assert collab["candidates"][collab["chosen"]] == ANSWERS[1]
-    assert live[-1].content == ANSWERS[1]
 
 
 def test_lookahead_at_the_model_call_with_futures_in_forks_of_the_thread(lookup, lookups):

@@ -4,25 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import json
 import os
 import subprocess
 import sys
-import threading
-import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 from langchain.agents import create_agent
 from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, StateGraph
 from langgraph.types import Command
-from pydantic import Field, PrivateAttr
 
 from langgraph_collab.agents.node import (
     Budget,
@@ -33,54 +26,14 @@ from langgraph_collab.agents.node import (
 from langgraph_collab.roles.assistant import proactive_prompt
 from langgraph_collab.state import TERMINATE
 from langgraph_collab.testing import ScriptedChatModel
-from tests.conftest import MetadataModel, make_user
-
-ANSWERS = ["The report is ready.", "Which report do you mean, Q1 or Q2?", "Done, see above."]
-
-
-class ToolCallingModel(BaseChatModel):
-    """Calls ``lookup`` on every user message, then answers: one of ``answers`` in turn on
-    the first user turn (the candidates), a fixed reply in later turns (the futures),
-    recording the message types it saw there."""
-
-    answers: list[str] = Field(default_factory=lambda: list(ANSWERS))
-    future_views: list[list[str]] = Field(default_factory=list)
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _n: int = PrivateAttr(default=0)
-
-    @property
-    def _llm_type(self) -> str:
-        return "tool-calling-fake"
-
-    def bind_tools(self, tools: Any, **kwargs: Any) -> ToolCallingModel:
-        return self
-
-    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
-        last = messages[-1]
-        users = sum(isinstance(m, HumanMessage) for m in messages)
-        if isinstance(last, HumanMessage):
-            call = {"name": "lookup", "args": {"query": last.text}, "id": uuid.uuid4().hex}
-            reply = AIMessage("", tool_calls=[call])
-        elif users == 1:
-            with self._lock:
-                reply, self._n = AIMessage(self.answers[self._n % len(self.answers)]), self._n + 1
-        else:
-            with self._lock:
-                self.future_views.append([m.type for m in messages])
-            reply = AIMessage(f"Here is what I found: {last.text}")
-        return ChatResult(generations=[ChatGeneration(message=reply)])
-
-
-def grading_judge() -> ScriptedChatModel:
-    """A = the assistant asked which report, B = it said the report is ready, else C."""
-
-    def script(messages: list[BaseMessage]) -> str:
-        text = messages[-1].text
-        grade = "A" if "Which report" in text else "B" if "report is ready" in text else "C"
-        reply = {"thought": "", "final_artifact": "", "interactivity": grade, "correct": None}
-        return json.dumps(reply)
-
-    return ScriptedChatModel(script=script)
+from tests.conftest import (
+    ANSWERS,
+    MetadataModel,
+    ToolCallingModel,
+    assert_best_chosen,
+    grading_judge,
+    make_user,
+)
 
 
 @pytest.fixture
@@ -99,14 +52,6 @@ def host(node, checkpointer=None):
 def lookahead(agent, **options):
     options = {"user": make_user(), "judge": grading_judge(), **options}
     return create_collaborative_node(agent, mode="lookahead", **options)
-
-
-def assert_best_chosen(collab: dict, live: list[BaseMessage]) -> None:
-    scores = collab["scores"]
-    assert all(score is not None for score in scores)
-    assert collab["chosen"] == max(range(len(scores)), key=lambda i: scores[i])
-    assert collab["candidates"][collab["chosen"]] == ANSWERS[1]
-    assert live[-1].content == ANSWERS[1]
 
 
 def test_agent_with_a_tool_in_lookahead_mode_forks_from_the_host_checkpoint(tool_agent, lookups):

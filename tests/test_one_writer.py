@@ -29,7 +29,7 @@ from langgraph_collab.collection.records import (
 )
 from langgraph_collab.collection.run_lock import RunLockedError, hold_run_lock
 from langgraph_collab.train.__main__ import main
-from tests.conftest import judge_json
+from tests.conftest import judge_json, scripted_reply
 from tests.fake_openai import FakeOpenAI, Reply, role_of
 from tests.test_export import make_record
 
@@ -105,15 +105,6 @@ def cli_argv(tmp_path: Path, base_url: str, *extra: str) -> list[str]:
         *("--user", "openai:fake", "--judge", "openai:fake", "--assistant", "openai:fake"),
         *("--api-key", "sk-test", *extra),
     ]
-
-
-def scripted_reply(body: dict) -> Reply:
-    """A judge verdict, a user who ends the chat, or the assistant's answer."""
-    if role_of(body) == "judge":
-        return Reply(judge_json())
-    if role_of(body) == "simulated_user":
-        return Reply("Thanks! [[TERMINATE CHAT]]")
-    return Reply("It is 4.")
 
 
 def test_a_second_collect_on_a_held_folder_fails_at_once_naming_the_holder(tmp_path):
