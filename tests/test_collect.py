@@ -86,19 +86,10 @@ def test_the_message_budget_stops_a_conversation(tmp_path):
 
 
 def test_the_global_call_cap_holds_across_tasks(tmp_path):
-    summary = collect(
-        load_tasks("math", limit=3),
-        user=make_user(stop_after=1, latency=0.02),
-        assistant=make_assistant(0.02),
-        judge=make_judge(0.02),
-        out_dir=tmp_path,
-        candidates=2,
-        samples=3,
-        window=1,
-        max_concurrent_tasks=3,
-        max_model_calls=4,
-        progress=False,
-    )
+    summary = collect_scripted(
+        tmp_path, 3, user=make_user(stop_after=1, latency=0.02), assistant=make_assistant(0.02),
+        judge=make_judge(0.02), samples=3, max_concurrent_tasks=3, max_model_calls=4,
+    )  # fmt: skip
     assert 2 <= summary.peak_calls_in_flight <= 4  # calls overlapped, never past the cap
     assert summary.calls == sum(u.calls for u in summary.usage.values())
 

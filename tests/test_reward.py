@@ -1,4 +1,5 @@
 import asyncio
+import threading
 from typing import Any
 
 import pytest
@@ -104,21 +105,40 @@ def test_window_zero_scores_the_candidate_alone(math_task):
     assert result.components["tokens"] == cl100k("Four.")
 
 
+BOUND_S = 60  # a failure bound (a missing fan-out waits forever), not a speed check
+
+
 class Gathering(ScriptedChatModel):
-    """A fake model whose calls each wait until ``parties`` of them are in flight at once:
-    a run that does not fan every future out never gets past its first calls."""
+    """A fake model whose calls each wait, in flight, until ``parties`` of them are in
+    flight at once (async calls on an asyncio event, sync calls in threads on a threading
+    one): a run that does not fan every future out never gets past its first calls, and
+    fails after ``BOUND_S`` instead of hanging."""
 
     parties: int = 1
-    _arrived: int = PrivateAttr(default=0)
     _all_in: Any = PrivateAttr(default=None)
+    _all_in_threads: threading.Event = PrivateAttr(default_factory=threading.Event)
 
     async def _agenerate(self, messages, stop=None, run_manager=None, **kwargs):
-        self._all_in = self._all_in or asyncio.Event()
-        self._arrived += 1
-        if self._arrived >= self.parties:
-            self._all_in.set()
-        await self._all_in.wait()
-        return await super()._agenerate(messages, stop, run_manager, **kwargs)
+        self._enter()
+        try:
+            self._all_in = self._all_in or asyncio.Event()
+            if self.max_in_flight >= self.parties:
+                self._all_in.set()
+            await self._all_in.wait()
+            return self._result(messages)
+        finally:
+            self._leave()
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+        self._enter()
+        try:
+            if self.max_in_flight >= self.parties:
+                self._all_in_threads.set()
+            if not self._all_in_threads.wait(BOUND_S):
+                raise AssertionError(f"fewer than {self.parties} calls were ever in flight at once")
+            return self._result(messages)
+        finally:
+            self._leave()
 
 
 async def test_all_futures_of_all_candidates_run_concurrently(math_task):
@@ -130,7 +150,7 @@ async def test_all_futures_of_all_candidates_run_concurrently(math_task):
             HISTORY, ["a", "b"], task=math_task, user=user, assistant=make_assistant(),
             judge=judge,
         ),
-        timeout=60,  # a failure bound (a missing fan-out waits forever), not a speed check
+        timeout=BOUND_S,
     )  # fmt: skip
     assert user.max_in_flight == 6 and judge.max_in_flight == 6
     assert [r.n_failed for r in rewards] == [0, 0]
@@ -151,16 +171,12 @@ async def test_max_concurrency_caps_futures_in_flight(math_task):
 
 
 def test_sync_run_fans_out_in_threads_too(math_task):
-    user = make_user(latency=0.1)
-    score_candidates(
-        HISTORY,
-        ["a"],
-        task=math_task,
-        user=user,
-        assistant=make_assistant(0.1),
-        judge=make_judge(0.1),
+    # S=3 samples: the 3 first user turns must all be in flight together, each in a thread.
+    user = Gathering(script=make_user().script, parties=3)
+    (reward,) = score_candidates(
+        HISTORY, ["a"], task=math_task, user=user, assistant=make_assistant(), judge=make_judge()
     )
-    assert user.max_in_flight == 3
+    assert user.max_in_flight == 3 and reward.n_failed == 0
 
 
 def test_calls_per_mr_combined_judge_15_separate_judges_21(math_task):
