@@ -4,6 +4,7 @@ the node and middleware tests, and the embedded model."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import os
@@ -237,13 +238,26 @@ def lookup(lookups):
     return lookup
 
 
+HANG_BOUND_S = 120  # the longest a hung call waits: a failure bound, not a speed check
+
+
+async def hang(what: str) -> None:
+    """Wait on an event nobody sets: only a cancellation (a deadline's cut) ends the wait;
+    past ``HANG_BOUND_S`` it fails the test (a permanent error) instead of hanging it."""
+    never = asyncio.ensure_future(asyncio.Event().wait())
+    try:
+        await asyncio.wait({never}, timeout=HANG_BOUND_S)
+    finally:
+        never.cancel()
+    raise AssertionError(f"{what} was not cut by a deadline within {HANG_BOUND_S} s")
+
+
 class MetadataModel(BaseChatModel):
     """Replies ``reply(metadata)`` from the run's metadata (``candidate_index``,
     ``sample_index``), so a test can make one future of one candidate behave differently.
-    An async reply of None waits on ``hold`` forever (a hung call)."""
+    An async reply of None is a hung call: only the run's deadline ends it."""
 
     reply: Any
-    hold: Any = None
     calls: int = 0
 
     @property
@@ -259,5 +273,5 @@ class MetadataModel(BaseChatModel):
         self.calls += 1
         text = self.reply(run_manager.metadata if run_manager else {})
         if text is None:
-            await self.hold.wait()  # never set: only the deadline ends this call
+            await hang("a hung model call")
         return ChatResult(generations=[ChatGeneration(message=AIMessage(text))])

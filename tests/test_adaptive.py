@@ -159,14 +159,12 @@ def test_a_deadline_keeps_the_finished_futures_of_a_cut_candidate():
     budget cut; its two finished futures still make its MR (n_valid 2), never a None."""
 
     async def run() -> list:
-        hold = asyncio.Event()
         user = MetadataModel(
             reply=lambda m: (
                 None
                 if (m["candidate_index"], m["sample_index"]) == (1, 2)
                 else "Could you say more?"
-            ),
-            hold=hold,
+            )
         )
         judge = quality_judge([1.0, 1.0])
         return await ascore_candidates(
