@@ -238,6 +238,55 @@ def lookup(lookups):
     return lookup
 
 
+GATHER_BOUND_S = 60  # the longest a call waits for the others: a failure bound, not speed
+
+
+class Gathering(ScriptedChatModel):
+    """A fake model whose calls each wait, in flight, until ``parties`` of them are in
+    flight at once (async calls on an asyncio event, sync calls in threads on a threading
+    one): a run that never has that many calls in flight together (one that does not fan
+    out) never gets past its first calls, and fails past ``GATHER_BOUND_S`` instead of
+    hanging.
+
+    Example:
+        user = Gathering(script=make_user().script, parties=3)  # 3 futures at once
+    """
+
+    parties: int = 1
+    _all_in: Any = PrivateAttr(default=None)
+    _all_in_threads: threading.Event = PrivateAttr(default_factory=threading.Event)
+
+    def _gathered(self, all_in: bool) -> None:
+        if not all_in:
+            raise AssertionError(f"fewer than {self.parties} calls were ever in flight at once")
+
+    async def _agenerate(self, messages, stop=None, run_manager=None, **kwargs):
+        self._enter()
+        try:
+            self._all_in = self._all_in or asyncio.Event()
+            if self.max_in_flight >= self.parties:
+                self._all_in.set()
+            waiting = asyncio.ensure_future(self._all_in.wait())
+            try:
+                await asyncio.wait({waiting}, timeout=GATHER_BOUND_S)
+            finally:
+                waiting.cancel()
+            self._gathered(self._all_in.is_set())
+            return self._result(messages)
+        finally:
+            self._leave()
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+        self._enter()
+        try:
+            if self.max_in_flight >= self.parties:
+                self._all_in_threads.set()
+            self._gathered(self._all_in_threads.wait(GATHER_BOUND_S))
+            return self._result(messages)
+        finally:
+            self._leave()
+
+
 HANG_BOUND_S = 120  # the longest a hung call waits: a failure bound, not a speed check
 
 

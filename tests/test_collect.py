@@ -11,7 +11,7 @@ from langgraph_collab.collection.graph import create_collection_graph
 from langgraph_collab.collection.records import read_records
 from langgraph_collab.tasks import load_tasks
 from langgraph_collab.testing import ScriptedChatModel
-from tests.conftest import collect_scripted, make_assistant, make_judge, make_user
+from tests.conftest import Gathering, collect_scripted, make_assistant, make_judge, make_user
 
 WORKER = Path(__file__).with_name("collect_worker.py")
 
@@ -86,9 +86,12 @@ def test_the_message_budget_stops_a_conversation(tmp_path):
 
 
 def test_the_global_call_cap_holds_across_tasks(tmp_path):
+    # The users' calls wait until 2 are in flight at once (the calls overlap); the others
+    # take a while, so that a cap let through would show.
+    user = Gathering(script=make_user(stop_after=1).script, parties=2)
     summary = collect_scripted(
-        tmp_path, 3, user=make_user(stop_after=1, latency=0.02), assistant=make_assistant(0.02),
-        judge=make_judge(0.02), samples=3, max_concurrent_tasks=3, max_model_calls=4,
+        tmp_path, 3, user=user, assistant=make_assistant(0.02), judge=make_judge(0.02),
+        samples=3, max_concurrent_tasks=3, max_model_calls=4,
     )  # fmt: skip
     assert 2 <= summary.peak_calls_in_flight <= 4  # calls overlapped, never past the cap
     assert summary.calls == sum(u.calls for u in summary.usage.values())

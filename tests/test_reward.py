@@ -1,5 +1,4 @@
 import asyncio
-import threading
 from typing import Any
 
 import pytest
@@ -7,14 +6,20 @@ import tiktoken
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import HumanMessage
 from langchain_core.runnables import Runnable, RunnableLambda
-from pydantic import PrivateAttr
 
 from langgraph_collab import Task, ascore_candidates, create_reward_graph, score_candidates
 from langgraph_collab.errors import Backoff
 from langgraph_collab.reward.score import multiturn_aware_reward
 from langgraph_collab.roles.judge import Judgement
 from langgraph_collab.testing import ScriptedChatModel
-from tests.conftest import judge_json, make_assistant, make_judge, make_user
+from tests.conftest import (
+    GATHER_BOUND_S,
+    Gathering,
+    judge_json,
+    make_assistant,
+    make_judge,
+    make_user,
+)
 
 FAST = Backoff(base=0.001)
 
@@ -105,42 +110,6 @@ def test_window_zero_scores_the_candidate_alone(math_task):
     assert result.components["tokens"] == cl100k("Four.")
 
 
-BOUND_S = 60  # a failure bound (a missing fan-out waits forever), not a speed check
-
-
-class Gathering(ScriptedChatModel):
-    """A fake model whose calls each wait, in flight, until ``parties`` of them are in
-    flight at once (async calls on an asyncio event, sync calls in threads on a threading
-    one): a run that does not fan every future out never gets past its first calls, and
-    fails after ``BOUND_S`` instead of hanging."""
-
-    parties: int = 1
-    _all_in: Any = PrivateAttr(default=None)
-    _all_in_threads: threading.Event = PrivateAttr(default_factory=threading.Event)
-
-    async def _agenerate(self, messages, stop=None, run_manager=None, **kwargs):
-        self._enter()
-        try:
-            self._all_in = self._all_in or asyncio.Event()
-            if self.max_in_flight >= self.parties:
-                self._all_in.set()
-            await self._all_in.wait()
-            return self._result(messages)
-        finally:
-            self._leave()
-
-    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
-        self._enter()
-        try:
-            if self.max_in_flight >= self.parties:
-                self._all_in_threads.set()
-            if not self._all_in_threads.wait(BOUND_S):
-                raise AssertionError(f"fewer than {self.parties} calls were ever in flight at once")
-            return self._result(messages)
-        finally:
-            self._leave()
-
-
 async def test_all_futures_of_all_candidates_run_concurrently(math_task):
     # K=2 candidates x S=3 samples: the 6 first user turns must all be in flight together.
     user = Gathering(script=make_user().script, parties=6)
@@ -150,7 +119,7 @@ async def test_all_futures_of_all_candidates_run_concurrently(math_task):
             HISTORY, ["a", "b"], task=math_task, user=user, assistant=make_assistant(),
             judge=judge,
         ),
-        timeout=BOUND_S,
+        timeout=GATHER_BOUND_S,
     )  # fmt: skip
     assert user.max_in_flight == 6 and judge.max_in_flight == 6
     assert [r.n_failed for r in rewards] == [0, 0]
