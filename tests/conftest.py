@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field, PrivateAttr
 
 from langgraph_collab import Task
+from langgraph_collab.state import TERMINATE
 from langgraph_collab.testing import ScriptedChatModel
 from tests.fake_openai import Reply, role_of
 
@@ -159,6 +161,54 @@ def assert_best_chosen(collab: dict, live: list[BaseMessage]) -> None:
     assert collab["chosen"] == max(range(len(scores)), key=lambda i: scores[i])
     assert collab["candidates"][collab["chosen"]] == ANSWERS[1]
     assert live[-1].content == ANSWERS[1]
+
+
+LIVE_TURN = ["human", "ai", "tool", "ai"]  # the live thread after one turn: the choice only
+FUTURE_VIEW = [*LIVE_TURN, "human", "ai", "tool"]  # what a future's agent call saw
+HUMAN_REPLIES = ["reply 0", f"Thanks, that is all. {TERMINATE}", "reply 2"]  # user 1 stops
+
+
+def assert_forks_left_the_live_thread_alone(graph, config, collab, model, saver) -> None:
+    """Each of the 3 x 2 futures ran in its own checkpoint fork (it saw its candidate, no
+    other's); the live thread holds the chosen reply only, in every checkpoint of its
+    history; the fork threads are deleted."""
+    assert model.future_views == [FUTURE_VIEW] * 6
+    live = graph.get_state(config).values["messages"]
+    assert [m.type for m in live] == LIVE_TURN
+    assert_best_chosen(collab, live)
+    for snapshot in graph.get_state_history(config):
+        texts = [m.text for m in snapshot.values.get("messages", [])]
+        assert not {ANSWERS[0], ANSWERS[2], "user message 1"} & set(texts)
+    assert set(saver.storage) == {"live"}
+
+
+def assert_futures_ran_on_copies(out: dict, model, lookups: list[str]) -> None:
+    """Without a checkpointer the 3 x 2 futures ran on copies of the state (each called
+    the real tool once) and the best reply was chosen."""
+    assert out["collab"]["forks"] == "copy"
+    assert [m.type for m in out["messages"]] == LIVE_TURN
+    assert_best_chosen(out["collab"], out["messages"])
+    assert lookups.count("user message 1") == 6
+    assert all(view[:4] == LIVE_TURN for view in model.future_views)
+
+
+class ChainRuns(BaseCallbackHandler):
+    """Records ``(name, metadata)`` of every chain run started, in order."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[str, dict]] = []
+
+    def on_chain_start(self, serialized, inputs, *, metadata=None, **kwargs) -> None:
+        self.runs.append((kwargs.get("name") or "", dict(metadata or {})))
+
+
+def assert_traced_choice(runs: ChainRuns, collab: dict) -> None:
+    """The trace shows each candidate, its reward and the choice with its scores."""
+    names = {name for name, _ in runs.runs}
+    assert {"candidate_0", "candidate_1", "candidate_2", "reward_0", "reward_2"} <= names
+    choice = [meta for name, meta in runs.runs if name == "collab_choice"]
+    assert choice and choice[0]["collab_chosen"] == collab["chosen"]
+    assert choice[0]["collab_scores"] == collab["scores"]
 
 
 @pytest.fixture

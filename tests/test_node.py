@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from langchain.agents import create_agent
-from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, StateGraph
@@ -23,13 +22,17 @@ from langgraph_collab.agents.node import (
     create_collaborative_node,
 )
 from langgraph_collab.roles.assistant import proactive_prompt
-from langgraph_collab.state import TERMINATE
 from langgraph_collab.testing import ScriptedChatModel
 from tests.conftest import (
     ANSWERS,
+    HUMAN_REPLIES,
+    ChainRuns,
     MetadataModel,
     ToolCallingModel,
     assert_best_chosen,
+    assert_forks_left_the_live_thread_alone,
+    assert_futures_ran_on_copies,
+    assert_traced_choice,
     grading_judge,
     make_user,
 )
@@ -68,16 +71,7 @@ def test_agent_with_a_tool_in_lookahead_mode_forks_from_the_host_checkpoint(tool
     assert lookups.count("Get me the report") == 3
     assert lookups.count("user message 1") == 6
     # ...with the agent's real state: each future saw its candidate's tool call and result.
-    view = ["human", "ai", "tool", "ai", "human", "ai", "tool"]
-    assert model.future_views == [view] * 6  # one fork per future: none saw another's turns
-    # The live thread holds the chosen reply only, in every checkpoint of its history.
-    live = graph.get_state(config).values["messages"]
-    assert [m.type for m in live] == ["human", "ai", "tool", "ai"]
-    assert_best_chosen(collab, live)
-    for snapshot in graph.get_state_history(config):
-        texts = [m.text for m in snapshot.values.get("messages", [])]
-        assert not {ANSWERS[0], ANSWERS[2], "user message 1"} & set(texts)
-    assert set(saver.storage) == {"live"}  # fork threads are deleted
+    assert_forks_left_the_live_thread_alone(graph, config, collab, model, saver)
     assert collab["calls"] == 3 * 2 + 6 * (1 + 2 + 1)  # candidates; user, agent x2, judge
 
 
@@ -106,11 +100,7 @@ def test_without_a_checkpointer_futures_run_on_copies(tool_agent, lookups):
     out = host(lookahead(agent, candidates=3, samples=2)).invoke(
         {"messages": [("user", "Get me the report")]}
     )
-    assert out["collab"]["forks"] == "copy"
-    assert [m.type for m in out["messages"]] == ["human", "ai", "tool", "ai"]
-    assert_best_chosen(out["collab"], out["messages"])
-    assert lookups.count("user message 1") == 6
-    assert all(view[:4] == ["human", "ai", "tool", "ai"] for view in model.future_views)
+    assert_futures_ran_on_copies(out, model, lookups)
 
 
 def test_budget_spent_on_candidates_answers_with_the_first(tool_agent, lookups):
@@ -138,23 +128,11 @@ def test_seconds_budget_stops_hung_futures(tool_agent):
 
 def test_traces_show_candidates_rewards_and_the_choice(tool_agent):
     agent, _ = tool_agent
-
-    class Runs(BaseCallbackHandler):
-        def __init__(self) -> None:
-            self.runs: list[tuple[str, dict]] = []
-
-        def on_chain_start(self, serialized, inputs, *, metadata=None, **kwargs) -> None:
-            self.runs.append((kwargs.get("name") or "", dict(metadata or {})))
-
-    runs = Runs()
+    runs = ChainRuns()
     out = host(lookahead(agent, samples=1)).invoke(
         {"messages": [("user", "Get me the report")]}, {"callbacks": [runs]}
     )
-    names = [name for name, _ in runs.runs]
-    assert {"candidate_0", "candidate_1", "candidate_2", "reward_0", "reward_2"} <= set(names)
-    choice = [meta for name, meta in runs.runs if name == "collab_choice"]
-    assert choice and choice[0]["collab_chosen"] == out["collab"]["chosen"]
-    assert choice[0]["collab_scores"] == out["collab"]["scores"]
+    assert_traced_choice(runs, out["collab"])
     futures = {(m["collab_candidate"], m["sample_index"]) for n, m in runs.runs if n == "judge"}
     assert futures == {(0, 0), (1, 0), (2, 0)}
 
@@ -184,12 +162,10 @@ def test_a_human_plays_the_user_through_interrupt(tool_agent, lookups):
     (question,) = first["__interrupt__"]
     assert sorted(question.value["candidates"]) == sorted(ANSWERS)
     assert len(lookups) == 3
-    replies = [f"reply {i}" for i in range(3)]
-    replies[1] = f"Thanks, that is all. {TERMINATE}"
-    out = graph.invoke(Command(resume=replies), config)
+    out = graph.invoke(Command(resume=HUMAN_REPLIES), config)
     collab = out["collab"]
     assert len(lookups) == 3 + 2  # candidates were not sampled again; two futures went on
-    assert collab["user"] == "human" and collab["replies"] == replies
+    assert collab["user"] == "human" and collab["replies"] == HUMAN_REPLIES
     assert collab["candidates"] == question.value["candidates"]
     assert [m.type for m in out["messages"]] == ["human", "ai", "tool", "ai"]
     assert collab["chosen"] == max(range(3), key=lambda i: collab["scores"][i])
