@@ -179,13 +179,7 @@ def test_bad_options_are_clear_errors():
         )
     with pytest.raises(ValueError, match="unique"):
         task = load_tasks("math", limit=1)[0]
-        collect(
-            [task, task],
-            user=make_user(),
-            assistant=make_assistant(),
-            judge=make_judge(),
-            out_dir="/nonexistent",
-        )
+        collect_scripted("/nonexistent", [task, task])
 
 
 def test_a_second_run_skips_recorded_tasks(tmp_path):

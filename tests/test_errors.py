@@ -362,7 +362,6 @@ def test_collect_raises_permanent_errors_and_records_nothing(tmp_path):
 
 
 def test_collect_stops_on_repeated_failures_then_a_rerun_retries_them(tmp_path):
-    from langgraph_collab.collection.collect import collect
     from langgraph_collab.collection.records import read_records
     from langgraph_collab.tasks import load_tasks
 
@@ -370,11 +369,7 @@ def test_collect_stops_on_repeated_failures_then_a_rerun_retries_them(tmp_path):
     with FakeOpenAI(lambda body: Reply("down", status=503)) as server:
         down = create_assistant(server.model(), retries=1, backoff=FAST)
         with pytest.raises(ScoringError, match=r"same failure in 3 tasks.*503.*after 2 attempts"):
-            collect(
-                tasks, user=make_user(stop_after=1), assistant=down, judge=make_judge(),
-                out_dir=tmp_path, candidates=1, samples=1, window=1, max_concurrent_tasks=1,
-                progress=False,
-            )  # fmt: skip
+            collect_scripted(tmp_path, tasks, assistant=down, candidates=1, max_concurrent_tasks=1)
     assert not (tmp_path / "records.jsonl").exists()
     summary = collect_scripted(tmp_path, tasks, candidates=1)
     assert summary.recorded == 5 and summary.failed == 0

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from langgraph_collab.collection.collect import collect
 from langgraph_collab.collection.records import read_records, write_records
 from langgraph_collab.collection.sharding import (
     ShardError,
@@ -27,7 +26,7 @@ from langgraph_collab.tasks import load_tasks
 from langgraph_collab.testing import ScriptedChatModel
 from langgraph_collab.train.__main__ import main
 from langgraph_collab.train.config import CollabTrainConfig, ConfigError
-from tests.conftest import collect_scripted, make_assistant, make_judge, make_user, scripted_reply
+from tests.conftest import collect_scripted, scripted_reply
 from tests.fake_openai import FakeOpenAI, Reply
 from tests.test_export import make_record
 
@@ -66,9 +65,7 @@ def test_bad_shard_values_are_clear_errors(num_shards, index, message):
     with pytest.raises(ValueError, match=message):
         check_shard(num_shards=num_shards, index=index)
     with pytest.raises(ValueError, match=message):
-        collect(load_tasks("math", limit=2), user=make_user(), assistant=make_assistant(),
-                judge=make_judge(), out_dir="/nonexistent", num_shards=num_shards,
-                shard_index=index)  # fmt: skip
+        collect_scripted("/nonexistent", 2, num_shards=num_shards, shard_index=index)
 
 
 @pytest.mark.parametrize(
@@ -132,9 +129,8 @@ def test_each_shard_has_its_own_folder_resumes_alone_and_merges(tmp_path):
 def test_a_shard_that_crashed_shows_unfinished_until_run_again(tmp_path):
     _collect(tmp_path, 0)
     with pytest.raises(PermanentError):  # a longer task list gives shard 0 a new task
-        collect(load_tasks("math", limit=7), user=_refusing(), assistant=_refusing(),
-                judge=_refusing(), out_dir=tmp_path, progress=False, num_shards=2,
-                shard_index=0)  # fmt: skip
+        collect_scripted(tmp_path, 7, user=_refusing(), assistant=_refusing(),
+                         judge=_refusing(), num_shards=2, shard_index=0)  # fmt: skip
     with pytest.raises(ShardError, match=r"shard 0 of 2: no summary.json \(still running, or"):
         read_shards(tmp_path)
 
