@@ -282,27 +282,22 @@ def test_bad_input_gets_a_clear_error(math_task, history, candidates, message):
         )
 
 
-def test_bad_configuration_gets_a_clear_error(math_task):
-    with pytest.raises(ValueError, match="unknown components"):
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"weights": {"helpfulness": 1.0}}, "unknown components"),
+        ({"metrics": ["bleu-ish"]}, r"unknown metrics.*did you mean 'bleu'"),
+    ],
+)
+def test_bad_configuration_gets_a_clear_error(math_task, options, message):
+    with pytest.raises(ValueError, match=message):
         multiturn_aware_reward(
-            HISTORY,
-            "x",
-            task=math_task,
-            user=make_user(),
-            assistant=make_assistant(),
-            judge=make_judge(),
-            weights={"helpfulness": 1.0},
-        )
-    with pytest.raises(ValueError, match=r"unknown metrics.*did you mean 'bleu'"):
-        multiturn_aware_reward(
-            HISTORY,
-            "x",
-            task=math_task,
-            user=make_user(),
-            assistant=make_assistant(),
-            judge=make_judge(),
-            metrics=["bleu-ish"],
-        )
+            HISTORY, "x", task=math_task, user=make_user(), assistant=make_assistant(),
+            judge=make_judge(), **options,
+        )  # fmt: skip
+
+
+def test_a_graph_without_samples_gets_a_clear_error():
     with pytest.raises(ValueError, match="samples=0: must be at least 1"):
         create_reward_graph(
             user=make_user(), assistant=make_assistant(), judge=make_judge(), samples=0
