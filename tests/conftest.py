@@ -1,20 +1,30 @@
-"""Shared fixtures: scripted fake chat models (fresh messages per call) and the embedded model."""
+"""Shared fixtures and helpers: scripted fake chat models (fresh messages per call), a
+scripted collection run, a fake OpenAI server's scripted replies, the tool-calling agent of
+the node and middleware tests, and the embedded model."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import os
+import threading
+import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import Field, PrivateAttr
 
 from langgraph_collab import Task
+from langgraph_collab.state import TERMINATE
 from langgraph_collab.testing import ScriptedChatModel
+from tests.fake_openai import Reply, role_of
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -53,6 +63,152 @@ def judge_json(*, artifact: str = "4", grade: str = "A", correct: bool | None = 
 
 def make_judge(latency: float = 0.0, **verdict: object) -> ScriptedChatModel:
     return ScriptedChatModel(script=[judge_json(**verdict)], latency=latency)
+
+
+def collect_scripted(out_dir: str | Path, tasks: int | Sequence[Task] = 1, **options: Any):
+    """:func:`~langgraph_collab.collection.collect.collect` into ``out_dir`` on ``tasks`` (a
+    list, or how many math tasks) with the scripted roles (a user who ends the chat after
+    one message, the replying assistant, an A-grade judge), 2 candidates, one future of one
+    turn each and no progress bar; ``options`` override any of it (a role included).
+
+    Example:
+        summary = collect_scripted(tmp_path, 2, user=make_user(stop_after=2), samples=2)
+    """
+    from langgraph_collab.collection.collect import collect
+    from langgraph_collab.tasks import load_tasks
+
+    if isinstance(tasks, int):
+        tasks = load_tasks("math", limit=tasks)
+    roles = {"user": make_user(stop_after=1), "assistant": make_assistant(), "judge": make_judge()}
+    settings = {"candidates": 2, "samples": 1, "window": 1, "progress": False}
+    return collect(tasks, out_dir=out_dir, **{**roles, **settings, **options})
+
+
+def scripted_reply(body: dict[str, Any], *, end_after: int = 0) -> Reply:
+    """A fake OpenAI server's answer to one request of the scripted roles: the judge's
+    A-grade verdict, the assistant's "It is 4.", and a simulated user who asks "Why is
+    that?" until ``end_after`` replies are in its (role-swapped) view past its opening, then
+    ends the chat.
+
+    Example:
+        FakeOpenAI(lambda body: scripted_reply(body, end_after=2))
+    """
+    role = role_of(body)
+    if role == "judge":
+        return Reply(judge_json())
+    if role == "simulated_user":
+        replies = sum(m.get("role") == "user" for m in body["messages"][2:])  # swapped view
+        return Reply("Thanks! [[TERMINATE CHAT]]" if replies >= end_after else "Why is that?")
+    return Reply("It is 4.")
+
+
+# ------------------------------------------------------------------------------ a tool agent
+# The node's and the middleware's tests: a real ``create_agent`` agent with a real tool.
+
+ANSWERS = ["The report is ready.", "Which report do you mean, Q1 or Q2?", "Done, see above."]
+
+
+class ToolCallingModel(BaseChatModel):
+    """Calls ``lookup`` on every user message, then answers: one of ``answers`` in turn on
+    the first user turn (the candidates), a fixed reply in later turns (the futures),
+    recording the message types it saw there."""
+
+    answers: list[str] = Field(default_factory=lambda: list(ANSWERS))
+    future_views: list[list[str]] = Field(default_factory=list)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _n: int = PrivateAttr(default=0)
+
+    @property
+    def _llm_type(self) -> str:
+        return "tool-calling-fake"
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> ToolCallingModel:
+        return self
+
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
+        last = messages[-1]
+        users = sum(isinstance(m, HumanMessage) for m in messages)
+        if isinstance(last, HumanMessage):
+            call = {"name": "lookup", "args": {"query": last.text}, "id": uuid.uuid4().hex}
+            reply = AIMessage("", tool_calls=[call])
+        elif users == 1:
+            with self._lock:
+                reply, self._n = AIMessage(self.answers[self._n % len(self.answers)]), self._n + 1
+        else:
+            with self._lock:
+                self.future_views.append([m.type for m in messages])
+            reply = AIMessage(f"Here is what I found: {last.text}")
+        return ChatResult(generations=[ChatGeneration(message=reply)])
+
+
+def grading_judge() -> ScriptedChatModel:
+    """A = the assistant asked which report, B = it said the report is ready, else C."""
+
+    def script(messages: list[BaseMessage]) -> str:
+        text = messages[-1].text
+        grade = "A" if "Which report" in text else "B" if "report is ready" in text else "C"
+        reply = {"thought": "", "final_artifact": "", "interactivity": grade, "correct": None}
+        return json.dumps(reply)
+
+    return ScriptedChatModel(script=script)
+
+
+def assert_best_chosen(collab: dict, live: list[BaseMessage]) -> None:
+    """Every candidate was scored, the best one (the question, ``ANSWERS[1]``) was chosen
+    and is the live thread's last message."""
+    scores = collab["scores"]
+    assert all(score is not None for score in scores)
+    assert collab["chosen"] == max(range(len(scores)), key=lambda i: scores[i])
+    assert collab["candidates"][collab["chosen"]] == ANSWERS[1]
+    assert live[-1].content == ANSWERS[1]
+
+
+LIVE_TURN = ["human", "ai", "tool", "ai"]  # the live thread after one turn: the choice only
+FUTURE_VIEW = [*LIVE_TURN, "human", "ai", "tool"]  # what a future's agent call saw
+HUMAN_REPLIES = ["reply 0", f"Thanks, that is all. {TERMINATE}", "reply 2"]  # user 1 stops
+
+
+def assert_forks_left_the_live_thread_alone(graph, config, collab, model, saver) -> None:
+    """Each of the 3 x 2 futures ran in its own checkpoint fork (it saw its candidate, no
+    other's); the live thread holds the chosen reply only, in every checkpoint of its
+    history; the fork threads are deleted."""
+    assert model.future_views == [FUTURE_VIEW] * 6
+    live = graph.get_state(config).values["messages"]
+    assert [m.type for m in live] == LIVE_TURN
+    assert_best_chosen(collab, live)
+    for snapshot in graph.get_state_history(config):
+        texts = [m.text for m in snapshot.values.get("messages", [])]
+        assert not {ANSWERS[0], ANSWERS[2], "user message 1"} & set(texts)
+    assert set(saver.storage) == {"live"}
+
+
+def assert_futures_ran_on_copies(out: dict, model, lookups: list[str]) -> None:
+    """Without a checkpointer the 3 x 2 futures ran on copies of the state (each called
+    the real tool once) and the best reply was chosen."""
+    assert out["collab"]["forks"] == "copy"
+    assert [m.type for m in out["messages"]] == LIVE_TURN
+    assert_best_chosen(out["collab"], out["messages"])
+    assert lookups.count("user message 1") == 6
+    assert all(view[:4] == LIVE_TURN for view in model.future_views)
+
+
+class ChainRuns(BaseCallbackHandler):
+    """Records ``(name, metadata)`` of every chain run started, in order."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[str, dict]] = []
+
+    def on_chain_start(self, serialized, inputs, *, metadata=None, **kwargs) -> None:
+        self.runs.append((kwargs.get("name") or "", dict(metadata or {})))
+
+
+def assert_traced_choice(runs: ChainRuns, collab: dict) -> None:
+    """The trace shows each candidate, its reward and the choice with its scores."""
+    names = {name for name, _ in runs.runs}
+    assert {"candidate_0", "candidate_1", "candidate_2", "reward_0", "reward_2"} <= names
+    choice = [meta for name, meta in runs.runs if name == "collab_choice"]
+    assert choice and choice[0]["collab_chosen"] == collab["chosen"]
+    assert choice[0]["collab_scores"] == collab["scores"]
 
 
 @pytest.fixture
@@ -132,13 +288,75 @@ def lookup(lookups):
     return lookup
 
 
+GATHER_BOUND_S = 60  # the longest a call waits for the others: a failure bound, not speed
+
+
+class Gathering(ScriptedChatModel):
+    """A fake model whose calls each wait, in flight, until ``parties`` of them are in
+    flight at once (async calls on an asyncio event, sync calls in threads on a threading
+    one): a run that never has that many calls in flight together (one that does not fan
+    out) never gets past its first calls, and fails past ``GATHER_BOUND_S`` instead of
+    hanging.
+
+    Example:
+        user = Gathering(script=make_user().script, parties=3)  # 3 futures at once
+    """
+
+    parties: int = 1
+    _all_in: Any = PrivateAttr(default=None)
+    _all_in_threads: threading.Event = PrivateAttr(default_factory=threading.Event)
+
+    def _gathered(self, all_in: bool) -> None:
+        if not all_in:
+            raise AssertionError(f"fewer than {self.parties} calls were ever in flight at once")
+
+    async def _agenerate(self, messages, stop=None, run_manager=None, **kwargs):
+        self._enter()
+        try:
+            self._all_in = self._all_in or asyncio.Event()
+            if self.max_in_flight >= self.parties:
+                self._all_in.set()
+            waiting = asyncio.ensure_future(self._all_in.wait())
+            try:
+                await asyncio.wait({waiting}, timeout=GATHER_BOUND_S)
+            finally:
+                waiting.cancel()
+            self._gathered(self._all_in.is_set())
+            return self._result(messages)
+        finally:
+            self._leave()
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+        self._enter()
+        try:
+            if self.max_in_flight >= self.parties:
+                self._all_in_threads.set()
+            self._gathered(self._all_in_threads.wait(GATHER_BOUND_S))
+            return self._result(messages)
+        finally:
+            self._leave()
+
+
+HANG_BOUND_S = 120  # the longest a hung call waits: a failure bound, not a speed check
+
+
+async def hang(what: str) -> None:
+    """Wait on an event nobody sets: only a cancellation (a deadline's cut) ends the wait;
+    past ``HANG_BOUND_S`` it fails the test (a permanent error) instead of hanging it."""
+    never = asyncio.ensure_future(asyncio.Event().wait())
+    try:
+        await asyncio.wait({never}, timeout=HANG_BOUND_S)
+    finally:
+        never.cancel()
+    raise AssertionError(f"{what} was not cut by a deadline within {HANG_BOUND_S} s")
+
+
 class MetadataModel(BaseChatModel):
     """Replies ``reply(metadata)`` from the run's metadata (``candidate_index``,
     ``sample_index``), so a test can make one future of one candidate behave differently.
-    An async reply of None waits on ``hold`` forever (a hung call)."""
+    An async reply of None is a hung call: only the run's deadline ends it."""
 
     reply: Any
-    hold: Any = None
     calls: int = 0
 
     @property
@@ -154,5 +372,5 @@ class MetadataModel(BaseChatModel):
         self.calls += 1
         text = self.reply(run_manager.metadata if run_manager else {})
         if text is None:
-            await self.hold.wait()  # never set: only the deadline ends this call
+            await hang("a hung model call")
         return ChatResult(generations=[ChatGeneration(message=AIMessage(text))])

@@ -32,7 +32,9 @@ Endpoints (everything else answers 404 JSON and is recorded in ``unknown_request
   with a ``session_name`` (or an unknown ``session_id``); runs with neither go to "default".
 
 ``down=True`` (or ``server.down = True`` at any time) answers 503 to every request, recorded in
-:attr:`requests` but not applied.
+:attr:`requests` but not applied. ``server.hold = threading.Event()`` keeps every send after
+it (a POST or PATCH) unanswered, recorded but not applied, until the event is set: a send in
+flight for as long as a test wants.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+HOLD_BOUND_S = 120  # the longest a held request waits: a failure bound, not a speed check
 
 __all__ = [
     "ENV_PREFIXES",
@@ -428,6 +432,8 @@ class FakeLangSmith:
         errors: ``(method, path, detail)`` of requests answered with 4xx/5xx other than 503s in
             down mode and 404s for unknown paths.
         down: when true every request is answered 503 (settable at any time).
+        hold: when an event, every POST or PATCH waits unanswered until it is set (at most
+            ``HOLD_BOUND_S``, so a test that forgets to release it fails instead of hanging).
         compression, version, api_key, page_size: the constructor options, settable at any
             time (``compression``/``version`` only affect clients that fetch ``/info`` later).
     """
@@ -458,6 +464,7 @@ class FakeLangSmith:
                 values exercise the SDK's cursor pagination).
         """
         self.down = down
+        self.hold: threading.Event | None = None
         self.compression = compression
         self.version = version
         self.api_key = api_key
@@ -796,6 +803,10 @@ class FakeLangSmith:
         record = RecordedRequest(method, path, query, 200, lower_headers, body)
         with self.lock:
             self.requests.append(record)
+            self._changed.notify_all()
+        hold = self.hold
+        if hold is not None and method in ("POST", "PATCH"):
+            hold.wait(HOLD_BOUND_S)
         if self.down:
             record.status = 503
             return 503, {"detail": "Service Unavailable (FakeLangSmith is down)"}

@@ -13,7 +13,7 @@ from langgraph_collab import Task, ascore_candidates, score_candidates
 from langgraph_collab.errors import is_budget_cut
 from langgraph_collab.reward.adaptive import AdaptiveSampling
 from langgraph_collab.testing import ScriptedChatModel
-from tests.conftest import MetadataModel
+from tests.conftest import MetadataModel, collect_scripted
 
 TASK = Task(id="t", kind="math", request="What is 6 x 7?", reference="42")
 HISTORY = [("user", "Help me with a product")]
@@ -159,14 +159,12 @@ def test_a_deadline_keeps_the_finished_futures_of_a_cut_candidate():
     budget cut; its two finished futures still make its MR (n_valid 2), never a None."""
 
     async def run() -> list:
-        hold = asyncio.Event()
         user = MetadataModel(
             reply=lambda m: (
                 None
                 if (m["candidate_index"], m["sample_index"]) == (1, 2)
                 else "Could you say more?"
-            ),
-            hold=hold,
+            )
         )
         judge = quality_judge([1.0, 1.0])
         return await ascore_candidates(
@@ -199,7 +197,6 @@ def test_a_negative_timeout_is_refused():
 
 def test_collection_races_candidates_when_asked(tmp_path):
     """In collection, a clearly better candidate ends sampling after `first` futures."""
-    from langgraph_collab.collection.collect import collect
     from langgraph_collab.collection.records import read_records
 
     def reply(meta: dict) -> str:
@@ -207,11 +204,11 @@ def test_collection_races_candidates_when_asked(tmp_path):
         return verdict(*(("A", True) if good else ("C", False)))
 
     task = Task(id="race", kind="math", request="What is 6 x 7?", reference="42")
-    summary = collect(
-        [task], user=ScriptedChatModel(script=["What is 6 x 7?", "Thanks [[TERMINATE CHAT]]"]),
-        assistant=ScriptedChatModel(script=["It is 42."]), judge=MetadataModel(reply=reply),
-        out_dir=tmp_path, candidates=2, samples=5, window=1, max_messages=4,
-        grounded_stop=False, adaptive=AdaptiveSampling(), progress=False,
+    user = ScriptedChatModel(script=["What is 6 x 7?", "Thanks [[TERMINATE CHAT]]"])
+    summary = collect_scripted(
+        tmp_path, [task], user=user, assistant=ScriptedChatModel(script=["It is 42."]),
+        judge=MetadataModel(reply=reply),
+        samples=5, max_messages=4, grounded_stop=False, adaptive=AdaptiveSampling(),
     )  # fmt: skip
     assert summary.recorded == 1
     [record] = read_records(tmp_path / "records.jsonl")

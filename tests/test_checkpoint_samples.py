@@ -9,13 +9,12 @@ import pytest
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from pydantic import PrivateAttr
 
-from langgraph_collab.collection.collect import collect
 from langgraph_collab.collection.graph import create_collection_graph
 from langgraph_collab.collection.records import read_records
 from langgraph_collab.errors import PermanentError
 from langgraph_collab.tasks import load_tasks
 from langgraph_collab.testing import ScriptedChatModel
-from tests.conftest import judge_json, make_judge, make_user
+from tests.conftest import collect_scripted, judge_json, make_judge, make_user
 
 CANDIDATES, SAMPLES = 2, 2  # the first turn's forward samples: 4, one judge call each
 
@@ -48,11 +47,12 @@ def assistant() -> ScriptedChatModel:
     return ScriptedChatModel(script=script)
 
 
-def options(out, judge, checkpoint_samples):
-    return dict(
-        user=make_user(stop_after=2), assistant=assistant(), judge=judge, out_dir=out,
-        candidates=CANDIDATES, samples=SAMPLES, window=1, max_concurrent_tasks=1,
-        checkpoint_samples=checkpoint_samples, progress=False,
+def run(out, tasks, judge, checkpoint_samples):
+    """Collect ``tasks`` into ``out`` with ``judge``, two user turns a conversation."""
+    return collect_scripted(
+        out, tasks, user=make_user(stop_after=2), assistant=assistant(), judge=judge,
+        candidates=CANDIDATES, samples=SAMPLES, max_concurrent_tasks=1,
+        checkpoint_samples=checkpoint_samples,
     )  # fmt: skip
 
 
@@ -86,7 +86,7 @@ def test_an_interrupted_turn_redoes_only_the_samples_it_did_not_save(
 ):
     tasks = load_tasks("math", limit=1)
     reference = make_judge()
-    collect(tasks, **options(tmp_path / "clean", reference, checkpoint_samples))
+    run(tmp_path / "clean", tasks, reference, checkpoint_samples)
     (clean,) = read_records(tmp_path / "clean" / "records.jsonl")
 
     # The first turn's last forward sample is stopped at its judge call; with checkpointed
@@ -97,12 +97,12 @@ def test_an_interrupted_turn_redoes_only_the_samples_it_did_not_save(
         stopping._ready = samples_saved(monkeypatch, last - 1)
     out = tmp_path / "stopped"
     with pytest.raises(PermanentError) as raised:
-        collect(tasks, **options(out, stopping, checkpoint_samples))
+        run(out, tasks, stopping, checkpoint_samples)
     assert isinstance(raised.value.__cause__, Stopped)
     assert not (out / "records.jsonl").exists()
 
     resumed_judge = make_judge()
-    collect(tasks, **options(out, resumed_judge, checkpoint_samples))
+    run(out, tasks, resumed_judge, checkpoint_samples)
     (record,) = read_records(out / "records.jsonl")
     assert content(record) == content(clean)
     redone = last if not checkpoint_samples else 1  # every sample, or only the stopped one
@@ -117,7 +117,7 @@ def test_a_clean_run_records_the_same_with_or_without_checkpointed_samples(tmp_p
     tasks = load_tasks("math", limit=2)
     records = {}
     for flag in (True, False):
-        collect(tasks, **options(tmp_path / str(flag), make_judge(), flag))
+        run(tmp_path / str(flag), tasks, make_judge(), flag)
         records[flag] = read_records(tmp_path / str(flag) / "records.jsonl")
     assert [content(r) for r in records[True]] == [content(r) for r in records[False]]
     assert [r.usage for r in records[True]] == [r.usage for r in records[False]]
@@ -130,7 +130,7 @@ def test_checkpoint_samples_takes_a_bool(tmp_path, bad):
             user=make_user(), assistant=assistant(), judge=make_judge(), checkpoint_samples=bad
         )
     with pytest.raises(TypeError, match="checkpoint_samples"):
-        collect(load_tasks("math", limit=1), **options(tmp_path, make_judge(), bad))
+        run(tmp_path, 1, make_judge(), bad)
 
 
 def test_the_training_cli_takes_the_option(tmp_path):

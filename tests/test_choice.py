@@ -10,11 +10,11 @@ import math
 import pytest
 from langchain_core.messages import AIMessage, SystemMessage
 
-from langgraph_collab import ScoringError, Task, collect, score_candidates
+from langgraph_collab import ScoringError, Task, score_candidates
 from langgraph_collab.collection.collect import GIVE_UP_WARN_SHARE
 from langgraph_collab.collection.records import read_records
 from langgraph_collab.reward.scoring import best_index
-from tests.conftest import make_judge
+from tests.conftest import collect_scripted, make_judge
 
 DICE = Task(
     id="dice", kind="math", reference="\\frac{1}{6}",
@@ -70,10 +70,7 @@ def test_each_result_says_how_many_futures_were_given_up():
 
 def test_collection_warns_when_the_guard_gives_up_on_many_futures(tmp_path):
     with pytest.warns(RuntimeWarning, match="gave up on 2 of 4 forward samples"):
-        summary = collect(
-            [DICE], user=_user, assistant=_assistant, judge=make_judge(), out_dir=tmp_path,
-            candidates=2, samples=2, window=1, progress=False,
-        )  # fmt: skip
+        summary = collect_scripted(tmp_path, [DICE], user=_user, assistant=_assistant, samples=2)
     assert (summary.futures, summary.futures_given_up) == (4, 2)
     assert summary.futures_given_up > GIVE_UP_WARN_SHARE * summary.futures
     (record,) = read_records(tmp_path / "records.jsonl")
@@ -89,10 +86,7 @@ def test_a_turn_where_no_candidate_has_an_mr_ends_the_conversation_as_a_counted_
         replies = [m for m in state["messages"] if isinstance(m, AIMessage)]
         return "Certainly! How can I help you today?" if replies else "hi, a dice question"
 
-    summary = collect(
-        [DICE], user=drifting, assistant=_assistant, judge=make_judge(), out_dir=tmp_path,
-        candidates=2, samples=2, window=1, progress=False,
-    )  # fmt: skip
+    summary = collect_scripted(tmp_path, [DICE], user=drifting, assistant=_assistant, samples=2)
     (record,) = read_records(tmp_path / "records.jsonl")
     assert record.stop_reason == "failure" and record.turns == []  # nothing chosen
     assert "no candidate has a finite MR" in record.failure

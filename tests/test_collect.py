@@ -11,7 +11,7 @@ from langgraph_collab.collection.graph import create_collection_graph
 from langgraph_collab.collection.records import read_records
 from langgraph_collab.tasks import load_tasks
 from langgraph_collab.testing import ScriptedChatModel
-from tests.conftest import make_assistant, make_judge, make_user
+from tests.conftest import Gathering, collect_scripted, make_assistant, make_judge, make_user
 
 WORKER = Path(__file__).with_name("collect_worker.py")
 
@@ -22,10 +22,10 @@ def run_worker(
     """Run the worker; with ``kill_after_calls``, SIGKILL it once it has made that many
     model calls. True if it finished by itself."""
     proc = subprocess.Popen(
-        [sys.executable, str(WORKER), str(out), str(n_tasks), str(latency)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+        [sys.executable, str(WORKER), "count", str(out), str(n_tasks), "--stop-after", "3",
+         "--latency", str(latency)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
     calls = 0
     for line in proc.stdout:  # one line per model call, until the worker exits
         calls += line.startswith("call")
@@ -40,16 +40,8 @@ def run_worker(
 
 def test_a_conversation_is_collected_with_every_candidate_scored(tmp_path):
     tasks = load_tasks("math", limit=2)
-    summary = collect(
-        tasks,
-        user=make_user(stop_after=2),
-        assistant=make_assistant(),
-        judge=make_judge(),
-        out_dir=tmp_path,
-        candidates=3,
-        samples=2,
-        window=1,
-        progress=False,
+    summary = collect_scripted(
+        tmp_path, tasks, user=make_user(stop_after=2), candidates=3, samples=2
     )
     records = read_records(tmp_path / "records.jsonl")
     assert (summary.recorded, summary.skipped, summary.failed) == (2, 0, 0)
@@ -81,53 +73,26 @@ def test_a_conversation_is_collected_with_every_candidate_scored(tmp_path):
 def test_code_records_and_the_summary_say_which_sandbox_scored_them(tmp_path):
     from langgraph_collab.sandbox import containment_info
 
-    summary = collect(
-        load_tasks("code", limit=1),
-        user=make_user(stop_after=1),
-        assistant=make_assistant(),
-        judge=make_judge(),
-        out_dir=tmp_path,
-        candidates=1,
-        samples=1,
-        window=1,
-        progress=False,
-    )
+    summary = collect_scripted(tmp_path, load_tasks("code", limit=1), candidates=1)
     (record,) = read_records(tmp_path / "records.jsonl")
     assert record.containment == summary.containment == containment_info()["containment"]
     assert json.loads((tmp_path / "summary.json").read_text())["containment"] == record.containment
 
 
 def test_the_message_budget_stops_a_conversation(tmp_path):
-    collect(
-        load_tasks("math", limit=1),
-        user=make_user(),
-        assistant=make_assistant(),
-        judge=make_judge(),
-        out_dir=tmp_path,
-        candidates=1,
-        samples=1,
-        window=1,
-        max_messages=6,
-        progress=False,
-    )
+    collect_scripted(tmp_path, user=make_user(), candidates=1, max_messages=6)
     (record,) = read_records(tmp_path / "records.jsonl")
     assert len(record.messages) == 6 and record.messages[-1]["role"] == "assistant"
 
 
 def test_the_global_call_cap_holds_across_tasks(tmp_path):
-    summary = collect(
-        load_tasks("math", limit=3),
-        user=make_user(stop_after=1, latency=0.02),
-        assistant=make_assistant(0.02),
-        judge=make_judge(0.02),
-        out_dir=tmp_path,
-        candidates=2,
-        samples=3,
-        window=1,
-        max_concurrent_tasks=3,
-        max_model_calls=4,
-        progress=False,
-    )
+    # The users' calls wait until 2 are in flight at once (the calls overlap); the others
+    # take a while, so that a cap let through would show.
+    user = Gathering(script=make_user(stop_after=1).script, parties=2)
+    summary = collect_scripted(
+        tmp_path, 3, user=user, assistant=make_assistant(0.02), judge=make_judge(0.02),
+        samples=3, max_concurrent_tasks=3, max_model_calls=4,
+    )  # fmt: skip
     assert 2 <= summary.peak_calls_in_flight <= 4  # calls overlapped, never past the cap
     assert summary.calls == sum(u.calls for u in summary.usage.values())
 
@@ -151,13 +116,6 @@ def test_failures_outliving_retries_are_left_unrecorded_and_reported(tmp_path):
     assert summary["failed"] == 1 and "empty message" in next(iter(summary["errors"].values()))
 
 
-def _resume_kwargs(tmp_path, user, assistant, judge):
-    return dict(
-        user=user, assistant=assistant, judge=judge, out_dir=tmp_path, candidates=2,
-        samples=2, window=1, progress=False,
-    )  # fmt: skip
-
-
 def _refusing() -> ScriptedChatModel:
     def script(messages):
         raise AssertionError("a finished thread must not call its models again")
@@ -168,8 +126,7 @@ def _refusing() -> ScriptedChatModel:
 @pytest.mark.parametrize("damage", ["delete", "cut_last_line", "torn_last_line"])
 def test_records_lost_after_the_fact_are_written_again_from_checkpoints(tmp_path, damage):
     tasks = load_tasks("math", limit=3)
-    collect(tasks, **_resume_kwargs(tmp_path, make_user(stop_after=1), make_assistant(),
-                                    make_judge()))  # fmt: skip
+    collect_scripted(tmp_path, tasks, samples=2)
     path = tmp_path / "records.jsonl"
     original = {r.task.id: r for r in read_records(path)}
     lines = path.read_text().splitlines(keepends=True)
@@ -179,7 +136,8 @@ def test_records_lost_after_the_fact_are_written_again_from_checkpoints(tmp_path
         path.write_text("".join(lines[:-1]))
     else:
         path.write_text("".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2])
-    again = collect(tasks, **_resume_kwargs(tmp_path, _refusing(), _refusing(), _refusing()))
+    refusing = {"user": _refusing(), "assistant": _refusing(), "judge": _refusing()}
+    again = collect_scripted(tmp_path, tasks, samples=2, **refusing)
     records = read_records(path)
     assert sorted(r.task.id for r in records) == sorted(t.id for t in tasks)  # once each
     assert again.recorded == (3 if damage == "delete" else 1)  # counted from real writes
@@ -200,14 +158,14 @@ def test_usage_lives_in_checkpointed_state_and_survives_a_resume(tmp_path):
         return f"reply {len(messages)}"
 
     flaky = create_assistant(ScriptedChatModel(script=script), backoff=Backoff(base=0.001))
-    kwargs = _resume_kwargs(tmp_path, make_user(stop_after=2), flaky, make_judge())
+    kwargs = {"user": make_user(stop_after=2), "assistant": flaky, "samples": 2}
     with pytest.raises(ScoringError):
-        collect(tasks, **kwargs)
+        collect_scripted(tmp_path, tasks, **kwargs)
     failing["on"] = False
-    collect(tasks, **kwargs)
+    collect_scripted(tmp_path, tasks, **kwargs)
     (record,) = read_records(tmp_path / "records.jsonl")
     clean = tmp_path / "clean"
-    collect(tasks, **{**kwargs, "out_dir": clean})
+    collect_scripted(clean, tasks, **kwargs)
     (reference,) = read_records(clean / "records.jsonl")
     # The first run's finished turn is in the record's usage, not only the second run's.
     assert record.usage["assistant"].calls >= reference.usage["assistant"].calls
@@ -221,28 +179,12 @@ def test_bad_options_are_clear_errors():
         )
     with pytest.raises(ValueError, match="unique"):
         task = load_tasks("math", limit=1)[0]
-        collect(
-            [task, task],
-            user=make_user(),
-            assistant=make_assistant(),
-            judge=make_judge(),
-            out_dir="/nonexistent",
-        )
+        collect_scripted("/nonexistent", [task, task])
 
 
 def test_a_second_run_skips_recorded_tasks(tmp_path):
-    kwargs = dict(
-        user=make_user(stop_after=1),
-        assistant=make_assistant(),
-        judge=make_judge(),
-        out_dir=tmp_path,
-        candidates=1,
-        samples=1,
-        window=1,
-        progress=False,
-    )
-    collect(load_tasks("math", limit=2), **kwargs)
-    again = collect(load_tasks("math", limit=3), **kwargs)
+    collect_scripted(tmp_path, 2, candidates=1)
+    again = collect_scripted(tmp_path, 3, candidates=1)
     assert (again.skipped, again.recorded) == (2, 1)
     assert len(read_records(tmp_path / "records.jsonl")) == 3
 

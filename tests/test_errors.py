@@ -32,7 +32,13 @@ from langgraph_collab.errors import (
     status_of,
 )
 from langgraph_collab.testing import ScriptedChatModel
-from tests.conftest import judge_json, make_assistant, make_judge, make_user
+from tests.conftest import (
+    collect_scripted,
+    make_assistant,
+    make_judge,
+    make_user,
+    scripted_reply,
+)
 from tests.fake_openai import FakeOpenAI, Reply, role_of
 
 FAST = Backoff(base=0.002, cap=0.01)
@@ -143,16 +149,6 @@ def test_check_failures_raises_on_systematic_failure_only():
     assert raised.value.errors == {"judge: 503": 3}
 
 
-def _healthy(body: dict) -> Reply:
-    role = role_of(body)
-    if role == "judge":
-        return Reply(judge_json())
-    if role == "simulated_user":
-        replies = sum(m.get("role") == "user" for m in body["messages"][2:])  # swapped view
-        return Reply("Thanks! [[TERMINATE CHAT]]" if replies >= 2 else "Why is that?")
-    return Reply("It is 4.")
-
-
 def test_wrong_api_key_raises_at_once_naming_role_and_model(math_task):
     with FakeOpenAI(lambda body: Reply("Incorrect API key provided", status=401)) as server:
         model = server.model("gpt-test")
@@ -256,7 +252,7 @@ def test_retry_after_and_backoff_gaps_are_observed(math_task):
     def responder(body):
         if role_of(body) == "simulated_user":
             return next(answers, None) or Reply("Bye [[TERMINATE CHAT]]")
-        return _healthy(body)
+        return scripted_reply(body, end_after=2)
 
     backoff = RecordingBackoff()
     with FakeOpenAI(responder) as server:
@@ -288,7 +284,7 @@ def _faulty(rng: random.Random, lock: threading.Lock):
                 malformed = judged[0] % 20 == 1
             if malformed:
                 return Reply("I think the chat went fine, no JSON here.")
-        return _healthy(body)
+        return scripted_reply(body, end_after=2)
 
     return responder
 
@@ -366,7 +362,6 @@ def test_collect_raises_permanent_errors_and_records_nothing(tmp_path):
 
 
 def test_collect_stops_on_repeated_failures_then_a_rerun_retries_them(tmp_path):
-    from langgraph_collab.collection.collect import collect
     from langgraph_collab.collection.records import read_records
     from langgraph_collab.tasks import load_tasks
 
@@ -374,16 +369,9 @@ def test_collect_stops_on_repeated_failures_then_a_rerun_retries_them(tmp_path):
     with FakeOpenAI(lambda body: Reply("down", status=503)) as server:
         down = create_assistant(server.model(), retries=1, backoff=FAST)
         with pytest.raises(ScoringError, match=r"same failure in 3 tasks.*503.*after 2 attempts"):
-            collect(
-                tasks, user=make_user(stop_after=1), assistant=down, judge=make_judge(),
-                out_dir=tmp_path, candidates=1, samples=1, window=1, max_concurrent_tasks=1,
-                progress=False,
-            )  # fmt: skip
+            collect_scripted(tmp_path, tasks, assistant=down, candidates=1, max_concurrent_tasks=1)
     assert not (tmp_path / "records.jsonl").exists()
-    summary = collect(
-        tasks, user=make_user(stop_after=1), assistant=make_assistant(), judge=make_judge(),
-        out_dir=tmp_path, candidates=1, samples=1, window=1, progress=False,
-    )  # fmt: skip
+    summary = collect_scripted(tmp_path, tasks, candidates=1)
     assert summary.recorded == 5 and summary.failed == 0
     assert len(read_records(tmp_path / "records.jsonl")) == 5
 
@@ -397,15 +385,12 @@ def test_a_candidate_string_is_not_scored_letter_by_letter(math_task):
 
 
 async def test_sync_entry_points_work_inside_a_running_event_loop(tmp_path, math_task):
-    from langgraph_collab import collect, evaluate
+    from langgraph_collab import evaluate
     from langgraph_collab.tasks import load_tasks
 
     asyncio.get_running_loop()  # we are inside one, as in Jupyter
     tasks = load_tasks("math", limit=1)
-    summary = collect(
-        tasks, user=make_user(stop_after=1), assistant=make_assistant(), judge=make_judge(),
-        out_dir=tmp_path, candidates=1, samples=1, window=1, progress=False,
-    )  # fmt: skip
+    summary = collect_scripted(tmp_path, tasks, candidates=1)  # the sync collect
     assert summary.recorded == 1
     report = evaluate(
         tasks, assistants={"base": make_assistant()}, user=make_user(stop_after=1),

@@ -10,16 +10,17 @@ or ``client.flush(timeout=...)``. ``no_internet`` fails any non-loopback DNS loo
 from __future__ import annotations
 
 import contextlib
+import datetime
 import ipaddress
 import itertools
 import json
 import os
 import socket
 import threading
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from typing import TypedDict
 
 import langsmith
@@ -140,15 +141,20 @@ def run_chain(chain: Runnable | None = None, **config: object) -> str:
     return (chain or make_chain()).invoke({"q": "what is 2+2?"}, config=config)
 
 
-def flush_within(seconds: float) -> float:
-    """Run ``wait_for_all_tracers()`` in a thread; fail instead of hanging the suite."""
+BOUND_S = 60  # the longest a test waits on the SDK: a failure bound, not a speed check
+
+
+def returns(call: Callable[[], object], what: str) -> None:
+    """Run ``call`` in a thread and wait for it to return; fail instead of hanging the
+    suite when it does not within ``BOUND_S``."""
     done = threading.Event()
-    start = time.monotonic()
-    worker = threading.Thread(target=lambda: (wait_for_all_tracers(), done.set()), daemon=True)
-    worker.start()
-    worker.join(seconds)
-    assert done.is_set(), f"wait_for_all_tracers() did not return within {seconds}s"
-    return time.monotonic() - start
+    threading.Thread(target=lambda: (call(), done.set()), daemon=True).start()
+    assert done.wait(BOUND_S), f"{what} did not return"
+
+
+def flush_tracers() -> None:
+    """``wait_for_all_tracers()``, failing instead of hanging the suite."""
+    returns(wait_for_all_tracers, "wait_for_all_tracers()")
 
 
 def assert_chain_trace(server: FakeLangSmith) -> dict:
@@ -219,7 +225,7 @@ def test_a_traced_chain_arrives_with_names_parents_metadata_and_outputs(
         if client_kwargs is not None:
             langsmith.configure(client=server.client(**client_kwargs))
         assert run_chain() == "answer 1"
-        flush_within(10)
+        flush_tracers()
 
         assert_chain_trace(server)
         assert len(server.runs) == 4
@@ -236,7 +242,7 @@ def test_a_traced_chain_arrives_with_names_parents_metadata_and_outputs(
             # a second chain is compressed.
             assert any(r.path == "/info" for r in server.requests)
             assert run_chain() == "answer 1"
-            flush_within(10)
+            flush_tracers()
             assert any(
                 r.headers.get("content-encoding") == "zstd"
                 for r in server.requests
@@ -257,7 +263,7 @@ def test_langsmith_traceable_also_traces(server: FakeLangSmith) -> None:
         return x * 2
 
     assert outer(3) == 7
-    flush_within(10)
+    flush_tracers()
     root, child = server.run_named("outer"), server.run_named("inner")
     assert child["parent_run_id"] == root["id"]
     assert root["outputs"] == {"output": 7}
@@ -272,7 +278,7 @@ def test_langsmith_traceable_also_traces(server: FakeLangSmith) -> None:
 def test_list_runs_and_read_run(server: FakeLangSmith) -> None:
     run_chain()
     run_chain(run_name="second-chain")
-    flush_within(10)
+    flush_tracers()
     client = server.client()
 
     project = client.read_project(project_name=PROJECT)
@@ -324,7 +330,7 @@ def test_list_runs_and_read_run(server: FakeLangSmith) -> None:
 
 def test_feedback_is_stored_and_listed(server: FakeLangSmith) -> None:
     run_chain()
-    flush_within(10)
+    flush_tracers()
     root = server.run_named("qa-chain")
     llm = server.run_named("GenericFakeChatModel")
     client = server.client()
@@ -397,7 +403,7 @@ def test_a_langgraph_run_traces_nodes_as_child_runs(server: FakeLangSmith) -> No
         {"question": "2+2"}, config={"run_name": "qa-graph", "metadata": {"case": "graph"}}
     )
     assert out["answer"] == "answer 1"
-    flush_within(10)
+    flush_tracers()
 
     root = server.run_named("qa-graph")
     assert root["parent_run_id"] is None
@@ -422,7 +428,7 @@ def test_tracing_to_a_down_endpoint_neither_raises_nor_blocks_flush(server: Fake
     langsmith.configure(client=server.client(fail_fast=True))
 
     assert run_chain() == "answer 1"
-    assert flush_within(5) < 5
+    flush_tracers()
     assert server.runs == {}
     statuses = {(r.path, r.status) for r in server.requests}
     assert ("/runs/multipart", 503) in statuses
@@ -430,19 +436,30 @@ def test_tracing_to_a_down_endpoint_neither_raises_nor_blocks_flush(server: Fake
     # Back up: the same client keeps tracing (it fell back to default /info settings).
     server.down = False
     assert run_chain(run_name="after-outage") == "answer 1"
-    flush_within(5)
+    flush_tracers()
     assert server.run_named("after-outage")["outputs"] == {"output": "answer 1"}
 
 
 def test_flush_with_the_default_client_is_bounded_by_its_timeout(server: FakeLangSmith) -> None:
-    server.down = True
-    client = server.client()  # default retries: each failed send takes ~3 s
-    langsmith.configure(client=client)
-    run_chain()
-    start = time.monotonic()
-    client.flush(timeout=0.5)
-    assert time.monotonic() - start < 1.5
-    server.down = False  # let the background retry succeed instead of failing at teardown
+    client = server.client()  # default retries
+    run_id, now = uuid.uuid4(), datetime.datetime.now(datetime.timezone.utc)
+    background = {"trace_id": run_id, "dotted_order": f"{now:%Y%m%dT%H%M%S%fZ}{run_id}"}
+    server.hold = threading.Event()
+    try:
+        client.create_run(
+            "held", {"q": "2+2?"}, "chain", id=run_id, start_time=now, project_name=PROJECT,
+            **background,  # a run with these is sent by the client's background thread
+        )  # fmt: skip
+        sent = server.wait_for(lambda: any(r.path.startswith("/runs") for r in server.requests))
+        assert sent, [(r.method, r.path) for r in server.requests]
+        # The server holds the send for as long as this test wants: only the timeout can
+        # end the flush.
+        returns(lambda: client.flush(timeout=0.5), "flush(timeout=0.5) with a send held")
+        assert server.runs == {}  # it returned with the send still in flight
+    finally:
+        server.hold.set()
+    returns(client.flush, "flush() once the send was let through")
+    assert server.runs[str(run_id)]["name"] == "held"  # nothing lost
 
 
 # -- the server itself ----------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from langgraph_collab.reward.fidelity import (
 from langgraph_collab.reward.stopping import GOAL_CHECKS, goal_met
 from langgraph_collab.tasks import load_tasks
 from langgraph_collab.testing import ScriptedChatModel
-from tests.conftest import judge_json, make_assistant, make_judge
+from tests.conftest import collect_scripted, make_assistant, make_judge
 
 MATH = Task(
     id="m", kind="math", reference="\\frac{1}{6}",
@@ -240,7 +240,7 @@ def test_grounded_stop_code_document_ambiguity_and_other_kinds():
 
 
 def test_collection_records_stop_reasons_and_fidelity(tmp_path):
-    from langgraph_collab import collect, create_simulated_user
+    from langgraph_collab import create_simulated_user
     from langgraph_collab.collection.records import read_records
 
     task = load_tasks("math", limit=1)[0]
@@ -249,10 +249,7 @@ def test_collection_records_stop_reasons_and_fidelity(tmp_path):
     user = create_simulated_user(
         ScriptedChatModel(script=lambda m: next(flaky)), backoff=Backoff(base=0.001)
     )
-    summary = collect(
-        [task], user=user, assistant=solver, judge=ScriptedChatModel(script=[judge_json()]),
-        out_dir=tmp_path, candidates=1, samples=1, window=1, progress=False,
-    )  # fmt: skip
+    summary = collect_scripted(tmp_path, [task], user=user, assistant=solver, candidates=1)
     (record,) = read_records(tmp_path / "records.jsonl")
     assert record.stop_reason == "goal_met" and len(record.turns) == 1
     assert record.fidelity.rejected == {"role_drift": 1}

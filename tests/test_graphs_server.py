@@ -10,6 +10,7 @@ machine. Server logs are printed when a test fails.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import signal
@@ -169,8 +170,11 @@ def test_reward_graph(server):
     with server.explained():
         rewards = state["rewards"]
         errors = [s["error"] for r in rewards for s in r["samples"]]
-        assert len(rewards) == 2 and all(r["mean"] is not None for r in rewards), errors
-        assert all(len(r["samples"]) == 2 and r["n_failed"] == 0 for r in rewards)
+        assert len(rewards) == 2, errors
+        for reward in rewards:  # two valid futures each, and a finite MR
+            assert len(reward["samples"]) == 2 and reward["n_failed"] == 0, errors
+            assert reward["mean"] is not None and math.isfinite(reward["mean"]), errors
+            assert all(math.isfinite(s["reward"]) for s in reward["samples"]), errors
 
 
 @pytest.mark.parametrize("graph", ["collaborative_agent", "collaborative_middleware"])
@@ -183,5 +187,7 @@ def test_collaborative_agent_graphs(server, graph):
         assert "Lisbon: 3 days" in state["messages"][2]["content"]  # the real tool ran
         collab = state["collab"]
         assert collab["forks"] == "checkpoint" and len(collab["candidates"]) == 3
-        assert all(score is not None for score in collab["scores"])
+        scores = collab["scores"]
+        assert all(score is not None and math.isfinite(score) for score in scores), scores
+        assert collab["chosen"] == max(range(len(scores)), key=scores.__getitem__)
         assert state["messages"][-1]["content"] == collab["candidates"][collab["chosen"]]

@@ -8,10 +8,8 @@ import threading
 import pytest
 
 from langgraph_collab._runtime.heap import frozen_heap
-from langgraph_collab.collection.collect import collect
-from langgraph_collab.tasks import load_tasks
 from langgraph_collab.testing import ScriptedChatModel
-from tests.conftest import make_judge, make_user
+from tests.conftest import collect_scripted
 
 WAIT_S = 120  # a guard against a hang, never a synchronisation
 
@@ -34,17 +32,7 @@ def run_collect(tmp_path, name: str, on_first_call) -> None:
             on_first_call()
         return "Here is the answer: 4"
 
-    collect(
-        load_tasks("math", limit=1),
-        user=make_user(stop_after=1),
-        assistant=ScriptedChatModel(script=assistant_script),
-        judge=make_judge(),
-        out_dir=tmp_path / name,
-        candidates=2,
-        samples=1,
-        window=1,
-        progress=False,
-    )
+    collect_scripted(tmp_path / name, assistant=ScriptedChatModel(script=assistant_script))
 
 
 def test_collect_freezes_start_up_objects_while_it_runs_and_hands_them_back(tmp_path):

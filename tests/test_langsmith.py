@@ -9,12 +9,10 @@ import pytest
 from langchain_core.messages import HumanMessage
 from langchain_core.tracers.langchain import wait_for_all_tracers
 
-from langgraph_collab.collection.collect import collect
 from langgraph_collab.collection.export import dpo_dataset
 from langgraph_collab.collection.records import read_records
 from langgraph_collab.collection.rescoring import records_from_runs, rescore, runs_from_langsmith
-from langgraph_collab.tasks import load_tasks
-from tests.conftest import make_assistant, make_judge, make_user
+from tests.conftest import collect_scripted, make_assistant, make_judge, make_user
 from tests.fake_langsmith import FakeLangSmith
 from tests.test_fake_langsmith import PROJECT, no_internet, traced_env  # noqa: F401
 from tests.test_rescoring import production_agent
@@ -29,17 +27,7 @@ def server(no_internet):  # noqa: F811
 
 
 def collect_two_turns(tmp_path):
-    return collect(
-        load_tasks("math", limit=1),
-        user=make_user(stop_after=2),
-        assistant=make_assistant(),
-        judge=make_judge(),
-        out_dir=tmp_path,
-        candidates=2,
-        samples=2,
-        window=1,
-        progress=False,
-    )
+    return collect_scripted(tmp_path, user=make_user(stop_after=2), samples=2)
 
 
 def test_a_collection_is_one_readable_trace_with_mr_feedback_on_candidates(server, tmp_path):

@@ -8,7 +8,7 @@ from langgraph_collab.collection.export import sft_dataset
 from langgraph_collab.train.langsmith_logs import without_langsmith
 from langgraph_collab.train.trainers import train_policy
 from tests.fake_langsmith import FakeLangSmith
-from tests.test_fake_langsmith import flush_within, no_internet, traced_env  # noqa: F401
+from tests.test_fake_langsmith import flush_tracers, no_internet, traced_env  # noqa: F401
 from tests.test_trainers import RECORDS, config
 
 
@@ -27,7 +27,7 @@ def test_training_logs_arrive_as_a_langsmith_run(policy_dir, tmp_path, no_intern
             train_dataset=sft_dataset(RECORDS),
             output_dir=tmp_path,
         )
-        flush_within(10)
+        flush_tracers()
         (run,) = server.runs_named("train:sft")
     assert result.global_step == 2
     assert run["outputs"]["global_step"] == 2 and "train_loss" in run["outputs"]

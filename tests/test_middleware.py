@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from langchain.agents import create_agent
-from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langgraph.checkpoint.memory import InMemorySaver
@@ -17,10 +16,19 @@ from langgraph.types import Command
 from langgraph_collab import CollaborativeMiddleware
 from langgraph_collab.agents.budget import Budget
 from langgraph_collab.roles.assistant import proactive_prompt
-from langgraph_collab.state import TERMINATE
 from langgraph_collab.testing import ScriptedChatModel
-from tests.conftest import make_user
-from tests.test_node import ANSWERS, ToolCallingModel, grading_judge
+from tests.conftest import (
+    ANSWERS,
+    HUMAN_REPLIES,
+    ChainRuns,
+    ToolCallingModel,
+    assert_best_chosen,
+    assert_forks_left_the_live_thread_alone,
+    assert_futures_ran_on_copies,
+    assert_traced_choice,
+    grading_judge,
+    make_user,
+)
 
 needs_async_config = pytest.mark.skipif(
     sys.version_info < (3, 11), reason="LangGraph hands async middleware its config on 3.11+"
@@ -39,14 +47,6 @@ def collaborative(lookup, *, checkpointer=None, bound=True, **options):
     return (collab.bind(agent) if bound else agent), model
 
 
-def assert_best_chosen(collab: dict, live: list[BaseMessage]) -> None:
-    scores = collab["scores"]
-    assert all(score is not None for score in scores)
-    assert collab["chosen"] == max(range(len(scores)), key=lambda i: scores[i])
-    assert collab["candidates"][collab["chosen"]] == ANSWERS[1]
-    assert live[-1].content == ANSWERS[1]
-
-
 def test_lookahead_at_the_model_call_with_futures_in_forks_of_the_thread(lookup, lookups):
     saver = InMemorySaver()
     agent, model = collaborative(lookup, checkpointer=saver, candidates=3, samples=2, window=1)
@@ -58,15 +58,7 @@ def test_lookahead_at_the_model_call_with_futures_in_forks_of_the_thread(lookup,
     # The tool step is not sampled; 3 x 2 futures call the real tool through the agent.
     assert lookups.count("Get me the report") == 1
     assert lookups.count("user message 1") == 6
-    view = ["human", "ai", "tool", "ai", "human", "ai", "tool"]
-    assert model.future_views == [view] * 6  # each future saw its candidate, no other's
-    live = agent.get_state(LIVE).values["messages"]
-    assert [m.type for m in live] == ["human", "ai", "tool", "ai"]
-    assert_best_chosen(collab, live)
-    for snapshot in agent.get_state_history(LIVE):
-        texts = [m.text for m in snapshot.values.get("messages", [])]
-        assert not {ANSWERS[0], ANSWERS[2], "user message 1"} & set(texts)
-    assert set(saver.storage) == {"live"}  # fork threads are deleted
+    assert_forks_left_the_live_thread_alone(agent, LIVE, collab, model, saver)
     # candidates (N); per future: user, agent x2 (tool call, answer), judge
     assert collab["calls"] == 3 + 6 * (1 + 2 + 1)
 
@@ -89,12 +81,7 @@ async def test_async_agent_keeps_forks_when_asked(lookup, lookups):
 
 def test_without_a_checkpointer_futures_run_on_copies(lookup, lookups):
     agent, model = collaborative(lookup, samples=2)
-    out = agent.invoke({"messages": ASK})
-    assert out["collab"]["forks"] == "copy"
-    assert [m.type for m in out["messages"]] == ["human", "ai", "tool", "ai"]
-    assert_best_chosen(out["collab"], out["messages"])
-    assert lookups.count("user message 1") == 6
-    assert all(view[:4] == ["human", "ai", "tool", "ai"] for view in model.future_views)
+    assert_futures_ran_on_copies(agent.invoke({"messages": ASK}), model, lookups)
 
 
 def test_unbound_futures_are_played_by_the_same_model_and_tools(lookup, lookups):
@@ -110,11 +97,9 @@ def test_a_human_plays_the_user_through_interrupt(lookup, lookups):
     first = agent.invoke({"messages": ASK}, LIVE)
     (question,) = first["__interrupt__"]
     assert sorted(question.value["candidates"]) == sorted(ANSWERS)
-    replies = [f"reply {i}" for i in range(3)]
-    replies[1] = f"Thanks, that is all. {TERMINATE}"
-    out = agent.invoke(Command(resume=replies), LIVE)
+    out = agent.invoke(Command(resume=HUMAN_REPLIES), LIVE)
     collab = out["collab"]
-    assert collab["user"] == "human" and collab["replies"] == replies
+    assert collab["user"] == "human" and collab["replies"] == HUMAN_REPLIES
     assert collab["candidates"] == question.value["candidates"]  # not sampled again
     assert len(lookups) == 1 + 2  # two futures went on, one user stopped
     assert [m.type for m in out["messages"]] == ["human", "ai", "tool", "ai"]
@@ -150,21 +135,10 @@ def test_budget_spent_on_candidates_answers_with_the_first(lookup, lookups):
 
 
 def test_traces_show_candidates_rewards_and_the_choice(lookup):
-    class Runs(BaseCallbackHandler):
-        def __init__(self) -> None:
-            self.runs: list[tuple[str, dict]] = []
-
-        def on_chain_start(self, serialized, inputs, *, metadata=None, **kwargs) -> None:
-            self.runs.append((kwargs.get("name") or "", dict(metadata or {})))
-
-    runs = Runs()
+    runs = ChainRuns()
     agent, _ = collaborative(lookup, samples=1)
     out = agent.invoke({"messages": ASK}, {"callbacks": [runs]})
-    names = {name for name, _ in runs.runs}
-    assert {"candidate_0", "candidate_1", "candidate_2", "reward_0", "reward_2"} <= names
-    choice = [meta for name, meta in runs.runs if name == "collab_choice"]
-    assert choice and choice[0]["collab_chosen"] == out["collab"]["chosen"]
-    assert choice[0]["collab_scores"] == out["collab"]["scores"]
+    assert_traced_choice(runs, out["collab"])
 
 
 def test_proactive_mode_prompts_every_model_call_after_the_agents_prompt():

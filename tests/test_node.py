@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
-import json
 import os
 import subprocess
 import sys
-import threading
-import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 from langchain.agents import create_agent
-from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, StateGraph
 from langgraph.types import Command
-from pydantic import Field, PrivateAttr
 
 from langgraph_collab.agents.node import (
     Budget,
@@ -31,56 +22,20 @@ from langgraph_collab.agents.node import (
     create_collaborative_node,
 )
 from langgraph_collab.roles.assistant import proactive_prompt
-from langgraph_collab.state import TERMINATE
 from langgraph_collab.testing import ScriptedChatModel
-from tests.conftest import MetadataModel, make_user
-
-ANSWERS = ["The report is ready.", "Which report do you mean, Q1 or Q2?", "Done, see above."]
-
-
-class ToolCallingModel(BaseChatModel):
-    """Calls ``lookup`` on every user message, then answers: one of ``answers`` in turn on
-    the first user turn (the candidates), a fixed reply in later turns (the futures),
-    recording the message types it saw there."""
-
-    answers: list[str] = Field(default_factory=lambda: list(ANSWERS))
-    future_views: list[list[str]] = Field(default_factory=list)
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _n: int = PrivateAttr(default=0)
-
-    @property
-    def _llm_type(self) -> str:
-        return "tool-calling-fake"
-
-    def bind_tools(self, tools: Any, **kwargs: Any) -> ToolCallingModel:
-        return self
-
-    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
-        last = messages[-1]
-        users = sum(isinstance(m, HumanMessage) for m in messages)
-        if isinstance(last, HumanMessage):
-            call = {"name": "lookup", "args": {"query": last.text}, "id": uuid.uuid4().hex}
-            reply = AIMessage("", tool_calls=[call])
-        elif users == 1:
-            with self._lock:
-                reply, self._n = AIMessage(self.answers[self._n % len(self.answers)]), self._n + 1
-        else:
-            with self._lock:
-                self.future_views.append([m.type for m in messages])
-            reply = AIMessage(f"Here is what I found: {last.text}")
-        return ChatResult(generations=[ChatGeneration(message=reply)])
-
-
-def grading_judge() -> ScriptedChatModel:
-    """A = the assistant asked which report, B = it said the report is ready, else C."""
-
-    def script(messages: list[BaseMessage]) -> str:
-        text = messages[-1].text
-        grade = "A" if "Which report" in text else "B" if "report is ready" in text else "C"
-        reply = {"thought": "", "final_artifact": "", "interactivity": grade, "correct": None}
-        return json.dumps(reply)
-
-    return ScriptedChatModel(script=script)
+from tests.conftest import (
+    ANSWERS,
+    HUMAN_REPLIES,
+    ChainRuns,
+    MetadataModel,
+    ToolCallingModel,
+    assert_best_chosen,
+    assert_forks_left_the_live_thread_alone,
+    assert_futures_ran_on_copies,
+    assert_traced_choice,
+    grading_judge,
+    make_user,
+)
 
 
 @pytest.fixture
@@ -101,14 +56,6 @@ def lookahead(agent, **options):
     return create_collaborative_node(agent, mode="lookahead", **options)
 
 
-def assert_best_chosen(collab: dict, live: list[BaseMessage]) -> None:
-    scores = collab["scores"]
-    assert all(score is not None for score in scores)
-    assert collab["chosen"] == max(range(len(scores)), key=lambda i: scores[i])
-    assert collab["candidates"][collab["chosen"]] == ANSWERS[1]
-    assert live[-1].content == ANSWERS[1]
-
-
 def test_agent_with_a_tool_in_lookahead_mode_forks_from_the_host_checkpoint(tool_agent, lookups):
     agent, model = tool_agent
     saver = InMemorySaver()
@@ -124,16 +71,7 @@ def test_agent_with_a_tool_in_lookahead_mode_forks_from_the_host_checkpoint(tool
     assert lookups.count("Get me the report") == 3
     assert lookups.count("user message 1") == 6
     # ...with the agent's real state: each future saw its candidate's tool call and result.
-    view = ["human", "ai", "tool", "ai", "human", "ai", "tool"]
-    assert model.future_views == [view] * 6  # one fork per future: none saw another's turns
-    # The live thread holds the chosen reply only, in every checkpoint of its history.
-    live = graph.get_state(config).values["messages"]
-    assert [m.type for m in live] == ["human", "ai", "tool", "ai"]
-    assert_best_chosen(collab, live)
-    for snapshot in graph.get_state_history(config):
-        texts = [m.text for m in snapshot.values.get("messages", [])]
-        assert not {ANSWERS[0], ANSWERS[2], "user message 1"} & set(texts)
-    assert set(saver.storage) == {"live"}  # fork threads are deleted
+    assert_forks_left_the_live_thread_alone(graph, config, collab, model, saver)
     assert collab["calls"] == 3 * 2 + 6 * (1 + 2 + 1)  # candidates; user, agent x2, judge
 
 
@@ -162,11 +100,7 @@ def test_without_a_checkpointer_futures_run_on_copies(tool_agent, lookups):
     out = host(lookahead(agent, candidates=3, samples=2)).invoke(
         {"messages": [("user", "Get me the report")]}
     )
-    assert out["collab"]["forks"] == "copy"
-    assert [m.type for m in out["messages"]] == ["human", "ai", "tool", "ai"]
-    assert_best_chosen(out["collab"], out["messages"])
-    assert lookups.count("user message 1") == 6
-    assert all(view[:4] == ["human", "ai", "tool", "ai"] for view in model.future_views)
+    assert_futures_ran_on_copies(out, model, lookups)
 
 
 def test_budget_spent_on_candidates_answers_with_the_first(tool_agent, lookups):
@@ -181,36 +115,24 @@ def test_budget_spent_on_candidates_answers_with_the_first(tool_agent, lookups):
     assert len(lookups) == 3  # no future ran
 
 
-def test_seconds_budget_stops_slow_futures(tool_agent):
+def test_seconds_budget_stops_hung_futures(tool_agent):
     agent, _ = tool_agent
-    slow_user = make_user(latency=5.0)
-    node = lookahead(agent, user=slow_user, budget={"seconds": 0.5})
+    hung_user = MetadataModel(reply=lambda meta: None)  # no user turn returns by itself
+    node = lookahead(agent, user=hung_user, budget={"seconds": 2.0})  # the candidates fit in
     out = host(node).invoke({"messages": [("user", "Get me the report")]})
     collab = out["collab"]
     assert collab["budget_exhausted"] and collab["chosen"] == 0
     # The futures were cut, not waited for: no simulated user turn ever came back.
-    assert slow_user.calls >= 1 and all(score is None for score in collab["scores"])
+    assert hung_user.calls >= 1 and all(score is None for score in collab["scores"])
 
 
 def test_traces_show_candidates_rewards_and_the_choice(tool_agent):
     agent, _ = tool_agent
-
-    class Runs(BaseCallbackHandler):
-        def __init__(self) -> None:
-            self.runs: list[tuple[str, dict]] = []
-
-        def on_chain_start(self, serialized, inputs, *, metadata=None, **kwargs) -> None:
-            self.runs.append((kwargs.get("name") or "", dict(metadata or {})))
-
-    runs = Runs()
+    runs = ChainRuns()
     out = host(lookahead(agent, samples=1)).invoke(
         {"messages": [("user", "Get me the report")]}, {"callbacks": [runs]}
     )
-    names = [name for name, _ in runs.runs]
-    assert {"candidate_0", "candidate_1", "candidate_2", "reward_0", "reward_2"} <= set(names)
-    choice = [meta for name, meta in runs.runs if name == "collab_choice"]
-    assert choice and choice[0]["collab_chosen"] == out["collab"]["chosen"]
-    assert choice[0]["collab_scores"] == out["collab"]["scores"]
+    assert_traced_choice(runs, out["collab"])
     futures = {(m["collab_candidate"], m["sample_index"]) for n, m in runs.runs if n == "judge"}
     assert futures == {(0, 0), (1, 0), (2, 0)}
 
@@ -240,12 +162,10 @@ def test_a_human_plays_the_user_through_interrupt(tool_agent, lookups):
     (question,) = first["__interrupt__"]
     assert sorted(question.value["candidates"]) == sorted(ANSWERS)
     assert len(lookups) == 3
-    replies = [f"reply {i}" for i in range(3)]
-    replies[1] = f"Thanks, that is all. {TERMINATE}"
-    out = graph.invoke(Command(resume=replies), config)
+    out = graph.invoke(Command(resume=HUMAN_REPLIES), config)
     collab = out["collab"]
     assert len(lookups) == 3 + 2  # candidates were not sampled again; two futures went on
-    assert collab["user"] == "human" and collab["replies"] == replies
+    assert collab["user"] == "human" and collab["replies"] == HUMAN_REPLIES
     assert collab["candidates"] == question.value["candidates"]
     assert [m.type for m in out["messages"]] == ["human", "ai", "tool", "ai"]
     assert collab["chosen"] == max(range(3), key=lambda i: collab["scores"][i])
@@ -327,8 +247,7 @@ def test_seconds_budget_keeps_the_finished_futures(tool_agent):
     first one still scores the candidate (a partial MR with n_valid 1), not a None."""
     agent, _ = tool_agent
     hung = MetadataModel(
-        reply=lambda meta: None if meta.get("sample_index") == 1 else "Thanks, that helps.",
-        hold=asyncio.Event(),
+        reply=lambda meta: None if meta.get("sample_index") == 1 else "Thanks, that helps."
     )
     node = lookahead(agent, user=hung, candidates=2, samples=2, budget={"seconds": 2.0})
     collab = host(node).invoke({"messages": [("user", "Get me the report")]})["collab"]

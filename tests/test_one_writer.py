@@ -29,28 +29,28 @@ from langgraph_collab.collection.records import (
 )
 from langgraph_collab.collection.run_lock import RunLockedError, hold_run_lock
 from langgraph_collab.train.__main__ import main
-from tests.conftest import judge_json
+from tests.conftest import judge_json, scripted_reply
 from tests.fake_openai import FakeOpenAI, Reply, role_of
 from tests.test_export import make_record
 
-WORKER = Path(__file__).with_name("writer_worker.py")
+WORKER = Path(__file__).with_name("collect_worker.py")
 N_TASKS = 4
 BOUND_S = 120  # an upper bound on any wait: a hang fails the test instead of blocking it
 
 
 class Worker:
-    """``tests/writer_worker.py`` as a subprocess; its stdout lines (None at its end) go
-    to ``events`` tagged with ``name``."""
+    """``tests/collect_worker.py`` in block mode as a subprocess; its stdout lines (None
+    at its end) go to ``events`` tagged with ``name``."""
 
     def __init__(
         self, name: str, out: Path, tmp: Path, events: queue.Queue, *, block_at: int = 0
     ) -> None:
         self.name, self.calls_log, self.err = name, tmp / f"calls-{name}.log", tmp / f"err-{name}"
-        command = [sys.executable, str(WORKER), str(out), str(N_TASKS), str(self.calls_log)]
+        command = [sys.executable, str(WORKER), "block", str(out), str(N_TASKS)]
         with self.err.open("w") as err:
             self.proc = subprocess.Popen(
-                [*command, str(block_at)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=err, text=True,
+                [*command, "--calls-log", str(self.calls_log), "--block-at", str(block_at)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True,
             )  # fmt: skip
         self.last = ""
 
@@ -105,15 +105,6 @@ def cli_argv(tmp_path: Path, base_url: str, *extra: str) -> list[str]:
         *("--user", "openai:fake", "--judge", "openai:fake", "--assistant", "openai:fake"),
         *("--api-key", "sk-test", *extra),
     ]
-
-
-def scripted_reply(body: dict) -> Reply:
-    """A judge verdict, a user who ends the chat, or the assistant's answer."""
-    if role_of(body) == "judge":
-        return Reply(judge_json())
-    if role_of(body) == "simulated_user":
-        return Reply("Thanks! [[TERMINATE CHAT]]")
-    return Reply("It is 4.")
 
 
 def test_a_second_collect_on_a_held_folder_fails_at_once_naming_the_holder(tmp_path):

@@ -6,14 +6,20 @@ import tiktoken
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import HumanMessage
 from langchain_core.runnables import Runnable, RunnableLambda
-from pydantic import PrivateAttr
 
 from langgraph_collab import Task, ascore_candidates, create_reward_graph, score_candidates
 from langgraph_collab.errors import Backoff
 from langgraph_collab.reward.score import multiturn_aware_reward
 from langgraph_collab.roles.judge import Judgement
 from langgraph_collab.testing import ScriptedChatModel
-from tests.conftest import judge_json, make_assistant, make_judge, make_user
+from tests.conftest import (
+    GATHER_BOUND_S,
+    Gathering,
+    judge_json,
+    make_assistant,
+    make_judge,
+    make_user,
+)
 
 FAST = Backoff(base=0.001)
 
@@ -104,23 +110,6 @@ def test_window_zero_scores_the_candidate_alone(math_task):
     assert result.components["tokens"] == cl100k("Four.")
 
 
-class Gathering(ScriptedChatModel):
-    """A fake model whose calls each wait until ``parties`` of them are in flight at once:
-    a run that does not fan every future out never gets past its first calls."""
-
-    parties: int = 1
-    _arrived: int = PrivateAttr(default=0)
-    _all_in: Any = PrivateAttr(default=None)
-
-    async def _agenerate(self, messages, stop=None, run_manager=None, **kwargs):
-        self._all_in = self._all_in or asyncio.Event()
-        self._arrived += 1
-        if self._arrived >= self.parties:
-            self._all_in.set()
-        await self._all_in.wait()
-        return await super()._agenerate(messages, stop, run_manager, **kwargs)
-
-
 async def test_all_futures_of_all_candidates_run_concurrently(math_task):
     # K=2 candidates x S=3 samples: the 6 first user turns must all be in flight together.
     user = Gathering(script=make_user().script, parties=6)
@@ -130,7 +119,7 @@ async def test_all_futures_of_all_candidates_run_concurrently(math_task):
             HISTORY, ["a", "b"], task=math_task, user=user, assistant=make_assistant(),
             judge=judge,
         ),
-        timeout=60,  # a failure bound (a missing fan-out waits forever), not a speed check
+        timeout=GATHER_BOUND_S,
     )  # fmt: skip
     assert user.max_in_flight == 6 and judge.max_in_flight == 6
     assert [r.n_failed for r in rewards] == [0, 0]
@@ -151,16 +140,12 @@ async def test_max_concurrency_caps_futures_in_flight(math_task):
 
 
 def test_sync_run_fans_out_in_threads_too(math_task):
-    user = make_user(latency=0.1)
-    score_candidates(
-        HISTORY,
-        ["a"],
-        task=math_task,
-        user=user,
-        assistant=make_assistant(0.1),
-        judge=make_judge(0.1),
+    # S=3 samples: the 3 first user turns must all be in flight together, each in a thread.
+    user = Gathering(script=make_user().script, parties=3)
+    (reward,) = score_candidates(
+        HISTORY, ["a"], task=math_task, user=user, assistant=make_assistant(), judge=make_judge()
     )
-    assert user.max_in_flight == 3
+    assert user.max_in_flight == 3 and reward.n_failed == 0
 
 
 def test_calls_per_mr_combined_judge_15_separate_judges_21(math_task):
@@ -297,27 +282,22 @@ def test_bad_input_gets_a_clear_error(math_task, history, candidates, message):
         )
 
 
-def test_bad_configuration_gets_a_clear_error(math_task):
-    with pytest.raises(ValueError, match="unknown components"):
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"weights": {"helpfulness": 1.0}}, "unknown components"),
+        ({"metrics": ["bleu-ish"]}, r"unknown metrics.*did you mean 'bleu'"),
+    ],
+)
+def test_bad_configuration_gets_a_clear_error(math_task, options, message):
+    with pytest.raises(ValueError, match=message):
         multiturn_aware_reward(
-            HISTORY,
-            "x",
-            task=math_task,
-            user=make_user(),
-            assistant=make_assistant(),
-            judge=make_judge(),
-            weights={"helpfulness": 1.0},
-        )
-    with pytest.raises(ValueError, match=r"unknown metrics.*did you mean 'bleu'"):
-        multiturn_aware_reward(
-            HISTORY,
-            "x",
-            task=math_task,
-            user=make_user(),
-            assistant=make_assistant(),
-            judge=make_judge(),
-            metrics=["bleu-ish"],
-        )
+            HISTORY, "x", task=math_task, user=make_user(), assistant=make_assistant(),
+            judge=make_judge(), **options,
+        )  # fmt: skip
+
+
+def test_a_graph_without_samples_gets_a_clear_error():
     with pytest.raises(ValueError, match="samples=0: must be at least 1"):
         create_reward_graph(
             user=make_user(), assistant=make_assistant(), judge=make_judge(), samples=0

@@ -11,7 +11,7 @@ import resource
 import signal
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -72,11 +72,20 @@ def _procs_matching(*markers: bytes) -> list[int]:
     return found
 
 
-def _no_leftovers() -> None:
-    deadline = time.monotonic() + 2
-    while _procs_matching(b"sbx-child", b"sbx-marker") and time.monotonic() < deadline:
+GONE_BOUND_S = 30  # how long a killed process may take to leave the process table: a
+# failure bound on a poll (no event tells another process's end), not a speed check
+
+
+def _until_gone(alive: Callable[[], list[int]]) -> list[int]:
+    """Poll ``alive()`` until it is empty or ``GONE_BOUND_S`` passed; its last value."""
+    deadline = time.monotonic() + GONE_BOUND_S
+    while (left := alive()) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _procs_matching(b"sbx-child", b"sbx-marker") == []
+    return left
+
+
+def _no_leftovers() -> None:
+    assert _until_gone(lambda: _procs_matching(b"sbx-child", b"sbx-marker")) == []
 
 
 @pytest.fixture
@@ -241,14 +250,13 @@ def test_hostile_program_is_contained(name: str, canary: Path) -> None:
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     r = run_untrusted(code, **{**SMALL, **limits})
     assert r.status in expected, (r.status, r.returncode, r.stderr_tail[-2000:])
-    assert r.duration_s < limits.get("timeout_s", SMALL["timeout_s"]) + 3
     assert len(r.stdout_tail) <= 64_000 and len(r.stderr_tail) <= 64_000
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before < 100_000  # KiB
     _no_leftovers()
     if name == "print_gigabytes":
         assert r.truncated and len(r.stdout_tail) <= 10_000
-    if name == "busy_threads":
-        assert r.duration_s < 10  # the CPU limit fired, not the 30 s wall clock
+    if name == "busy_threads":  # the CPU limit fired, not the 30 s wall clock (SIGKILL)
+        assert r.returncode == -signal.SIGXCPU, r
     if name == "huge_file":
         assert "File too large" in r.stderr_tail
     if name == "segfault":
@@ -362,12 +370,11 @@ def test_children_left_behind_are_killed() -> None:
         "print(p.pid, q.pid, pid, flush=True)\n"
     )
     r = run_untrusted(code, **{**SMALL, "timeout_s": 20})
-    assert r.status == "ok" and r.duration_s < 10, r
+    assert r.status == "ok", r  # it ended with its program, not at the wall clock
     pids = [int(p) for p in r.stdout_tail.split()]
-    time.sleep(0.1)
-    survivors = [p for p in pids if _alive(p)]
     # Without a dedicated uid, processes that called setsid() can escape the sweep.
-    assert survivors == [] if INFO["dedicated_uid"] else _alive(pids[0]) is False
+    swept = pids if INFO["dedicated_uid"] else pids[:1]
+    assert _until_gone(lambda: [p for p in swept if _alive(p)]) == []
     _no_leftovers()
 
 

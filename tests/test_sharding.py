@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from langgraph_collab.collection.collect import collect
 from langgraph_collab.collection.records import read_records, write_records
 from langgraph_collab.collection.sharding import (
     ShardError,
@@ -27,8 +26,8 @@ from langgraph_collab.tasks import load_tasks
 from langgraph_collab.testing import ScriptedChatModel
 from langgraph_collab.train.__main__ import main
 from langgraph_collab.train.config import CollabTrainConfig, ConfigError
-from tests.conftest import judge_json, make_assistant, make_judge, make_user
-from tests.fake_openai import FakeOpenAI, Reply, role_of
+from tests.conftest import collect_scripted, scripted_reply
+from tests.fake_openai import FakeOpenAI, Reply
 from tests.test_export import make_record
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,9 +65,7 @@ def test_bad_shard_values_are_clear_errors(num_shards, index, message):
     with pytest.raises(ValueError, match=message):
         check_shard(num_shards=num_shards, index=index)
     with pytest.raises(ValueError, match=message):
-        collect(load_tasks("math", limit=2), user=make_user(), assistant=make_assistant(),
-                judge=make_judge(), out_dir="/nonexistent", num_shards=num_shards,
-                shard_index=index)  # fmt: skip
+        collect_scripted("/nonexistent", 2, num_shards=num_shards, shard_index=index)
 
 
 @pytest.mark.parametrize(
@@ -98,11 +95,7 @@ def test_bad_workers_on_the_command_line_exit_2(tmp_path, capsys):
 
 
 def _collect(tmp_path: Path, index: int, **models) -> object:
-    roles = {"user": make_user(stop_after=1), "assistant": make_assistant(),
-             "judge": make_judge(), **models}  # fmt: skip
-    options = {"candidates": 2, "samples": 1, "window": 1, "progress": False}
-    return collect(load_tasks("math", limit=5), **roles, out_dir=tmp_path, **options,
-                   num_shards=2, shard_index=index)  # fmt: skip
+    return collect_scripted(tmp_path, 5, num_shards=2, shard_index=index, **models)
 
 
 def _refusing() -> ScriptedChatModel:
@@ -136,17 +129,14 @@ def test_each_shard_has_its_own_folder_resumes_alone_and_merges(tmp_path):
 def test_a_shard_that_crashed_shows_unfinished_until_run_again(tmp_path):
     _collect(tmp_path, 0)
     with pytest.raises(PermanentError):  # a longer task list gives shard 0 a new task
-        collect(load_tasks("math", limit=7), user=_refusing(), assistant=_refusing(),
-                judge=_refusing(), out_dir=tmp_path, progress=False, num_shards=2,
-                shard_index=0)  # fmt: skip
+        collect_scripted(tmp_path, 7, user=_refusing(), assistant=_refusing(),
+                         judge=_refusing(), num_shards=2, shard_index=0)  # fmt: skip
     with pytest.raises(ShardError, match=r"shard 0 of 2: no summary.json \(still running, or"):
         read_shards(tmp_path)
 
 
 def test_one_shard_keeps_the_plain_layout(tmp_path):
-    collect(load_tasks("math", limit=1), user=make_user(stop_after=1), assistant=make_assistant(),
-            judge=make_judge(), out_dir=tmp_path, candidates=1, samples=1, window=1,
-            progress=False, num_shards=1, shard_index=0)  # fmt: skip
+    collect_scripted(tmp_path, candidates=1, num_shards=1, shard_index=0)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         ".collect.lock", "checkpoints.sqlite", "records.jsonl", "summary.json", "usage.jsonl"
     ]  # fmt: skip
@@ -205,13 +195,7 @@ def test_the_export_stage_merges_shards_and_refuses_missing_ones(tmp_path, capsy
 
 
 def _healthy(body: dict) -> Reply:
-    role = role_of(body)
-    if role == "judge":
-        return Reply(judge_json())
-    if role == "simulated_user":
-        replies = sum(m.get("role") == "user" for m in body["messages"][2:])  # swapped view
-        return Reply("Thanks! [[TERMINATE CHAT]]" if replies >= 1 else "Why is that?")
-    return Reply("It is 4.")
+    return scripted_reply(body, end_after=1)
 
 
 def _workers_argv(tmp_path: Path, server: FakeOpenAI, *extra: str) -> list[str]:

@@ -37,9 +37,7 @@ def test_math_verify_keeps_its_level_and_other_callers_keep_its_warning(monkeypa
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_a_traced_collection_writes_no_environment_variable(server, tmp_path, monkeypatch):  # noqa: F811
-    from langgraph_collab.collection.collect import collect
-    from langgraph_collab.tasks import load_tasks
-    from tests.conftest import make_assistant, make_judge, make_user
+    from tests.conftest import collect_scripted
 
     environ = type(os.environ)
     writes: list[str] = []
@@ -55,10 +53,7 @@ def test_a_traced_collection_writes_no_environment_variable(server, tmp_path, mo
 
     monkeypatch.setattr(environ, "__setitem__", setitem)
     monkeypatch.setattr(environ, "__delitem__", delitem)
-    collect(
-        load_tasks("math", limit=1), user=make_user(stop_after=1), assistant=make_assistant(),
-        judge=make_judge(), out_dir=tmp_path, candidates=2, samples=1, window=1, progress=False,
-    )  # fmt: skip
+    collect_scripted(tmp_path)
     monkeypatch.undo()
     assert writes == []
     assert server.runs  # it was traced

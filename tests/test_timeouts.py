@@ -41,10 +41,8 @@ def python_310_timeouts(monkeypatch):
 
 def test_an_async_deadline_masks_the_slow_future_on_the_310_path(python_310_timeouts):
     async def run() -> list:
-        hold = asyncio.Event()  # never set: the future waits until the deadline
-        user = MetadataModel(
-            reply=lambda m: None if m["sample_index"] == 1 else "Could you say more?",
-            hold=hold,
+        user = MetadataModel(  # sample 1 hangs: it waits until the deadline
+            reply=lambda m: None if m["sample_index"] == 1 else "Could you say more?"
         )
         return await ascore_candidates(
             HISTORY, CANDIDATES[:1], task=TASK, samples=2, window=1, timeout=1.0,

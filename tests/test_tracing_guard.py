@@ -1,5 +1,6 @@
 """LangSmith never blocks: with tracing on and an endpoint that is down or hangs, every
-public entry point warns once, does its work untraced, and the process exits promptly."""
+public entry point warns once, does its work untraced without building a LangSmith client
+(whose upload threads could hold the exit up), and the process exits."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-EXIT_AFTER_WORK_S = 5
+EXIT_BOUND_S = 60  # a failure bound on the exit after the work, not a speed check: what
+# could hold the exit up (the SDK's upload threads) is shown absent by the work's last line
 
 WORK = {
     "score_candidates": """
@@ -77,9 +79,12 @@ def closed_port_url() -> str:
 
 def run_traced(entry: str, endpoint: str) -> tuple[str, str]:
     """Run ``entry`` with tracing on against ``endpoint``; returns (stdout, stderr) once
-    the process exited, which must be within EXIT_AFTER_WORK_S of the work's end."""
+    the process exited. The work must end with no LangSmith client built (so no upload
+    thread can keep the process alive), and the process must exit after it."""
     script = "from tests.conftest import make_assistant, make_judge, make_user\n"
-    script += textwrap.dedent(WORK[entry]) + "print('WORK DONE', flush=True)\n"
+    script += textwrap.dedent(WORK[entry])
+    script += "from langsmith import run_trees\n"
+    script += "print('WORK DONE, client:', run_trees._CLIENT is not None, flush=True)\n"
     env = {
         "PATH": "/usr/bin:/bin",
         "HF_HUB_OFFLINE": "1",
@@ -94,12 +99,12 @@ def run_traced(entry: str, endpoint: str) -> tuple[str, str]:
     )  # fmt: skip
     assert proc.stdout is not None
     line = proc.stdout.readline()  # blocks until the work is done (or the process died)
-    assert line.strip() == "WORK DONE", proc.communicate()[1][-3000:]
+    assert line.strip() == "WORK DONE, client: False", line + proc.communicate()[1][-3000:]
     try:
-        out, err = proc.communicate(timeout=EXIT_AFTER_WORK_S)
+        out, err = proc.communicate(timeout=EXIT_BOUND_S)
     except subprocess.TimeoutExpired:
         proc.kill()
-        pytest.fail(f"{entry}: the process did not exit within {EXIT_AFTER_WORK_S} s of its work")
+        pytest.fail(f"{entry}: the process did not exit after its work")
     assert proc.returncode == 0, err[-3000:]
     return line + out, err
 
