@@ -307,16 +307,11 @@ def build_parser(config_class: type, *, method: str | None = None, help: bool = 
     parser.add_argument("-h", "--help", action="store_true", help="Show this help and exit.")
     parser.add_argument("--config", metavar="PATH", help="YAML file of option: value pairs.")
     parser.add_argument("--debug", action="store_true", help="On a failure, show the traceback.")
-    parser.add_argument(
-        "--show-training-example",
-        type=int,
-        metavar="N",
-        help="Print the first "
-        "N training examples of --method sft or dpo as TRL tokenizes them, one "
-        'JSON line each: {"trained": the decoded tokens that carry loss, '
-        '"ignored": the decoded rest}; then exit without training. Reads the '
-        "dataset the train stage would (--dataset, else the run's export).",
-    )
+    parser.add_argument("--show-training-example", type=int, metavar="N", help=(
+        'Print the first N training examples of --method sft or dpo as TRL tokenizes them, one '
+        'JSON line each: {"trained": the decoded tokens that carry loss, "ignored": the decoded '
+        "rest}; then exit without training. Reads the dataset the train stage would (--dataset, "
+        "else the run's export)."))  # fmt: skip
     for name in [n for n, k in kinds.items() if k in (bool, bool | None)]:  # HF: True ones only
         dashed = name.replace("_", "-")
         parser.add_argument(f"--no_{name}", f"--no-{dashed}", dest=name, action="store_false",
