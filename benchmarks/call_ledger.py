@@ -1,7 +1,8 @@
 """The cost of counting every call in a run folder's call ledger (``usage.jsonl``): the
 CPU per model call of :class:`~langgraph_collab.collection._call_ledger.CallLedger` (one
-appended line at the call's start, one at its end) against :class:`~langgraph_collab.tracing.UsageLedger`
-(counts in memory), both fed the same callback events in the same process.
+appended line at the call's start, one at its end) against
+:class:`~langgraph_collab.tracing.UsageLedger` (counts in memory), both fed the same callback
+events in the same process.
 
     python benchmarks/call_ledger.py [--calls 20000] [--repeats 3]
 """
