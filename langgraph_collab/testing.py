@@ -109,7 +109,7 @@ def separate_judges_script(artifact: str) -> Callable[[list[BaseMessage]], str]:
 
     def script(messages: list[BaseMessage]) -> str:
         prompt = messages[-1].text
-        if "Is the final answer equivalent" in prompt:
+        if "equivalent to the reference answer" in prompt:
             return '{"thought": "same", "correct": true}'
         if "Grade how well" in prompt:
             return '{"thought": "asked", "interactivity": "A"}'

@@ -47,13 +47,17 @@ class RoleUsage(BaseModel):
     """Model calls and tokens spent by one role. ``calls`` are the requests that reached
     the model (failed ones included, also counted in ``errors``); ``cache_hits`` the calls
     a call cache answered instead (:mod:`langgraph_collab.roles.cache`), whose tokens were not
-    spent and are not counted."""
+    spent and are not counted. ``cached_input_tokens``: the part of ``input_tokens`` the
+    provider served from its prompt cache (OpenAI's ``cached_tokens``, LangChain's
+    ``input_token_details["cache_read"]``), where the server reports it; a prompt whose
+    fixed part comes first is what such a cache can reuse."""
 
     calls: int = 0
     errors: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
     cache_hits: int = 0
+    cached_input_tokens: int = 0
 
     def __add__(self, other: RoleUsage) -> RoleUsage:
         fields = type(self).model_fields
@@ -74,6 +78,27 @@ def is_cache_hit(response: LLMResult) -> bool:
         for generations in response.generations
         for generation in generations
     )
+
+
+def cached_input_of(response: LLMResult) -> int:
+    """Input tokens a provider's prompt cache served for a call (0 when it reports none).
+
+    Example:
+        >>> from langchain_core.messages import AIMessage
+        >>> from langchain_core.outputs import ChatGeneration
+        >>> usage = {"input_tokens": 900, "output_tokens": 10, "total_tokens": 910,
+        ...          "input_token_details": {"cache_read": 768}}
+        >>> message = AIMessage("hi", usage_metadata=usage)
+        >>> cached_input_of(LLMResult(generations=[[ChatGeneration(message=message)]]))
+        768
+    """
+    for generations in response.generations:
+        for generation in generations:
+            usage = getattr(getattr(generation, "message", None), "usage_metadata", None)
+            if usage:
+                return (usage.get("input_token_details") or {}).get("cache_read", 0) or 0
+    token_usage = (response.llm_output or {}).get("token_usage") or {}
+    return (token_usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0) or 0
 
 
 def usage_of(response: LLMResult) -> tuple[int, int]:
@@ -125,7 +150,12 @@ class UsageLedger(BaseCallbackHandler):
             self._close(run_id, RoleUsage(cache_hits=1))
             return
         input_tokens, output_tokens = usage_of(response)
-        usage = RoleUsage(calls=1, input_tokens=input_tokens, output_tokens=output_tokens)
+        usage = RoleUsage(
+            calls=1,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cached_input_tokens=cached_input_of(response),
+        )
         self._close(run_id, usage)
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:

@@ -10,7 +10,8 @@ call a cache answered counts as a cache hit once it ends.
 
 Lines are JSON arrays: ``["run", n, pid]`` when a run opens the ledger,
 ``["start", n, task, role]``, ``["end", n, task, role, input_tokens, output_tokens,
-cache_hit]``, ``["error", n, task, role]``.
+cache_hit, cached_input_tokens]`` (the last one absent from older ledgers),
+``["error", n, task, role]``.
 
 Example:
     >>> import tempfile
@@ -33,7 +34,13 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
 
-from langgraph_collab.tracing import RoleUsage, is_cache_hit, role_of, usage_of
+from langgraph_collab.tracing import (
+    RoleUsage,
+    cached_input_of,
+    is_cache_hit,
+    role_of,
+    usage_of,
+)
 
 Key = tuple[Any, str]
 """``(task id, role)``."""
@@ -100,7 +107,10 @@ class CallLedger(BaseCallbackHandler):
             elif event[6]:  # a cache hit: no call after all, no tokens
                 usage = RoleUsage(calls=-1, cache_hits=1)
             else:
-                usage = RoleUsage(input_tokens=event[4], output_tokens=event[5])
+                cached = event[7] if len(event) > 7 else 0
+                usage = RoleUsage(
+                    input_tokens=event[4], output_tokens=event[5], cached_input_tokens=cached
+                )
         self._total[key] = self._total.get(key, RoleUsage()) + usage
         return usage
 
@@ -132,8 +142,8 @@ class CallLedger(BaseCallbackHandler):
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
         key = self._open.pop(run_id, None)
         if key is not None:
-            tokens = usage_of(response)
-            self._record(["end", self.run, *key, *tokens, is_cache_hit(response)])
+            tokens, cached = usage_of(response), cached_input_of(response)
+            self._record(["end", self.run, *key, *tokens, is_cache_hit(response), cached])
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         key = self._open.pop(run_id, None)
