@@ -50,8 +50,12 @@ $(CORE_STAMP): pyproject.toml constraints.txt
 demo: install
 	$(PY) -m langgraph_collab.train
 
+# The independent tests in parallel (pytest-xdist, one worker per core, at most 4; work
+# stealing keeps the long integration tests from finishing last), then the `serial` ones
+# alone: they watch every process of the machine.
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --maxprocesses 4 --dist worksteal -m "not serial"
+	$(PY) -m pytest -q -p no:xdist -m serial
 
 # Without torch, transformers, TRL or llama.cpp: the integration tests, the training
 # package and the tests of TRL's options and of the local model are left out.

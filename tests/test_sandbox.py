@@ -25,6 +25,10 @@ from langgraph_collab.sandbox import (
 )
 from langgraph_collab.sandbox import run as sandbox
 
+# Leftover checks look at every process of the machine for sandboxed children: another
+# test's sandbox running beside these would read as a leak.
+pytestmark = pytest.mark.serial
+
 INFO = containment_info()
 SMALL = {"timeout_s": 15.0, "memory_mb": 300, "max_processes": 16}
 needs_uid = pytest.mark.skipif(not INFO["dedicated_uid"], reason="needs a dedicated uid (root)")

@@ -244,6 +244,14 @@ def _running(marker: str) -> list[int]:
     return pids
 
 
+WITH_DEFAULT_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+)
+"""A program's start with SIGINT as Ctrl-C delivers it: a suite run in the background (``make
+test &``) starts with SIGINT ignored, which every program it starts inherits and keeps."""
+
+
 def test_ctrl_c_stops_every_worker(tmp_path):
     started = threading.Event()
     release = threading.Event()
@@ -256,7 +264,7 @@ def test_ctrl_c_stops_every_worker(tmp_path):
     with FakeOpenAI(responder) as server:
         argv = _workers_argv(tmp_path, server)
         parent = subprocess.Popen(
-            [sys.executable, "-m", "langgraph_collab.train", *argv],
+            [sys.executable, "-c", WITH_DEFAULT_SIGINT, "-m", "langgraph_collab.train", *argv],
             cwd=ROOT, stderr=subprocess.PIPE, text=True,
             env={**os.environ, "HF_HUB_OFFLINE": "1"},
         )  # fmt: skip

@@ -126,8 +126,10 @@ def create_collaborative_node(
         ...          .add_edge(START, "agent").compile(checkpointer=InMemorySaver()))
         >>> out = graph.invoke({"messages": [("user", "Book me a flight")]},
         ...                    {"configurable": {"thread_id": "1"}})
-        >>> out["messages"][-1].content, out["collab"]["chosen"]
-        ('Flying from where?', 1)
+        >>> out["messages"][-1].content  # the candidate that asks first
+        'Flying from where?'
+        >>> sorted(out["collab"]["candidates"])
+        ['Booked: Paris to Rome.', 'Flying from where?']
     """
     if mode not in ("proactive", "lookahead"):
         raise ValueError(f"mode must be 'proactive' or 'lookahead', not {mode!r}")
