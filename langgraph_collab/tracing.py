@@ -80,6 +80,16 @@ def is_cache_hit(response: LLMResult) -> bool:
     )
 
 
+def _usage_metadata(response: LLMResult) -> dict[str, Any] | None:
+    """The first reply message's LangChain ``usage_metadata``, if any reports one."""
+    for generations in response.generations:
+        for generation in generations:
+            usage = getattr(getattr(generation, "message", None), "usage_metadata", None)
+            if usage:
+                return usage
+    return None
+
+
 def cached_input_of(response: LLMResult) -> int:
     """Input tokens a provider's prompt cache served for a call (0 when it reports none).
 
@@ -92,22 +102,18 @@ def cached_input_of(response: LLMResult) -> int:
         >>> cached_input_of(LLMResult(generations=[[ChatGeneration(message=message)]]))
         768
     """
-    for generations in response.generations:
-        for generation in generations:
-            usage = getattr(getattr(generation, "message", None), "usage_metadata", None)
-            if usage:
-                return (usage.get("input_token_details") or {}).get("cache_read", 0) or 0
+    usage = _usage_metadata(response)
+    if usage:
+        return (usage.get("input_token_details") or {}).get("cache_read", 0) or 0
     token_usage = (response.llm_output or {}).get("token_usage") or {}
     return (token_usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0) or 0
 
 
 def usage_of(response: LLMResult) -> tuple[int, int]:
     """``(input_tokens, output_tokens)`` of a chat-model call, 0s when it reports none."""
-    for generations in response.generations:
-        for generation in generations:
-            usage = getattr(getattr(generation, "message", None), "usage_metadata", None)
-            if usage:
-                return usage.get("input_tokens", 0), usage.get("output_tokens", 0)
+    usage = _usage_metadata(response)
+    if usage:
+        return usage.get("input_tokens", 0), usage.get("output_tokens", 0)
     token_usage = (response.llm_output or {}).get("token_usage") or {}
     return token_usage.get("prompt_tokens", 0), token_usage.get("completion_tokens", 0)
 

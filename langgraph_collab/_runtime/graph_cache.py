@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any, TypeVar
 
 G = TypeVar("G")
@@ -29,12 +29,25 @@ _LOCK = threading.Lock()
 _KEPT = 32
 
 
-def by_identity(value: Any) -> tuple:
-    """A key part for ``value``: plain values (None, str, numbers) by value, anything else
-    by identity (keep ``value`` alive with the entry: pass it in ``keep``)."""
-    if value is None or isinstance(value, str | int | float | bool):
-        return (type(value), value)
-    return (type(value), id(value))
+def value_key(value: Any) -> Hashable:
+    """A hashable key for ``value``, equal for equal values: mappings by their sorted items,
+    tuples item by item, hashable values by value (a function's hash is its identity),
+    anything else (a chat model, a guard holding a dict) by identity: keep such a value
+    alive with the entry (``keep``), so its id is not reused.
+
+    Example:
+        >>> value_key({"b": 1, "a": 2}) == value_key({"a": 2, "b": 1})
+        True
+    """
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(k), value_key(v)) for k, v in value.items()))
+    if isinstance(value, tuple):
+        return tuple(value_key(v) for v in value)
+    try:
+        hash(value)
+    except TypeError:
+        return (type(value), id(value))
+    return (type(value), value)
 
 
 def cached_graph(key: Hashable, build: Callable[[], G], *, keep: tuple = ()) -> G:
@@ -58,4 +71,4 @@ def clear() -> None:
         _GRAPHS.clear()
 
 
-__all__ = ["by_identity", "cached_graph", "clear"]
+__all__ = ["cached_graph", "clear", "value_key"]

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from langgraph_collab.collection._stop import stop_line
+from langgraph_collab.collection.graph import COLLECTION_DEFAULTS
 from langgraph_collab.collection.records import recorded_task_ids
 from langgraph_collab.collection.run_lock import hold_run_lock
 from langgraph_collab.collection.sharding import shard_dir, shard_tasks
@@ -113,10 +114,8 @@ def one_writer(run: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., Coro
     ) -> T:  # fmt: skip
         shards = {"num_shards": num_shards, "shard_index": shard_index}
         overrides = {key: options.pop(key) for key in list(options) if key in FIELDS}
-        defaults = {"grounded_stop": True}  # collection ends a conversation at its goal
-        options["options"] = RewardOptions.of(
-            options.get("options"), defaults=defaults, **overrides
-        )
+        reward = RewardOptions.of(options.get("options"), defaults=COLLECTION_DEFAULTS, **overrides)
+        options["options"] = reward
         raise_problems(collect_problems(tasks, {**options, **shards}))
         out = prepare_out_dir(shard_dir(out_dir, num_shards=num_shards, index=shard_index))
         with hold_run_lock(out, what="collect"):

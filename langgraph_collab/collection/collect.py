@@ -199,8 +199,7 @@ async def acollect(
     graph_options = {
         "user": user, "assistant": assistant, "judge": judge, "candidates": candidates,
         "proactive_share": proactive_share, "max_messages": max_messages,
-        "checkpoint_samples": checkpoint_samples,
-        "options": RewardOptions.of(options, defaults={"grounded_stop": True}, **overrides),
+        "checkpoint_samples": checkpoint_samples, "options": options, **overrides,
     }  # fmt: skip
     recorded = recorded_task_ids(records_path)
     todo = [task for task in tasks if task.id not in recorded]

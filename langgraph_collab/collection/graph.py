@@ -117,6 +117,11 @@ def next_user_message(reward: MultiturnReward) -> HumanMessage | None:
     return None
 
 
+COLLECTION_DEFAULTS = {"grounded_stop": True}
+"""Collection's own MR defaults, used when no ``options`` are given: a conversation, and
+each of its futures, ends once the task's goal is met."""
+
+
 def create_collection_graph(
     *,
     user: UserLike,
@@ -174,7 +179,7 @@ def create_collection_graph(
     user_role = create_simulated_user(user)
     base, proactive = create_assistant(assistant), create_assistant(assistant, proactive=True)
     n_proactive = round(candidates * proactive_share)
-    options = RewardOptions.of(options, defaults={"grounded_stop": True}, **overrides)
+    options = RewardOptions.of(options, defaults=COLLECTION_DEFAULTS, **overrides)
     guard = resolve_guard(options.fidelity)
     grounded_stop = options.grounded_stop
     reward = create_reward_graph(

@@ -17,7 +17,7 @@ Example:
     >>> RewardOptions.of(None, sample=2)
     Traceback (most recent call last):
     ...
-    langgraph_collab.options_check.OptionError: sample: unknown MR option; did you mean ...?...
+    langgraph_collab.options_check.OptionError: sample: unknown MR option (did you mean ...?); ...
 """
 
 from __future__ import annotations
@@ -29,9 +29,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from langgraph_collab._runtime.graph_cache import value_key
 from langgraph_collab.options_check import (
     OptionError,
     Problem,
+    did_you_mean,
     flag,
     function,
     instance,
@@ -125,10 +127,9 @@ class RewardOptions:
             )
         unknown = [key for key in overrides if key not in FIELDS]
         if unknown:
-            close = difflib.get_close_matches(unknown[0], FIELDS, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
+            hint = did_you_mean(unknown[0], FIELDS)
             raise OptionError(
-                f"{unknown[0]}: unknown MR option; {hint}the options are {', '.join(FIELDS)}"
+                f"{unknown[0]}: unknown MR option{hint}; the options are {', '.join(FIELDS)}"
             )
         base = options if options is not None else cls(**defaults)
         return base.with_overrides(**overrides) if overrides else base
@@ -143,7 +144,7 @@ class RewardOptions:
     def key(self) -> tuple:
         """A hashable key equal for equal options: plain values by value, callables and
         unhashable guards by identity (the caller keeps the options alive)."""
-        return tuple(_key_part(getattr(self, name)) for name in FIELDS)
+        return tuple(value_key(getattr(self, name)) for name in FIELDS)
 
     def metrics_for(self, task: Task) -> dict[str, Metric]:
         """The metrics scoring ``task``: ``metrics`` or its kind's."""
@@ -167,18 +168,6 @@ class RewardOptions:
 
 FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RewardOptions))
 """The names of the MR options, in order."""
-
-
-def _key_part(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return tuple(sorted((str(k), _key_part(v)) for k, v in value.items()))
-    if isinstance(value, tuple):
-        return tuple(_key_part(v) for v in value)
-    try:
-        hash(value)
-    except TypeError:
-        return (type(value), id(value))
-    return (type(value), value)
 
 
 def _metric_keys(metrics: Any) -> list[str]:

@@ -27,7 +27,7 @@ from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 
-from langgraph_collab._runtime.graph_cache import by_identity, cached_graph
+from langgraph_collab._runtime.graph_cache import cached_graph, value_key
 from langgraph_collab.options_check import raise_problems
 from langgraph_collab.reward.graph import DEADLINE, check_candidates, create_reward_graph
 from langgraph_collab.reward.options import RewardOptions, run_problems
@@ -54,12 +54,31 @@ def reward_graph(
         True
     """
     roles = (user, assistant, judge)
-    key = ("reward", *(by_identity(role) for role in roles), options.key())
+    key = ("reward", value_key(roles), options.key())
     return cached_graph(
         key,
         lambda: create_reward_graph(user=user, assistant=assistant, judge=judge, options=options),
         keep=(*roles, options),
     )
+
+
+def _prepared(
+    conversation: Sequence[Any],
+    candidates: Sequence[str | BaseMessage],
+    task: Task,
+    roles: tuple[UserLike, AssistantLike, JudgeLike],
+    options: RewardOptions | None,
+    overrides: dict[str, Any],
+    run: dict[str, Any],
+) -> tuple[CompiledStateGraph, dict, RewardOptions]:
+    """What one MR call runs: the checked options, the graph they compile to, the graph's
+    input; ``run`` (``max_concurrency``, ``timeout``) checked too."""
+    options = RewardOptions.of(options, **overrides)
+    user, assistant, judge = roles
+    graph = reward_graph(user=user, assistant=assistant, judge=judge, options=options)
+    inputs = _inputs(conversation, candidates, task)
+    raise_problems(run_problems(**run))
+    return graph, inputs, options
 
 
 def _inputs(
@@ -126,10 +145,10 @@ def score_candidates(
         >>> a, b = score_candidates(history, ["Answer now", "Ask first?"], task=task,
         ...                         user=m, assistant=m, judge=m)  # doctest: +SKIP
     """
-    options = RewardOptions.of(options, **overrides)
-    graph = reward_graph(user=user, assistant=assistant, judge=judge, options=options)
-    inputs = _inputs(conversation, candidates, task)
-    raise_problems(run_problems(max_concurrency=max_concurrency, timeout=timeout))
+    run = {"max_concurrency": max_concurrency, "timeout": timeout}
+    graph, inputs, options = _prepared(
+        conversation, candidates, task, (user, assistant, judge), options, overrides, run
+    )
     # Sync runs fan out on a thread pool, sized by max_concurrency: let every future run.
     threads = max_concurrency or max(1, len(inputs["candidates"]) * options.samples)
     ledger = UsageLedger()
@@ -168,10 +187,10 @@ async def ascore_candidates(
         >>> [r.n_valid for r in rewards]
         [2, 2]
     """
-    options = RewardOptions.of(options, **overrides)
-    graph = reward_graph(user=user, assistant=assistant, judge=judge, options=options)
-    inputs = _inputs(conversation, candidates, task)
-    raise_problems(run_problems(max_concurrency=max_concurrency, timeout=timeout))
+    run = {"max_concurrency": max_concurrency, "timeout": timeout}
+    graph, inputs, _ = _prepared(
+        conversation, candidates, task, (user, assistant, judge), options, overrides, run
+    )
     ledger = UsageLedger()
     with tracing_guard():
         out = await graph.ainvoke(inputs, _run_config(ledger, max_concurrency, config, timeout))

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from langgraph_collab.collection.graph import COLLECTION_DEFAULTS
 from langgraph_collab.reward.adaptive import AdaptiveSampling
 from langgraph_collab.reward.options import RewardOptions
 from langgraph_collab.train.checks import COMPARE, METHODS, STAGES, problems, split_list
@@ -193,8 +194,11 @@ class CollabTrainConfig(Evaluation, Trl, Training, Export, Collection, Tasks, Mo
             AdaptiveSampling(first=2, z=1.0, tolerance=0.0, min_spread=0.5, prior_weight=2.0)
         """
         adaptive = None if self.adaptive_z is None else AdaptiveSampling(z=self.adaptive_z)
-        return RewardOptions(
-            samples=self.samples, window=self.window, adaptive=adaptive, grounded_stop=True
+        return RewardOptions.of(
+            defaults=COLLECTION_DEFAULTS,
+            samples=self.samples,
+            window=self.window,
+            adaptive=adaptive,
         )
 
     @property

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from typing import Any
 
 from langchain_core.messages import BaseMessage
 
@@ -25,7 +26,8 @@ TokenCounter = Callable[[str], int]
 
 
 @lru_cache(maxsize=4)
-def _encoding(name: str):
+def tiktoken_encoding(name: str = DEFAULT_ENCODING) -> Any:
+    """The tiktoken encoding ``name`` (``cl100k_base`` from the offline copy)."""
     import tiktoken
 
     return tiktoken.get_encoding(_OFFLINE.get(name, name))
@@ -33,7 +35,7 @@ def _encoding(name: str):
 
 def token_counter(encoding: str = DEFAULT_ENCODING) -> TokenCounter:
     """A ``str -> int`` counter for a tiktoken encoding (offline for ``cl100k_base``)."""
-    enc = _encoding(encoding)
+    enc = tiktoken_encoding(encoding)
     return lambda text: len(enc.encode(text, disallowed_special=()))
 
 
